@@ -1,0 +1,57 @@
+# socks4d: a SOCKS4/SOCKS4a proxy run by a super-server, and hw4.cgi.
+PROG	 = socks4d
+PREFIX	?= /usr/local
+sbindir	?= $(PREFIX)/sbin
+sysconfdir ?= $(PREFIX)/etc
+mandir	?= $(PREFIX)/share/man
+unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c99 -Wall -Wextra -Werror
+CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"'
+# libsystemd is dlopen()ed only when systemd passes the socket as fd 3.
+ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo yes),)
+CPPFLAGS += -DHAVE_SYSTEMD
+endif
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+-include config.mak
+
+.PHONY: all test check-san run install uninstall clean deps
+
+all: $(PROG)
+
+$(PROG): socks4d.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
+
+# The same program built with ASan and UBSan; the suite runs it too.
+$(PROG)-san: socks4d.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c
+
+test: $(PROG) $(PROG)-san
+	bats test/
+	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats
+
+# socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
+run: $(PROG)
+	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
+
+install: $(PROG)
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir)
+	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
+	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
+	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
+	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service $(DESTDIR)$(unitdir)/socks4d.socket
+
+clean:
+	rm -f $(PROG) $(PROG)-san
+
+# What a fresh Debian machine lacks to build, run and test.
+DEBS = gcc make pkg-config libsystemd-dev systemd bats curl socat ucspi-tcp \
+	python3 python3-pyftpdlib dante-client ftp
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBS)

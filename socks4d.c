@@ -1,0 +1,1201 @@
+/*
+ * socks4d - a SOCKS4 and SOCKS4a proxy that serves one client and exits.
+ *
+ * A super-server (inetd, xinetd, systemd Accept=yes, tcpserver) accepts the
+ * connection and runs socks4d with it on stdin/stdout, or, under systemd
+ * without StandardInput=socket, as socket-activation fd 3.  socks4d reads one
+ * request, checks socks.conf, connects or binds, replies and relays.
+ *
+ * Protocol: Ying-Da Lee, "SOCKS: A protocol for TCP proxy across firewalls"
+ * and "SOCKS 4A: A Simple Extension to SOCKS 4 Protocol".
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <dlfcn.h>
+#include <systemd/sd-daemon.h>
+#endif
+
+#ifndef SOCKS_CONF
+#define SOCKS_CONF	"/usr/local/etc/socks.conf"
+#endif
+
+#define REQ_MAX		1024	/* 8 + USERID + NUL + HOSTNAME + NUL, with room */
+#define FIELD_MAX	255	/* USERID and SOCKS4a HOSTNAME, without the NUL */
+#define CONF_MAX	65536	/* socks.conf is read whole, in one read */
+#define CONF_LINE_MAX	512
+#define ADDRS_MAX	8	/* SOCKS4a addresses tried, at most */
+#define RELAY_CHUNK	65536
+#define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
+
+#define EXIT_RELAYED	0	/* session ran and ended */
+#define EXIT_REJECTED	1	/* request malformed, denied or failed */
+#define EXIT_USAGE	2
+#define EXIT_SYSTEM	111	/* no socket, no memory, no listener */
+
+enum { CMD_CONNECT = 1, CMD_BIND = 2 };
+enum { REPLY_GRANTED = 90, REPLY_REJECTED = 91 };
+
+struct request {
+	int		 cmd;
+	uint16_t	 port;
+	uint8_t		 ip[4];
+	char		 userid[FIELD_MAX + 1];
+	char		 host[FIELD_MAX + 1];	/* SOCKS4a name, "" otherwise */
+	size_t		 len;			/* bytes the request took */
+};
+
+/* Everything one client costs: the record that is logged is built here. */
+struct session {
+	int		 in, out;		/* the client: fd 0 and 1, or 3 */
+	struct request	 req;
+	uint8_t		 head[REQ_MAX];		/* the request, then early data */
+	size_t		 head_len;
+	struct sockaddr_storage src, local, dst, peer;
+	const char	*conf;			/* socks.conf, read once */
+	size_t		 conf_len;
+	uint16_t	 bound_port;		/* BIND: our listening port */
+	const char	*reply;			/* "Accept", "Reject" or NULL */
+	char		 why[CONF_LINE_MAX + 128];
+	unsigned char	 excerpt[EXCERPT_MAX];
+	size_t		 excerpt_len;
+	int		 recorded;		/* the request record is out */
+	unsigned long long sent, received;	/* to and from the client */
+	struct timespec	 start;
+};
+
+/* One direction of the relay. */
+struct flow {
+	int		 from, to;
+	int		 pipe[2];		/* splice(2) staging, or -1 */
+	char		*buf;			/* copy staging when no pipe */
+	size_t		 off, pending;
+	int		 eof, done;
+	unsigned long long *count;
+};
+
+/* Options: set once from the command line, read-only after. */
+static const char *conf_path = SOCKS_CONF;
+static int request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
+static int idle_timeout;		/* 0: none */
+static int log_to_syslog, log_one_line;
+static int alarm_fd = -1;		/* who gets 91 if the resolver hangs */
+
+static int	client_socket(void);
+static void	choose_log(int);
+static int	read_request(struct session *);
+static int	parse_request(const uint8_t *, size_t, struct request *, const char **);
+static int	resolve(const struct request *, int, struct sockaddr_storage *, int);
+static int	conf_load(char *, size_t *, char *, size_t);
+static int	conf_allows(const char *, size_t, int, const struct sockaddr_storage *,
+		    const struct sockaddr_storage *, char *, size_t);
+static int	check_config(int, char **);
+static int	do_connect(struct session *);
+static int	do_bind(struct session *);
+static void	send_reply(struct session *, int, uint16_t, const uint8_t *);
+static void	reject(struct session *, const char *, ...);
+static const char *relay(struct session *, int);
+static void	log_record(struct session *);
+static void	logmsg(int, const char *, ...);
+static void	usage(void);
+
+int
+main(int argc, char *argv[])
+{
+	struct session s;
+	char conf[CONF_MAX + 1];
+	size_t conf_len = 0;
+	const char *end;
+	int ch, check = 0, remote;
+
+	while ((ch = getopt(argc, argv, "B:c:C:hI:tT:")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 't': check = 1; break;
+		case 'T': request_timeout = atoi(optarg); break;
+		case 'C': connect_timeout = atoi(optarg); break;
+		case 'B': bind_timeout = atoi(optarg); break;
+		case 'I': idle_timeout = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (request_timeout <= 0 || connect_timeout <= 0 || bind_timeout <= 0 ||
+	    idle_timeout < 0)
+		usage();
+	if (check)
+		return check_config(argc - optind, argv + optind);
+
+	memset(&s, 0, sizeof s);
+	clock_gettime(CLOCK_MONOTONIC, &s.start);
+	signal(SIGPIPE, SIG_IGN);
+	if ((s.in = client_socket()) == -1)
+		usage();
+	s.out = s.in == 0 ? 1 : s.in;
+	choose_log(s.in);
+	socklen_t sl = sizeof s.src, ll = sizeof s.local;
+	getpeername(s.in, (struct sockaddr *)&s.src, &sl);
+	getsockname(s.in, (struct sockaddr *)&s.local, &ll);
+	fcntl(s.in, F_SETFL, fcntl(s.in, F_GETFL) | O_NONBLOCK);
+
+	if (read_request(&s) == -1)
+		return EXIT_REJECTED;
+	if (conf_load(conf, &conf_len, s.why, sizeof s.why) == -1)
+		reject(&s, "%s", s.why);
+	s.conf = conf, s.conf_len = conf_len;
+	if (s.req.cmd == CMD_CONNECT) {
+		remote = do_connect(&s);
+		send_reply(&s, REPLY_GRANTED, s.req.port, s.req.ip);
+	} else
+		remote = do_bind(&s);
+	s.reply = "Accept";
+	end = relay(&s, remote);
+	log_record(&s);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	logmsg(LOG_INFO, "end: %llu bytes to client, %llu from client, %.3f s, %s",
+	    s.sent, s.received, (now.tv_sec - s.start.tv_sec) +
+	    (now.tv_nsec - s.start.tv_nsec) / 1e9, end);
+	return strncmp(end, "error", 5) == 0 ? EXIT_REJECTED : EXIT_RELAYED;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+"usage: socks4d [-c file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
+"       socks4d -t [-c file] [c|b address [port [source]]]\n"
+"socks4d serves one SOCKS4/4a client whose connection is its standard input\n"
+"and output; a super-server starts it once per connection, e.g.\n"
+"  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
+"or systemd's socks4d.socket (Accept=yes), inetd or tcpserver. -c names the\n"
+"firewall (default %s), -T -C -B -I set the request, connect,\n"
+"BIND-accept and idle deadlines in seconds (10, 10, 120, none); -t checks the\n"
+"firewall, or asks it about one request, and exits.\n", SOCKS_CONF);
+	exit(EXIT_USAGE);
+}
+
+static int
+is_socket(int fd)
+{
+	int type;
+	socklen_t len = sizeof type;
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_STREAM;
+}
+
+/*
+ * The client is on stdin, or, for systemd's Accept=yes without
+ * StandardInput=socket, in fd 3.  libsystemd is loaded only in that case,
+ * so the common path pays nothing for linking it.
+ */
+static int
+client_socket(void)
+{
+	/* Keep fds 0-2 taken, so socks.conf can never be opened as fd 2. */
+	while (fcntl(2, F_GETFD) == -1 && open("/dev/null", O_RDWR) != -1)
+		;
+#ifdef HAVE_SYSTEMD
+	if (getenv("LISTEN_FDS") != NULL) {
+		void *lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+		__typeof__(sd_listen_fds) *listen_fds =
+		    lib ? (__typeof__(sd_listen_fds) *)dlsym(lib, "sd_listen_fds") : NULL;
+		if (listen_fds && listen_fds(1) == 1 && is_socket(SD_LISTEN_FDS_START))
+			return SD_LISTEN_FDS_START;
+	}
+#endif
+	return is_socket(0) ? 0 : -1;
+}
+
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * inetd hands the socket over as fds 0, 1 and 2: a log written to stderr
+ * would reach the client, so it goes to syslog.  The journal, reading
+ * stderr under systemd, gets one line per record, as syslog does.
+ */
+static void
+choose_log(int client)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	struct stat st;
+	unsigned long long dev, ino;
+
+	if (same_file(2, client) || is_socket(2)) {
+		log_to_syslog = log_one_line = 1;
+		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		return;
+	}
+	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino)
+		log_one_line = 1;
+}
+
+static void
+logmsg(int prio, const char *fmt, ...)
+{
+	char line[1024];
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (log_to_syslog) {
+		vsyslog(prio, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	n = snprintf(line, sizeof line, "socks4d[%ld]: ", (long)getpid());
+	vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	line[n++] = '\n';
+	if (write(2, line, n) < 0)
+		return;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* poll() for one event until an absolute deadline: 1 ready, 0 timed out. */
+static int
+wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long long left;
+	int n;
+
+	while ((left = deadline - now_ms()) > 0) {
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 1;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read until the request is complete.  The request has no length field and
+ * may come in any number of segments; bytes past it are the client's first
+ * data and stay in the buffer for the relay.  -1: reject or give up.
+ */
+static int
+read_request(struct session *s)
+{
+	uint8_t *buf = s->head;
+	size_t len = 0;
+	long long deadline = now_ms() + request_timeout * 1000LL;
+	const char *why = NULL;
+	int r = 0;
+	ssize_t n;
+
+	while (r == 0) {
+		if (wait_fd(s->in, POLLIN, deadline) != 1) {
+			logmsg(LOG_NOTICE, "no complete request within %d s", request_timeout);
+			return -1;
+		}
+		n = read(s->in, buf + len, sizeof s->head - len);
+		if (n == 0) {
+			logmsg(LOG_NOTICE, "client closed before a complete request");
+			return -1;
+		}
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			logmsg(LOG_NOTICE, "request read: %s", strerror(errno));
+			return -1;
+		}
+		len += n;
+		r = parse_request(buf, len, &s->req, &why);
+	}
+	if (r == -1) {
+		if (len > 0 && buf[0] != 4) {
+			/* Not SOCKS4 (a SOCKS5 client sends 5): no reply it could read. */
+			logmsg(LOG_NOTICE, "rejected: %s", why);
+			return -1;
+		}
+		reject(s, "%s", why);
+	}
+	s->head_len = len;
+	return 0;
+}
+
+/*
+ * Pure parser for "the bytes so far": -1 malformed (why says how), 0 need
+ * more, 1 complete.  Bounds are checked before any search, and no search
+ * goes past the SOCKS4 limits.
+ */
+static int
+parse_request(const uint8_t *buf, size_t len, struct request *req, const char **why)
+{
+	const uint8_t *p, *nul;
+	size_t left, n;
+
+	if (len >= 1 && buf[0] != 4)
+		return *why = "version is not 4", -1;
+	if (len >= 2 && buf[1] != CMD_CONNECT && buf[1] != CMD_BIND)
+		return *why = "command is neither CONNECT nor BIND", -1;
+	if (len < 9)
+		return 0;
+	req->cmd = buf[1];
+	req->port = (uint16_t)(buf[2] << 8 | buf[3]);
+	memcpy(req->ip, buf + 4, 4);
+
+	p = buf + 8, left = len - 8;
+	if ((nul = memchr(p, 0, left < FIELD_MAX + 1 ? left : FIELD_MAX + 1)) == NULL)
+		return left > FIELD_MAX ? (*why = "USERID longer than 255 bytes", -1) : 0;
+	n = (size_t)(nul - p);
+	memcpy(req->userid, p, n);
+	req->userid[n] = '\0';
+	req->host[0] = '\0';
+	req->len = 8 + n + 1;
+
+	/* SOCKS4a uses an invalid IP address 0.0.0.x, x != 0, for "name follows". */
+	if (req->ip[0] || req->ip[1] || req->ip[2] || !req->ip[3])
+		return 1;
+	p = nul + 1, left = len - req->len;
+	if ((nul = memchr(p, 0, left < FIELD_MAX + 1 ? left : FIELD_MAX + 1)) == NULL)
+		return left > FIELD_MAX ? (*why = "hostname longer than 255 bytes", -1) : 0;
+	n = (size_t)(nul - p);
+	if (n == 0)
+		return *why = "SOCKS4a request without a hostname", -1;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			return *why = "hostname has control or non-ASCII bytes", -1;
+	memcpy(req->host, p, n);
+	req->host[n] = '\0';
+	req->len += n + 1;
+	return 1;
+}
+
+static void
+on_alarm(int sig)
+{
+	static const uint8_t gave_up[8] = { 0, REPLY_REJECTED };
+	static const char msg[] = "socks4d: rejected: name lookup took too long\n";
+
+	(void)sig;
+	if (write(alarm_fd, gave_up, sizeof gave_up) < 0 ||
+	    (!log_to_syslog && write(2, msg, sizeof msg - 1) < 0))
+		_exit(EXIT_REJECTED);
+	_exit(EXIT_REJECTED);
+}
+
+/*
+ * The request's destination as socket addresses: its DSTIP, or what its
+ * SOCKS4a name resolves to (IPv4 and IPv6, in the resolver's order).
+ * getaddrinfo() has no deadline of its own, so alarm() gives it one.
+ */
+static int
+resolve(const struct request *req, int client, struct sockaddr_storage *out, int max)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	int n = 0;
+
+	if (req->host[0] == '\0') {
+		memset(sin, 0, sizeof *out);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(req->port);
+		memcpy(&sin->sin_addr, req->ip, 4);
+		return 1;
+	}
+	alarm_fd = client;
+	signal(SIGALRM, on_alarm);
+	alarm(connect_timeout);
+	int err = getaddrinfo(req->host, NULL, &hints, &res);
+	alarm(0);
+	if (err != 0)
+		return -1;
+	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		memset(&out[n], 0, sizeof out[n]);
+		memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
+		if (ai->ai_family == AF_INET)
+			((struct sockaddr_in *)&out[n])->sin_port = htons(req->port);
+		else
+			((struct sockaddr_in6 *)&out[n])->sin6_port = htons(req->port);
+		n++;
+	}
+	freeaddrinfo(res);
+	return n > 0 ? n : -1;
+}
+
+/* Read socks.conf whole, once per client: edits apply to the next one. */
+static int
+conf_load(char *text, size_t *len, char *why, size_t whylen)
+{
+	int fd = open(conf_path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+	size_t got = 0;
+
+	if (fd == -1) {
+		snprintf(why, whylen, "%s: %s", conf_path, strerror(errno));
+		return -1;
+	}
+	while (got <= CONF_MAX && (n = read(fd, text + got, CONF_MAX + 1 - got)) > 0)
+		got += n;
+	close(fd);
+	if (n == -1 || got > CONF_MAX) {
+		snprintf(why, whylen, "%s: %s", conf_path,
+		    n == -1 ? strerror(errno) : "larger than 64 KiB");
+		return -1;
+	}
+	text[got] = '\0';
+	*len = got;
+	return 0;
+}
+
+/* One address pattern: family 0 matches anything. */
+struct pattern {
+	int		 family;
+	uint8_t		 addr[16], mask[16];
+};
+
+struct rule {
+	int		 permit;
+	unsigned	 cmds;			/* 1 << CMD_CONNECT | 1 << CMD_BIND */
+	struct pattern	 dst, src;
+	unsigned	 port_lo, port_hi;
+};
+
+/* A decimal number in [0, max], all digits, no sign: -1 otherwise. */
+static long
+number(const char *s, long max)
+{
+	long v = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v <= max ? v : -1;
+}
+
+/* "*", "140.113.*.*", "10.0.0.0/8", "::1", "fd00::/8". */
+static int
+parse_pattern(char *tok, struct pattern *p)
+{
+	char *slash = strchr(tok, '/'), *oct, *save;
+	long bits;
+	int i;
+
+	memset(p, 0, sizeof *p);
+	if (strcmp(tok, "*") == 0)
+		return 0;
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, tok, p->addr) == 1)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, tok, p->addr) == 1)
+		p->family = AF_INET6;
+	else if (slash == NULL) {
+		/* The classic octet pattern: four fields, each 0-255 or "*". */
+		p->family = AF_INET;
+		for (i = 0, oct = strtok_r(tok, ".", &save); oct && i < 4;
+		    i++, oct = strtok_r(NULL, ".", &save)) {
+			if (strcmp(oct, "*") == 0)
+				continue;
+			if ((bits = number(oct, 255)) == -1)
+				return -1;
+			p->addr[i] = (uint8_t)bits;
+			p->mask[i] = 0xff;
+		}
+		return i == 4 && oct == NULL && tok[strlen(tok) - 1] != '.' ? 0 : -1;
+	} else
+		return -1;
+	bits = p->family == AF_INET ? 32 : 128;
+	if (slash != NULL && (bits = number(slash + 1, bits)) == -1)
+		return -1;
+	for (i = 0; i < 16; i++, bits -= 8)
+		p->mask[i] = bits >= 8 ? 0xff : bits > 0 ? (uint8_t)(0xff << (8 - bits)) : 0;
+	for (i = 0; i < 16; i++)
+		p->addr[i] &= p->mask[i];
+	return 0;
+}
+
+static int
+pattern_matches(const struct pattern *p, const struct sockaddr_storage *ss)
+{
+	const uint8_t *a;
+	int family = ss->ss_family;
+
+	if (p->family == 0)
+		return 1;
+	if (family == AF_INET)
+		a = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+	else if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a))
+			a += 12, family = AF_INET;
+	} else
+		return 0;
+	if (family != p->family)
+		return 0;
+	for (int i = 0; i < (family == AF_INET ? 4 : 16); i++)
+		if ((a[i] & p->mask[i]) != p->addr[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * One line: "permit|deny c|b|cb PATTERN [port N[-M]] [from PATTERN]".
+ * 1: a rule, 0: blank or comment, -1: malformed (err says why).
+ */
+static int
+parse_rule(char *line, struct rule *r, const char **err)
+{
+	char *tok[7], *save, *dash;
+	int n = 0, i;
+	long lo, hi;
+
+	line[strcspn(line, "#")] = '\0';
+	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
+		if (n == 7 || (tok[n++] = t) == NULL)
+			return *err = "too many fields", -1;
+	if (n == 0)
+		return 0;
+	memset(r, 0, sizeof *r);
+	r->port_hi = 65535;
+	if (strcmp(tok[0], "permit") == 0)
+		r->permit = 1;
+	else if (strcmp(tok[0], "deny") != 0)
+		return *err = "expected 'permit' or 'deny'", -1;
+	if (n < 3)
+		return *err = "expected 'permit|deny c|b|cb ADDRESS'", -1;
+	for (const char *c = tok[1]; *c; c++)
+		if (*c == 'c')
+			r->cmds |= 1 << CMD_CONNECT;
+		else if (*c == 'b')
+			r->cmds |= 1 << CMD_BIND;
+		else
+			return *err = "command must be c, b or cb", -1;
+	if (parse_pattern(tok[2], &r->dst) == -1)
+		return *err = "bad address pattern", -1;
+	for (i = 3; i < n; i += 2) {
+		if (i + 1 == n)
+			return *err = "'port' and 'from' need a value", -1;
+		if (strcmp(tok[i], "from") == 0) {
+			if (parse_pattern(tok[i + 1], &r->src) == -1)
+				return *err = "bad source pattern", -1;
+		} else if (strcmp(tok[i], "port") == 0) {
+			if ((dash = strchr(tok[i + 1], '-')) != NULL)
+				*dash++ = '\0';
+			lo = number(tok[i + 1], 65535);
+			hi = dash ? number(dash, 65535) : lo;
+			if (lo == -1 || hi == -1 || lo > hi)
+				return *err = "bad port or port range", -1;
+			r->port_lo = lo, r->port_hi = hi;
+		} else
+			return *err = "expected 'port' or 'from'", -1;
+	}
+	return 1;
+}
+
+/* The next line of text into line[]: 1 a line, 0 the end, -1 too long. */
+static int
+next_line(const char *text, size_t len, size_t *pos, char *line)
+{
+	const char *start = text + *pos, *nl;
+	size_t n;
+
+	if (*pos >= len)
+		return 0;
+	nl = memchr(start, '\n', len - *pos);
+	n = nl ? (size_t)(nl - start) : len - *pos;
+	*pos += n + 1;
+	if (n >= CONF_LINE_MAX)
+		return -1;
+	memcpy(line, start, n);
+	line[n] = '\0';
+	return 1;
+}
+
+static uint16_t
+port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)ss)->sin6_port :
+	    ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/*
+ * First matching rule wins, no match denies; any malformed line anywhere
+ * denies everything (fail closed).  1 permit, 0 deny, -1 error; why names
+ * the deciding line.
+ */
+static int
+conf_allows(const char *text, size_t len, int cmd, const struct sockaddr_storage *dst,
+    const struct sockaddr_storage *src, char *why, size_t whylen)
+{
+	char line[CONF_LINE_MAX];
+	const char *err = "line longer than 511 bytes";
+	struct rule r;
+	size_t pos = 0;
+	int lineno = 0, decision = -1, got;
+
+	snprintf(why, whylen, "no rule in %s matches", conf_path);
+	while ((got = next_line(text, len, &pos, line)) != 0) {
+		lineno++;
+		if (got == -1 || (got = parse_rule(line, &r, &err)) == -1) {
+			snprintf(why, whylen, "%s:%d: %s", conf_path, lineno, err);
+			return -1;
+		}
+		if (got == 0 || decision != -1 || !(r.cmds & 1 << cmd) ||
+		    !pattern_matches(&r.dst, dst) || !pattern_matches(&r.src, src) ||
+		    port_of(dst) < r.port_lo || port_of(dst) > r.port_hi)
+			continue;
+		decision = r.permit;
+		snprintf(why, whylen, "%s:%d %s", conf_path, lineno,
+		    r.permit ? "permits" : "denies");
+	}
+	return decision == -1 ? 0 : decision;
+}
+
+/* The SOCKS4 reply: always 8 bytes, VN 0, port and address by shifts. */
+static void
+send_reply(struct session *s, int cd, uint16_t port, const uint8_t *ip)
+{
+	uint8_t r[8] = { 0, (uint8_t)cd, (uint8_t)(port >> 8), (uint8_t)(port & 0xff) };
+	long long deadline = now_ms() + request_timeout * 1000LL;
+	size_t off = 0;
+	ssize_t n;
+
+	memcpy(r + 4, ip, 4);
+	while (off < sizeof r) {
+		if (wait_fd(s->out, POLLOUT, deadline) != 1)
+			break;
+		if ((n = write(s->out, r + off, sizeof r - off)) > 0)
+			off += n;
+		else if (n == -1 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
+	if (off < sizeof r) {
+		logmsg(LOG_NOTICE, "client gone before the reply: %s", strerror(errno));
+		exit(EXIT_REJECTED);
+	}
+}
+
+/* The one way out before the relay: reply 91, log the record, exit. */
+static void
+reject(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof s->why, fmt, ap);
+	va_end(ap);
+	s->reply = "Reject";
+	send_reply(s, REPLY_REJECTED, s->req.port, s->req.ip);
+	log_record(s);
+	exit(EXIT_REJECTED);
+}
+
+static const char *
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET6 ?
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
+	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		return "-";
+	return inet_ntop(ss->ss_family, a, buf, len) ? buf : "?";
+}
+
+/* A nonblocking connect() with a deadline: the socket, or -1 with errno. */
+static int
+connect_within(const struct sockaddr_storage *dst, long long deadline)
+{
+	socklen_t len = dst->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	int fd, err = 0;
+	socklen_t elen = sizeof err;
+
+	if ((fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)dst, len) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		switch (wait_fd(fd, POLLOUT, deadline)) {
+		case 1:
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
+				return fd;
+			break;
+		case 0:
+			err = ETIMEDOUT;
+			break;
+		default:
+			err = errno;
+		}
+		errno = err;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * CONNECT: each address the firewall permits is tried in order, each
+ * with a fair share of what is left of the deadline.  A denied address is
+ * never touched.
+ */
+static int
+do_connect(struct session *s)
+{
+	struct sockaddr_storage addrs[ADDRS_MAX];
+	char rule[sizeof s->why], ip[INET6_ADDRSTRLEN];
+	long long deadline = now_ms() + connect_timeout * 1000LL;
+	int n, i, fd, tried = 0, err = 0;
+
+	if (s->req.port == 0 || memcmp(s->req.ip, "\0\0\0\0", 4) == 0)
+		reject(s, "destination 0.0.0.0 or port 0");
+	if ((n = resolve(&s->req, s->out, addrs, ADDRS_MAX)) == -1)
+		reject(s, "cannot resolve %s", s->req.host);
+	for (i = 0; i < n; i++) {
+		s->dst = addrs[i];
+		int allowed = conf_allows(s->conf, s->conf_len, CMD_CONNECT, &addrs[i],
+		    &s->src, rule, sizeof rule);
+		if (allowed == -1)
+			reject(s, "%s", rule);
+		if (!allowed)
+			continue;
+		tried++;
+		fd = connect_within(&addrs[i], now_ms() + (deadline - now_ms()) / (n - i));
+		if (fd != -1)
+			return fd;
+		err = errno;
+	}
+	if (tried == 0)
+		reject(s, "%s", rule);
+	reject(s, "connect to %s port %u: %s", addr_text(&s->dst, ip, sizeof ip),
+	    s->req.port, strerror(err));
+	return -1;
+}
+
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct pattern p = { .family = a->ss_family };
+
+	memset(p.mask, 0xff, sizeof p.mask);
+	if (a->ss_family == AF_INET)
+		memcpy(p.addr, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	else if (a->ss_family == AF_INET6)
+		memcpy(p.addr, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	else
+		return 0;
+	return pattern_matches(&p, b);
+}
+
+static void
+ipv4_of(const struct sockaddr_storage *ss, uint8_t ip[4])
+{
+	memset(ip, 0, 4);
+	if (ss->ss_family == AF_INET)
+		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+}
+
+/* A listening socket on the address the client reached us by, any port. */
+static int
+listen_near(const struct sockaddr_storage *local, uint16_t *port)
+{
+	struct sockaddr_storage a = *local;
+	socklen_t len = sizeof a;
+	int fd;
+
+	if (a.ss_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = 0;
+	if ((fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, a.ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) == -1 ||
+	    listen(fd, 1) == -1 || getsockname(fd, (struct sockaddr *)&a, &len) == -1) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	*port = port_of(&a);
+	return fd;
+}
+
+/*
+ * Wait for the one incoming connection.  The client is watched too: if it
+ * leaves there is nobody to reply to.  Bytes it sends early stay queued in
+ * its socket for the relay.
+ */
+static int
+accept_peer(struct session *s, int lfd)
+{
+	struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+			       { .fd = s->in, .events = POLLIN } };
+	long long deadline = now_ms() + bind_timeout * 1000LL, left;
+	socklen_t len = sizeof s->peer;
+	char c;
+	int fd;
+
+	while ((left = deadline - now_ms()) > 0) {
+		if (poll(p, 2, left > INT_MAX ? INT_MAX : (int)left) == -1 && errno != EINTR)
+			break;
+		if (p[1].revents) {
+			if (recv(s->in, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+				logmsg(LOG_NOTICE, "client left while BIND waited");
+				exit(EXIT_REJECTED);
+			}
+			p[1].fd = -1;
+		}
+		if (p[0].revents &&
+		    (fd = accept4(lfd, (struct sockaddr *)&s->peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * BIND: listen, first reply with our port, accept exactly one peer, check
+ * it, second reply with the peer's address.  A request naming its peer
+ * (DSTIP not 0.0.0.0) is checked now; one that does not is checked
+ * against whoever connects.
+ */
+static int
+do_bind(struct session *s)
+{
+	int named = memcmp(s->req.ip, "\0\0\0\0", 4) != 0;
+	uint8_t ip[4];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int lfd, fd;
+
+	if (named) {
+		if (resolve(&s->req, s->out, &s->dst, 1) == -1)
+			reject(s, "cannot resolve %s", s->req.host);
+		if (conf_allows(s->conf, s->conf_len, CMD_BIND, &s->dst, &s->src,
+		    s->why, sizeof s->why) != 1)
+			reject(s, "%s", s->why);
+	}
+	if ((lfd = listen_near(&s->local, &s->bound_port)) == -1)
+		reject(s, "BIND listener: %s", strerror(errno));
+	ipv4_of(&s->local, ip);
+	send_reply(s, REPLY_GRANTED, s->bound_port, ip);
+	fd = accept_peer(s, lfd);
+	close(lfd);
+	if (fd == -1)
+		reject(s, "no connection to BIND port %u within %d s", s->bound_port, bind_timeout);
+	if (named && !same_host(&s->dst, &s->peer))
+		reject(s, "BIND peer %s is not the expected %s",
+		    addr_text(&s->peer, a, sizeof a), addr_text(&s->dst, b, sizeof b));
+	if (!named && conf_allows(s->conf, s->conf_len, CMD_BIND, &s->peer, &s->src,
+	    s->why, sizeof s->why) != 1)
+		reject(s, "%s", s->why);
+	ipv4_of(&s->peer, ip);
+	send_reply(s, REPLY_GRANTED, port_of(&s->peer), ip);
+	return fd;
+}
+
+/* Keep the first relayed bytes for <Content>, and log the record then. */
+static void
+note_first_bytes(struct session *s, int fd)
+{
+	ssize_t n;
+
+	if (s->recorded)
+		return;
+	n = recv(fd, s->excerpt, sizeof s->excerpt, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0) {
+		s->excerpt_len = n;
+		log_record(s);
+	}
+}
+
+#ifdef __linux__
+#define CAN_SPLICE 1
+#else
+#define CAN_SPLICE 0
+#define splice(a, b, c, d, e, f) (errno = EINVAL, -1)
+#endif
+
+static int
+flow_copy_mode(struct flow *f)
+{
+	if (f->pipe[0] != -1) {
+		close(f->pipe[0]);
+		close(f->pipe[1]);
+		f->pipe[0] = f->pipe[1] = -1;
+	}
+	return (f->buf = malloc(RELAY_CHUNK)) == NULL ? -1 : 0;
+}
+
+/*
+ * Move what one direction can move now; -1 on an error, with errno.  On
+ * Linux the bytes go through a pipe with splice(2) and never enter user
+ * space; elsewhere, or if splice is refused, through a buffer.
+ */
+static int
+flow_step(struct session *s, struct flow *f)
+{
+	ssize_t n;
+
+	if (f->pending == 0 && !f->eof) {
+		note_first_bytes(s, f->from);
+		if (f->pipe[1] != -1)
+			n = splice(f->from, NULL, f->pipe[1], NULL, RELAY_CHUNK,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		else
+			n = read(f->from, f->buf, RELAY_CHUNK);
+		if (n == -1 && errno == EINVAL && f->pipe[1] != -1)
+			return flow_copy_mode(f) == -1 ? -1 : flow_step(s, f);
+		if (n == 0)
+			f->eof = 1;
+		else if (n > 0)
+			f->pending = n, f->off = 0;
+		else if (errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	while (f->pending > 0) {
+		if (f->pipe[0] != -1)
+			n = splice(f->pipe[0], NULL, f->to, NULL, f->pending,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		else
+			n = write(f->to, f->buf + f->off, f->pending);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			return -1;
+		f->pending -= n, f->off += n, *f->count += n;
+	}
+	if (f->eof && !f->done) {
+		/* Pass the half-close on once everything before it is written. */
+		shutdown(f->to, SHUT_WR);
+		f->done = 1;
+	}
+	return 0;
+}
+
+/* Bytes the client sent behind its request go out first. */
+static int
+send_early_data(struct session *s, int remote)
+{
+	const uint8_t *p = s->head + s->req.len;
+	size_t left = s->head_len - s->req.len;
+	long long deadline = now_ms() + connect_timeout * 1000LL;
+	ssize_t n;
+
+	if (left > 0 && !s->recorded) {
+		s->excerpt_len = left < sizeof s->excerpt ? left : sizeof s->excerpt;
+		memcpy(s->excerpt, p, s->excerpt_len);
+		log_record(s);
+	}
+	while (left > 0) {
+		if (wait_fd(remote, POLLOUT, deadline) != 1)
+			return -1;
+		if ((n = write(remote, p, left)) > 0)
+			p += n, left -= n, s->received += n;
+		else if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Relay until both directions have ended, or either side fails.  Each
+ * direction is polled only where it can make progress: its source when its
+ * staging is empty, its sink when it is not.
+ */
+static const char *
+relay(struct session *s, int remote)
+{
+	static char reason[128];
+	struct flow f[2] = {
+		{ .from = s->in, .to = remote, .count = &s->received },
+		{ .from = remote, .to = s->out, .count = &s->sent },
+	};
+	struct pollfd p[2];
+	int i, n;
+
+	if (send_early_data(s, remote) == -1) {
+		snprintf(reason, sizeof reason, "error: destination: %s", strerror(errno));
+		return reason;
+	}
+	for (i = 0; i < 2; i++)
+		if (!CAN_SPLICE || pipe2(f[i].pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+			f[i].pipe[0] = f[i].pipe[1] = -1;
+			if (flow_copy_mode(&f[i]) == -1)
+				return "error: out of memory";
+		}
+	while (!f[0].done || !f[1].done) {
+		for (i = 0; i < 2; i++) {
+			p[i].fd = f[i].done ? -1 : f[i].pending ? f[i].to : f[i].from;
+			p[i].events = f[i].pending ? POLLOUT : POLLIN;
+		}
+		n = poll(p, 2, idle_timeout > 0 ? idle_timeout * 1000 : -1);
+		if (n == 0)
+			return "idle timeout";
+		if (n == -1 && errno != EINTR)
+			return "error: poll";
+		for (i = 0; i < 2; i++)
+			if (n > 0 && p[i].revents && flow_step(s, &f[i]) == -1) {
+				snprintf(reason, sizeof reason, "error: %s: %s",
+				    p[i].fd == remote ? "destination" : "client", strerror(errno));
+				return reason;
+			}
+	}
+	return "both sides closed";
+}
+
+/* Outside text in the log: printable ASCII stays, the rest becomes \xNN. */
+static void
+escape(const unsigned char *in, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < outlen; i++) {
+		unsigned char c = in[i];
+		if (c == '\r' || c == '\n' || c == '\t' || c == '\\')
+			o += snprintf(out + o, outlen - o, "\\%c",
+			    c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\');
+		else if (c < 0x20 || c >= 0x7f || c == '"')
+			o += snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The classic record, once per request: on stderr as one block in one
+ * write, so records of concurrent clients never interleave; on syslog and
+ * the journal as one line.
+ */
+static void
+log_record(struct session *s)
+{
+	char rec[2048], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN];
+	char content[EXCERPT_MAX * 4 + 1], name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
+	const char *cmd = s->req.cmd == CMD_CONNECT ? "CONNECT" :
+	    s->req.cmd == CMD_BIND ? "BIND" : "?";
+	const struct sockaddr_storage *d = s->req.cmd == CMD_CONNECT && s->dst.ss_family ?
+	    &s->dst : NULL;
+	unsigned dport = d ? port_of(d) : s->req.port;
+	int n;
+
+	if (s->recorded)
+		return;
+	s->recorded = 1;
+	addr_text(&s->src, sip, sizeof sip);
+	if (d)
+		addr_text(d, dip, sizeof dip);
+	else
+		inet_ntop(AF_INET, s->req.ip, dip, sizeof dip);
+	addr_text(&s->peer, pip, sizeof pip);
+	escape(s->excerpt, s->excerpt_len, content, sizeof content);
+	escape((const unsigned char *)s->req.host, strlen(s->req.host), name, sizeof name);
+	escape((const unsigned char *)s->req.userid, strlen(s->req.userid), user, sizeof user);
+	if (log_one_line) {
+		logmsg(s->reply[0] == 'A' ? LOG_INFO : LOG_NOTICE,
+		    "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s%s%s%s%s, content \"%s\"",
+		    cmd, sip, port_of(&s->src), dip, dport, *name ? " name " : "", name,
+		    user, s->reply, s->reply[0] == 'R' ? " (" : "",
+		    s->reply[0] == 'R' ? s->why : "", s->reply[0] == 'R' ? ")" : "",
+		    s->peer.ss_family ? ", peer " : "", s->peer.ss_family ? pip : "",
+		    "", content);
+		return;
+	}
+	n = snprintf(rec, sizeof rec,
+	    "<S_IP> :%s\n<S_PORT> :%u\n<D_IP> :%s\n<D_PORT> :%u\n%s%s%s"
+	    "<Command> :%s\n<Reply> :%s\n",
+	    sip, port_of(&s->src), dip, dport, *name ? "<D_NAME> :" : "", name,
+	    *name ? "\n" : "", cmd, s->reply);
+	if (s->reply[0] == 'R')
+		n += snprintf(rec + n, sizeof rec - n, "<Reason> :%s\n", s->why);
+	if (s->bound_port)
+		n += snprintf(rec + n, sizeof rec - n, "<B_PORT> :%u\n", s->bound_port);
+	if (s->peer.ss_family)
+		n += snprintf(rec + n, sizeof rec - n, "<Peer> :%s:%u\n", pip, port_of(&s->peer));
+	n += snprintf(rec + n, sizeof rec - n, "<Content> :%s\n", content);
+	if (write(2, rec, (size_t)n) < 0)
+		return;
+}
+
+/*
+ * socks4d -t: check the whole file, naming every bad line; or, given a
+ * request, say what the firewall decides for it.
+ */
+static int
+check_config(int argc, char *argv[])
+{
+	static char text[CONF_MAX + 1];
+	char line[CONF_LINE_MAX], why[CONF_LINE_MAX + 128];
+	struct sockaddr_storage dst = { 0 }, src = { 0 };
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *ai;
+	const char *err = "line longer than 511 bytes";
+	struct rule r;
+	size_t len, pos = 0;
+	int lineno = 0, bad = 0, got, cmd;
+
+	if (conf_load(text, &len, why, sizeof why) == -1) {
+		fprintf(stderr, "socks4d: %s\n", why);
+		return 1;
+	}
+	while ((got = next_line(text, len, &pos, line)) != 0) {
+		lineno++;
+		if (got == -1 || parse_rule(line, &r, &err) == -1) {
+			fprintf(stderr, "%s:%d: %s\n", conf_path, lineno, err);
+			bad = 1;
+		}
+	}
+	if (bad || argc == 0)
+		return bad;
+	if (argc > 4 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0))
+		usage();
+	cmd = argv[0][0] == 'c' ? CMD_CONNECT : CMD_BIND;
+	for (int i = 1; i < argc; i += 2) {
+		struct sockaddr_storage *ss = i == 1 ? &dst : &src;
+		if (getaddrinfo(argv[i], i + 1 < argc ? argv[i + 1] : "0", &hints, &ai) != 0) {
+			fprintf(stderr, "socks4d: bad address or port: %s\n", argv[i]);
+			return 1;
+		}
+		memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+	}
+	got = conf_allows(text, len, cmd, &dst, &src, why, sizeof why);
+	printf("%s (%s)\n", got == 1 ? "permit" : "reject", why);
+	return got == 1 ? 0 : 1;
+}
