@@ -49,9 +49,10 @@ uninstall:
 clean:
 	rm -f $(PROG) $(PROG)-san
 
-# What a fresh Debian machine lacks to build, run and test.
+# What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make pkg-config libsystemd-dev systemd bats curl socat ucspi-tcp \
-	python3 python3-pyftpdlib dante-client ftp
+	python3 python3-pyftpdlib dante-client dante-server ftp
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBS)
+	dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBS); }
