@@ -100,7 +100,7 @@ static int log_to_syslog, log_one_line;
 static int alarm_fd = -1;		/* who gets 91 if the resolver hangs */
 
 static int	client_socket(void);
-static void	choose_log(int);
+static void	choose_log(int, int);
 static int	read_request(struct session *);
 static int	parse_request(const uint8_t *, size_t, struct request *, const char **);
 static int	resolve(const struct request *, int, struct sockaddr_storage *, int);
@@ -116,6 +116,7 @@ static const char *relay(struct session *, int);
 static void	log_record(struct session *);
 static void	logmsg(int, const char *, ...);
 static void	usage(void);
+static long	number(const char *, long);
 
 int
 main(int argc, char *argv[])
@@ -124,16 +125,16 @@ main(int argc, char *argv[])
 	char conf[CONF_MAX + 1];
 	size_t conf_len = 0;
 	const char *end;
-	int ch, check = 0, remote;
+	int ch, check = 0, remote, stderr_closed;
 
 	while ((ch = getopt(argc, argv, "B:c:C:hI:tT:")) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 't': check = 1; break;
-		case 'T': request_timeout = atoi(optarg); break;
-		case 'C': connect_timeout = atoi(optarg); break;
-		case 'B': bind_timeout = atoi(optarg); break;
-		case 'I': idle_timeout = atoi(optarg); break;
+		case 'T': request_timeout = number(optarg, 86400); break;
+		case 'C': connect_timeout = number(optarg, 86400); break;
+		case 'B': bind_timeout = number(optarg, 86400); break;
+		case 'I': idle_timeout = number(optarg, 86400); break;
 		default: usage();
 		}
 	}
@@ -146,10 +147,11 @@ main(int argc, char *argv[])
 	memset(&s, 0, sizeof s);
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	signal(SIGPIPE, SIG_IGN);
+	stderr_closed = fcntl(2, F_GETFD) == -1;
 	if ((s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 ? 1 : s.in;
-	choose_log(s.in);
+	choose_log(s.in, stderr_closed);
 	socklen_t sl = sizeof s.src, ll = sizeof s.local;
 	getpeername(s.in, (struct sockaddr *)&s.src, &sl);
 	getsockname(s.in, (struct sockaddr *)&s.local, &ll);
@@ -173,7 +175,7 @@ main(int argc, char *argv[])
 	logmsg(LOG_INFO, "end: %llu bytes to client, %llu from client, %.3f s, %s",
 	    s.sent, s.received, (now.tv_sec - s.start.tv_sec) +
 	    (now.tv_nsec - s.start.tv_nsec) / 1e9, end);
-	return strncmp(end, "error", 5) == 0 ? EXIT_REJECTED : EXIT_RELAYED;
+	return strcmp(end, "both sides closed") == 0 ? EXIT_RELAYED : EXIT_REJECTED;
 }
 
 static void
@@ -236,17 +238,18 @@ same_file(int a, int b)
 
 /*
  * inetd hands the socket over as fds 0, 1 and 2: a log written to stderr
- * would reach the client, so it goes to syslog.  The journal, reading
- * stderr under systemd, gets one line per record, as syslog does.
+ * would reach the client, so it goes to syslog, as it does when there is
+ * no stderr.  The journal, reading stderr under systemd, gets one line per
+ * record, as syslog does.
  */
 static void
-choose_log(int client)
+choose_log(int client, int no_stderr)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	struct stat st;
 	unsigned long long dev, ino;
 
-	if (same_file(2, client) || is_socket(2)) {
+	if (no_stderr || same_file(2, client)) {
 		log_to_syslog = log_one_line = 1;
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		return;
@@ -507,11 +510,38 @@ number(const char *s, long max)
 	return v <= max ? v : -1;
 }
 
+/* The classic pattern: four dotted fields, each 0-255 or "*". */
+static int
+parse_octets(const char *s, struct pattern *p)
+{
+	char field[4];
+	size_t n;
+	long v;
+
+	p->family = AF_INET;
+	for (int i = 0; i < 4; i++) {
+		if ((n = strcspn(s, ".")) == 0 || n > 3)
+			return -1;
+		memcpy(field, s, n);
+		field[n] = '\0';
+		if (strcmp(field, "*") != 0) {
+			if ((v = number(field, 255)) == -1)
+				return -1;
+			p->addr[i] = (uint8_t)v;
+			p->mask[i] = 0xff;
+		}
+		s += n;
+		if (i < 3 && *s++ != '.')
+			return -1;
+	}
+	return *s == '\0' ? 0 : -1;
+}
+
 /* "*", "140.113.*.*", "10.0.0.0/8", "::1", "fd00::/8". */
 static int
 parse_pattern(char *tok, struct pattern *p)
 {
-	char *slash = strchr(tok, '/'), *oct, *save;
+	char *slash = strchr(tok, '/');
 	long bits;
 	int i;
 
@@ -524,21 +554,8 @@ parse_pattern(char *tok, struct pattern *p)
 		p->family = AF_INET;
 	else if (inet_pton(AF_INET6, tok, p->addr) == 1)
 		p->family = AF_INET6;
-	else if (slash == NULL) {
-		/* The classic octet pattern: four fields, each 0-255 or "*". */
-		p->family = AF_INET;
-		for (i = 0, oct = strtok_r(tok, ".", &save); oct && i < 4;
-		    i++, oct = strtok_r(NULL, ".", &save)) {
-			if (strcmp(oct, "*") == 0)
-				continue;
-			if ((bits = number(oct, 255)) == -1)
-				return -1;
-			p->addr[i] = (uint8_t)bits;
-			p->mask[i] = 0xff;
-		}
-		return i == 4 && oct == NULL && tok[strlen(tok) - 1] != '.' ? 0 : -1;
-	} else
-		return -1;
+	else
+		return slash == NULL ? parse_octets(tok, p) : -1;
 	bits = p->family == AF_INET ? 32 : 128;
 	if (slash != NULL && (bits = number(slash + 1, bits)) == -1)
 		return -1;
@@ -585,9 +602,11 @@ parse_rule(char *line, struct rule *r, const char **err)
 	long lo, hi;
 
 	line[strcspn(line, "#")] = '\0';
-	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
-		if (n == 7 || (tok[n++] = t) == NULL)
+	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
+		if (n == 7)
 			return *err = "too many fields", -1;
+		tok[n++] = t;
+	}
 	if (n == 0)
 		return 0;
 	memset(r, 0, sizeof *r);
@@ -1109,8 +1128,10 @@ log_record(struct session *s)
 {
 	char rec[2048], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN];
 	char content[EXCERPT_MAX * 4 + 1], name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
+	char why[sizeof s->why + 16] = "", bind[INET6_ADDRSTRLEN + 48] = "";
 	const char *cmd = s->req.cmd == CMD_CONNECT ? "CONNECT" :
 	    s->req.cmd == CMD_BIND ? "BIND" : "?";
+	/* CONNECT shows where it went (a SOCKS4a name resolved); BIND the request. */
 	const struct sockaddr_storage *d = s->req.cmd == CMD_CONNECT && s->dst.ss_family ?
 	    &s->dst : NULL;
 	unsigned dport = d ? port_of(d) : s->req.port;
@@ -1124,26 +1145,27 @@ log_record(struct session *s)
 		addr_text(d, dip, sizeof dip);
 	else
 		inet_ntop(AF_INET, s->req.ip, dip, sizeof dip);
-	addr_text(&s->peer, pip, sizeof pip);
 	escape(s->excerpt, s->excerpt_len, content, sizeof content);
 	escape((const unsigned char *)s->req.host, strlen(s->req.host), name, sizeof name);
 	escape((const unsigned char *)s->req.userid, strlen(s->req.userid), user, sizeof user);
+	if (s->peer.ss_family)
+		snprintf(bind, sizeof bind, ", bound port %u, peer %s:%u", s->bound_port,
+		    addr_text(&s->peer, pip, sizeof pip), port_of(&s->peer));
+	if (s->reply[0] == 'R')
+		snprintf(why, sizeof why, " (%s)", s->why);
 	if (log_one_line) {
-		logmsg(s->reply[0] == 'A' ? LOG_INFO : LOG_NOTICE,
-		    "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s%s%s%s%s, content \"%s\"",
+		logmsg(s->reply[0] == 'R' ? LOG_NOTICE : LOG_INFO,
+		    "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s, content \"%s\"",
 		    cmd, sip, port_of(&s->src), dip, dport, *name ? " name " : "", name,
-		    user, s->reply, s->reply[0] == 'R' ? " (" : "",
-		    s->reply[0] == 'R' ? s->why : "", s->reply[0] == 'R' ? ")" : "",
-		    s->peer.ss_family ? ", peer " : "", s->peer.ss_family ? pip : "",
-		    "", content);
+		    user, s->reply, why, bind, content);
 		return;
 	}
-	n = snprintf(rec, sizeof rec,
-	    "<S_IP> :%s\n<S_PORT> :%u\n<D_IP> :%s\n<D_PORT> :%u\n%s%s%s"
-	    "<Command> :%s\n<Reply> :%s\n",
-	    sip, port_of(&s->src), dip, dport, *name ? "<D_NAME> :" : "", name,
-	    *name ? "\n" : "", cmd, s->reply);
-	if (s->reply[0] == 'R')
+	n = snprintf(rec, sizeof rec, "<S_IP> :%s\n<S_PORT> :%u\n<D_IP> :%s\n<D_PORT> :%u\n",
+	    sip, port_of(&s->src), dip, dport);
+	if (*name)
+		n += snprintf(rec + n, sizeof rec - n, "<D_NAME> :%s\n", name);
+	n += snprintf(rec + n, sizeof rec - n, "<Command> :%s\n<Reply> :%s\n", cmd, s->reply);
+	if (*why)
 		n += snprintf(rec + n, sizeof rec - n, "<Reason> :%s\n", s->why);
 	if (s->bound_port)
 		n += snprintf(rec + n, sizeof rec - n, "<B_PORT> :%u\n", s->bound_port);
