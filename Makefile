@@ -37,14 +37,19 @@ run: $(PROG)
 	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
 
 install: $(PROG)
-	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir)
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
+	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
+	sed 's|/usr/local/etc|$(sysconfdir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
+	install -m 644 socks.conf.5 $(DESTDIR)$(mandir)/man5/socks.conf.5
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
 
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service $(DESTDIR)$(unitdir)/socks4d.socket
+	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
+	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
+	  $(DESTDIR)$(mandir)/man5/socks.conf.5
 
 clean:
 	rm -f $(PROG) $(PROG)-san
