@@ -2,7 +2,7 @@
 PROG	 = socks4d
 PREFIX	?= /usr/local
 sbindir	?= $(PREFIX)/sbin
-sysconfdir ?= $(PREFIX)/etc
+sysconfdir ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 mandir	?= $(PREFIX)/share/man
 unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 

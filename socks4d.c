@@ -11,13 +11,18 @@
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +39,10 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup on Debian */
+#define RUN_AS_UID	65534
+#define RUN_AS_GID	65534
+#endif
 #ifndef SOCKS_CONF
 #define SOCKS_CONF	"/usr/local/etc/socks.conf"
 #endif
@@ -104,7 +113,9 @@ static void	choose_log(int, int);
 static int	read_request(struct session *);
 static int	parse_request(const uint8_t *, size_t, struct request *, const char **);
 static int	resolve(const struct request *, int, struct sockaddr_storage *, int);
-static int	conf_load(char *, size_t *, char *, size_t);
+static int	conf_open(char *, size_t);
+static int	conf_load(int, char *, size_t *, char *, size_t);
+static void	drop_privileges(void);
 static int	conf_allows(const char *, size_t, int, const struct sockaddr_storage *,
 		    const struct sockaddr_storage *, char *, size_t);
 static int	check_config(int, char **);
@@ -122,10 +133,10 @@ int
 main(int argc, char *argv[])
 {
 	struct session s;
-	char conf[CONF_MAX + 1];
+	char conf[CONF_MAX + 1], conf_err[PATH_MAX + 64];
 	size_t conf_len = 0;
 	const char *end;
-	int ch, check = 0, remote, stderr_closed;
+	int ch, check = 0, remote, stderr_closed, conf_fd;
 
 	while ((ch = getopt(argc, argv, "B:c:C:hI:tT:")) != -1) {
 		switch (ch) {
@@ -156,11 +167,13 @@ main(int argc, char *argv[])
 	getpeername(s.in, (struct sockaddr *)&s.src, &sl);
 	getsockname(s.in, (struct sockaddr *)&s.local, &ll);
 	fcntl(s.in, F_SETFL, fcntl(s.in, F_GETFL) | O_NONBLOCK);
+	conf_fd = conf_open(conf_err, sizeof conf_err);
+	drop_privileges();
 
 	if (read_request(&s) == -1)
 		return EXIT_REJECTED;
-	if (conf_load(conf, &conf_len, s.why, sizeof s.why) == -1)
-		reject(&s, "%s", s.why);
+	if (conf_fd == -1 || conf_load(conf_fd, conf, &conf_len, conf_err, sizeof conf_err) == -1)
+		reject(&s, "%s", conf_err);
 	s.conf = conf, s.conf_len = conf_len;
 	if (s.req.cmd == CMD_CONNECT) {
 		remote = do_connect(&s);
@@ -192,6 +205,30 @@ usage(void)
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -t checks the\n"
 "firewall, or asks it about one request, and exits.\n", SOCKS_CONF);
 	exit(EXIT_USAGE);
+}
+
+/*
+ * Started by root (an inetd line with user root, tcpserver run as root),
+ * socks4d needs none of it: it becomes RUN_AS_UID before it reads a byte
+ * of the request.  Relayed data never goes into a core file.
+ */
+static void
+drop_privileges(void)
+{
+	static const struct rlimit no_core = { 0, 0 };
+	static const gid_t gid = RUN_AS_GID;
+
+	setrlimit(RLIMIT_CORE, &no_core);
+#ifdef PR_SET_DUMPABLE
+	prctl(PR_SET_DUMPABLE, 0);
+#endif
+	if (geteuid() != 0)
+		return;
+	if (setgroups(1, &gid) == -1 || setgid(RUN_AS_GID) == -1 ||
+	    setuid(RUN_AS_UID) == -1 || setuid(0) != -1) {
+		logmsg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
+		exit(EXIT_SYSTEM);
+	}
 }
 
 static int
@@ -456,18 +493,24 @@ resolve(const struct request *req, int client, struct sockaddr_storage *out, int
 	return n > 0 ? n : -1;
 }
 
-/* Read socks.conf whole, once per client: edits apply to the next one. */
+/* socks.conf is opened before privileges are dropped, so it may be root's. */
 static int
-conf_load(char *text, size_t *len, char *why, size_t whylen)
+conf_open(char *why, size_t whylen)
 {
 	int fd = open(conf_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		snprintf(why, whylen, "%s: %s", conf_path, strerror(errno));
+	return fd;
+}
+
+/* Read socks.conf whole, once per client: edits apply to the next one. */
+static int
+conf_load(int fd, char *text, size_t *len, char *why, size_t whylen)
+{
 	ssize_t n = 0;
 	size_t got = 0;
 
-	if (fd == -1) {
-		snprintf(why, whylen, "%s: %s", conf_path, strerror(errno));
-		return -1;
-	}
 	while (got <= CONF_MAX && (n = read(fd, text + got, CONF_MAX + 1 - got)) > 0)
 		got += n;
 	close(fd);
@@ -1192,7 +1235,8 @@ check_config(int argc, char *argv[])
 	size_t len, pos = 0;
 	int lineno = 0, bad = 0, got, cmd;
 
-	if (conf_load(text, &len, why, sizeof why) == -1) {
+	int fd = conf_open(why, sizeof why);
+	if (fd == -1 || conf_load(fd, text, &len, why, sizeof why) == -1) {
 		fprintf(stderr, "socks4d: %s\n", why);
 		return 1;
 	}
