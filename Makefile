@@ -17,7 +17,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 
 -include config.mak
 
-.PHONY: all test check-san run install uninstall clean deps
+.PHONY: all test run install uninstall clean deps fuzz
 
 all: $(PROG)
 
@@ -31,6 +31,20 @@ $(PROG)-san: socks4d.c
 test: $(PROG) $(PROG)-san
 	bats test/
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats
+
+# libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
+FUZZ_SECONDS ?= 60
+FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
+fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c
+	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $<
+# New inputs go to a scratch directory; the committed seeds stay as they are.
+fuzz: $(FUZZERS)
+	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \
+	  { ./$$f -max_total_time=$(FUZZ_SECONDS) -max_len=1100 -print_final_stats=1 -artifact_prefix=fuzz/work/ \
+	    fuzz/work/$$n fuzz/corpus/$$n > fuzz/work/$$n.log 2>&1 || \
+	    { tail -40 fuzz/work/$$n.log; exit 1; }; } && \
+	  echo "$$f: $$(grep -h number_of_executed_units fuzz/work/$$n.log)"; done
 
 # socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
 run: $(PROG)
@@ -52,11 +66,11 @@ uninstall:
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
 
 clean:
-	rm -f $(PROG) $(PROG)-san
+	rm -rf $(PROG) $(PROG)-san $(FUZZERS) fuzz/work
 
 # What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make pkg-config libsystemd-dev systemd bats curl socat ucspi-tcp \
-	python3 python3-pyftpdlib dante-client dante-server ftp
+	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
