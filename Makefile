@@ -17,9 +17,10 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 
 -include config.mak
 
-.PHONY: all test run install uninstall clean deps fuzz
+.PHONY: all test run demo install uninstall clean deps fuzz
 
 all: $(PROG)
+	$(MAKE) -C hw4cgi
 
 $(PROG): socks4d.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
@@ -28,7 +29,7 @@ $(PROG): socks4d.c
 $(PROG)-san: socks4d.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c
 
-test: $(PROG) $(PROG)-san
+test: all $(PROG)-san
 	bats test/
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats
 
@@ -46,11 +47,16 @@ fuzz: $(FUZZERS)
 	    { tail -40 fuzz/work/$$n.log; exit 1; }; } && \
 	  echo "$$f: $$(grep -h number_of_executed_units fuzz/work/$$n.log)"; done
 
+# hw4.cgi under lighttpd, socks4d and five stand-in shells, all on loopback.
+demo: $(PROG)
+	$(MAKE) -C hw4cgi demo
+
 # socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
 run: $(PROG)
 	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
 
 install: $(PROG)
+	$(MAKE) -C hw4cgi
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
 	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
@@ -59,18 +65,22 @@ install: $(PROG)
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
+	$(MAKE) -C hw4cgi install
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
 	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
+	$(MAKE) -C hw4cgi uninstall
 
 clean:
 	rm -rf $(PROG) $(PROG)-san $(FUZZERS) fuzz/work
+	$(MAKE) -C hw4cgi clean
 
 # What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make pkg-config libsystemd-dev systemd bats curl socat ucspi-tcp \
-	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev
+	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev \
+	lighttpd chromium
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \

@@ -1,0 +1,80 @@
+#!/bin/bash
+# make demo: hw4.cgi with everything it talks to, on loopback only.
+#   lighttpd (mod_cgi) serving hw4cgi/ on 127.0.0.1
+#   socks4d (../socks4d) under systemd-socket-activate, permitting 127.0.0.0/8
+#   five stand-in shells (../test/rshell.py) on 127.0.0.2 .. 127.0.0.6
+# Prints the form's URL and a ready-filled one; Ctrl-C stops all of it.
+# Ports are free ones unless WEB_PORT, SOCKS_PORT or SHELL_PORT are set.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+python=/usr/bin/python3	# Debian's, whatever python3 is first on PATH
+pids=()
+
+free_port() {
+	"$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {
+	local tries=100
+	until "$python" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' \
+		"$1" "$2" 2>/dev/null; do
+		(( --tries > 0 )) || { echo "demo: nothing listens on $1:$2" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+stop() {
+	trap - INT TERM EXIT
+	[ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+	echo "demo: stopped"
+}
+
+for f in "$top/socks4d" "$here/hw4.cgi"; do
+	[ -x "$f" ] || { echo "demo: $f is missing: run make first" >&2; exit 1; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hw4demo.XXXXXX")
+trap stop INT TERM EXIT
+
+web_port=${WEB_PORT:-$(free_port)}
+socks_port=${SOCKS_PORT:-$(free_port)}
+shell_port=${SHELL_PORT:-$(free_port)}
+
+printf '# the demo: CONNECT to loopback only\npermit c 127.0.0.0/8\n' >"$tmp/socks.conf"
+systemd-socket-activate -a --inetd -l "127.0.0.1:$socks_port" \
+	"$top/socks4d" -c "$tmp/socks.conf" 2>>"$tmp/socks4d.log" &
+pids+=($!)
+
+for i in 1 2 3 4 5; do
+	systemd-socket-activate -a --inetd -l "127.0.0.$((i + 1)):$shell_port" \
+		"$python" "$top/test/rshell.py" --name "s$i" 2>>"$tmp/shells.log" &
+	pids+=($!)
+done
+
+sed -e "s|@PORT@|$web_port|" -e "s|@DOCROOT@|$here|" \
+    -e "s|@ERRORLOG@|$tmp/lighttpd.log|" -e "s|@TESTDIR@|$here/test_case|" \
+    -e "s|@TIMEOUT@|30|" "$here/lighttpd.conf.in" >"$tmp/lighttpd.conf"
+lighttpd -D -f "$tmp/lighttpd.conf" &
+pids+=($!)
+
+wait_for_port 127.0.0.1 "$socks_port"
+for i in 2 3 4 5 6; do wait_for_port "127.0.0.$i" "$shell_port"; done
+wait_for_port 127.0.0.1 "$web_port"
+
+q=
+for i in 1 2 3 4 5; do
+	q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$shell_port&f$i=t$i.txt&sh$i=127.0.0.1&sp$i=$socks_port"
+done
+cat <<EOF
+hw4.cgi demo, all on loopback:
+  form:    http://127.0.0.1:$web_port/form_get2.htm
+  shells:  127.0.0.2 .. 127.0.0.6, port $shell_port (test files t1.txt .. t5.txt)
+  SOCKS4:  127.0.0.1 port $socks_port (log: $tmp/socks4d.log)
+  all five filled in:
+  http://127.0.0.1:$web_port/hw4.cgi?$q
+Ctrl-C stops everything.
+EOF
+wait

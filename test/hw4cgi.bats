@@ -1,0 +1,286 @@
+#!/usr/bin/env bats
+# hw4.cgi: lighttpd (mod_cgi) runs the real CGI; five stand-in shells
+# (test/rshell.py) and socks4d run under systemd-socket-activate; curl -N
+# and headless Chromium load the page.  The ASan+UBSan build is run
+# directly for the hostile inputs, its exit status and stderr checked.
+
+load test_helper
+load cgi_helper
+
+setup_file() {
+	local i out conf=$BATS_FILE_TMPDIR
+
+	out=$(make -s -C "$CGI_DIR" hw4.cgi hw4-san.cgi 2>&1) || die "$out"
+	[ -z "$out" ] || die "make -C hw4cgi is not quiet: $out"
+	[ -x "$SOCKS4D" ] || die "no $SOCKS4D: run make first"
+
+	export TESTDIR=$BATS_FILE_TMPDIR/test_case
+	mkdir -p "$TESTDIR"
+	cp "$CGI_DIR"/test_case/t[1-5].txt "$TESTDIR/"
+	printf 'evil-html\nevil-utf8\nevil-big\nexit\n' >"$TESTDIR/evil.txt"
+	printf 'evil-html\nevil-utf8\nexit\n' >"$TESTDIR/evil-small.txt"
+	printf 'echo one\necho two\nexit\n' >"$TESTDIR/slow.txt"
+	ln -s /etc/passwd "$TESTDIR/link.txt"
+
+	# Five shells on five loopback addresses, so socks.conf can tell them apart.
+	for i in 1 2 3 4 5; do
+		inetd_server "127.0.0.$((i + 1))" "$PYTHON" "$RSHELL" --name "s$i"
+		export "SH$i=$SRV_PORT"
+	done
+	inetd_server 127.0.0.7 "$PYTHON" "$RSHELL" --name slow --pause 2
+	export SLOW=$SRV_PORT
+
+	printf 'permit c 127.0.0.0/8\n' >"$conf/open.conf"
+	printf '# row 2 is behind the firewall\ndeny c 127.0.0.3\npermit c 127.0.0.0/8\n' \
+		>"$conf/firewall.conf"
+	SOCKS_LOG=$BATS_FILE_TMPDIR/firewall.log
+	start_socks4d "$conf/firewall.conf"
+	echo "$SOCKS_PID" >>"$BATS_FILE_TMPDIR/pids"
+	export FW_PORT=$SOCKS_PORT FW_LOG=$SOCKS_LOG
+	SOCKS_LOG=$BATS_FILE_TMPDIR/socks4d.log
+	start_socks4d "$conf/open.conf"
+	echo "$SOCKS_PID" >>"$BATS_FILE_TMPDIR/pids"
+	export SOCKS_PORT SOCKS_LOG
+	SOCKS_PID=
+
+	for i in garbage short silent; do
+		inetd_server 127.0.0.1 "$PYTHON" "$FAKE_SOCKS" "$i"
+		export "FAKE_${i^^}=$SRV_PORT"
+	done
+	inetd_server 127.0.0.1 "$PYTHON" "$FAKE_SOCKS" record "$BATS_FILE_TMPDIR/requests"
+	export FAKE_RECORD=$SRV_PORT
+	export DEAD_PORT=$(free_port)
+
+	start_lighttpd "$TESTDIR" 5
+	export WEB
+}
+
+teardown_file() {
+	stop_spawned
+}
+
+# query_five SOCKS_PORT: the five rows, t1..t5, all through one SOCKS server.
+query_five() {
+	local i q=
+	for i in 1 2 3 4 5; do
+		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=t$i.txt&sh$i=127.0.0.1&sp$i=$1"
+	done
+	echo "$q"
+}
+
+# check_session SRC FILE ROW [TEST SHELL]: the column holds every line of
+# the test file (default tROW.txt) as a bold command, the exact output of
+# the shell (default sROW) around them, and a normal end.
+check_session() {
+	local src=$1 page=$2 n=$3 tmp=$BATS_TEST_TMPDIR
+	local test=$TESTDIR/${4:-t$n.txt} name=${5:-s$n}
+	column "$src" "$page" "$n" cmds >"$tmp/cmds.$n"
+	diff -u "$test" "$tmp/cmds.$n" || die "column $n: commands differ"
+	"$PYTHON" "$RSHELL" --name "$name" <"$test" >"$tmp/want.$n"
+	column "$src" "$page" "$n" shell >"$tmp/got.$n"
+	diff -u "$tmp/want.$n" "$tmp/got.$n" || die "column $n: output differs"
+	[ "$(column "$src" "$page" "$n" notes)" = "[connection closed]" ] ||
+		die "column $n: notes: $(column "$src" "$page" "$n" notes)"
+}
+
+# connects LOG: how many CONNECT records socks4d has logged.
+connects() {
+	grep -c '<Command> :CONNECT' "$1" || true
+}
+
+@test "lighttpd runs hw4.cgi: five shells through socks4d, each column holds its commands (bold) and the exact output" {
+	local n before page=$BATS_TEST_TMPDIR/curl.html
+	before=$(connects "$SOCKS_LOG")
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")"
+	is_page "$page"
+	for n in 1 2 3 4 5; do
+		check_session page "$page" "$n"
+		grep -q "<th>127.0.0.$((n + 1)):$(eval echo "\$SH$n") via 127.0.0.1:$SOCKS_PORT<br>t$n.txt</th>" "$page"
+	done
+	# The bold commands really are <b> elements, right after the prompt.
+	grep -qF 'a(1,"<b>printenv PATH<\/b><br>")' "$page"
+	column page "$page" 1 text | grep -qx '% printenv PATH'
+	column page "$page" 1 text | grep -qx 'bin:.'
+	# socks4d logs each record when its session ends: wait for all five.
+	for n in $(seq 100); do
+		(( $(connects "$SOCKS_LOG") >= before + 5 )) && break
+		sleep 0.05
+	done
+	[ "$(connects "$SOCKS_LOG")" -eq $((before + 5)) ]
+	for n in 2 3 4 5 6; do grep -q "<D_IP> :127.0.0.$n\$" "$SOCKS_LOG"; done
+}
+
+@test "the page streams: with a shell pausing 2 s between prompts, the first bytes arrive long before the end" {
+	local first end cmds
+	eval "$(arrival_times "$WEB/hw4.cgi?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
+	echo "# arrival: first session chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
+	[ "${#cmds[@]}" -eq 3 ]
+	# The banner comes before the first pause ends; each later prompt 2 s
+	# after the one before; the page ends after the last.  Buffered output
+	# would bring everything at the end.
+	awk -v f="$first" -v e="$end" -v c1="${cmds[0]}" -v c2="${cmds[1]}" -v c3="${cmds[2]}" \
+		'BEGIN { exit !(f >= 0 && f < 2.0 && e - f > 3.5 && c2 - c1 > 1.5 && c3 - c2 > 1.5) }'
+}
+
+@test "chromium loads the form: five rows of host, port, test file, SOCKS host and port, sent by GET to hw4.cgi" {
+	local k i dom=$BATS_TEST_TMPDIR/form.dom
+	chromium_dom "$WEB/form_get2.htm" >"$dom"
+	grep -q '<form method="GET" action="hw4.cgi">' "$dom"
+	for i in 1 2 3 4 5; do
+		for k in h p f sh sp; do grep -q "name=\"$k$i\"" "$dom"; done
+	done
+	[ "$(grep -o '<input name=' "$dom" | wc -l)" -eq 25 ]
+}
+
+@test "chromium loads hw4.cgi: the DOM holds five columns with each session's commands and output (the scripts ran)" {
+	local n dom=$BATS_TEST_TMPDIR/cgi.dom
+	chromium_dom "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")" >"$dom"
+	for n in 1 2 3 4 5; do check_session dom "$dom" "$n"; done
+	grep -q '<td id="s1"><b>' "$dom" && die "column 1 starts with a command, not the banner"
+	grep -q '<td id="s3">\*\*\*\*' "$dom"
+}
+
+@test "firewall: socks.conf denies row 2's host; that column says rejected by SOCKS server, the other four complete" {
+	local n page=$BATS_TEST_TMPDIR/fw.html
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$FW_PORT")"
+	is_page "$page"
+	[ "$(column page "$page" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
+	[ -z "$(column page "$page" 2 shell)" ]
+	for n in 1 3 4 5; do check_session page "$page" "$n"; done
+	grep -q '<D_IP> :127.0.0.3$' "$FW_LOG"
+}
+
+@test "hostile shell output: markup, invalid UTF-8 and 1 MiB without a newline are shown as text in a complete page" {
+	local page=$BATS_TEST_TMPDIR/evil.html text=$BATS_TEST_TMPDIR/evil.txt
+	curl -sSN -i --max-time 60 -o "$page" \
+		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
+	is_page "$page"
+	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
+	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page"
+	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page"
+	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>a([12],"' "$page") + 1 )) ]
+	column page "$page" 1 text >"$text"
+	grep -qxF '<script>alert(1)</script>' "$text"
+	grep -qxF "<img src=x onerror=alert(2)> & \"quoted\" 'single' \\" "$text"
+	grep -qxF '</td></tr></table></script><!--' "$text"
+	grep -qxF "bad: $(printf '\uFFFD\uFFFD \uFFFD \uFFFD cut:\uFFFD') ok: café € 🐧 ctl: $(printf '\uFFFD\uFFFD\uFFFD')[31m$(printf '\uFFFD') end" "$text"
+	# The 1 MiB line, whole, then the prompt and the next command after it.
+	"$PYTHON" -c 'import sys
+big = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef" * 32768 + "% exit"
+sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)' "$text"
+	[ "$(column page "$page" 1 cmds)" = "$(cat "$TESTDIR/evil.txt")" ]
+	[ "$(column page "$page" 1 notes)" = "[connection closed]" ]
+	[ "$(column page "$page" 2 notes)" = "[connection closed]" ]
+}
+
+@test "hostile shell output in chromium: the markup stays text, no element is created from it" {
+	local dom=$BATS_TEST_TMPDIR/evil.dom
+	chromium_dom "$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
+	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$dom"
+	grep -q '&lt;img src=x onerror=alert(2)&gt;' "$dom"
+	! grep -q '<img' "$dom"
+	column dom "$dom" 1 text | grep -qxF '<script>alert(1)</script>'
+	[ "$(column dom "$dom" 1 notes)" = "[connection closed]" ]
+	grep -q '</td></tr></tbody></table>' "$dom"
+}
+
+@test "test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an unknown name are refused in their columns" {
+	local q page=$BATS_TEST_TMPDIR/names.html
+	curl -sSN -i --max-time 60 -o "$page" \
+		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+	is_page "$page"
+	[ "$(column page "$page" 1 notes)" = '[refused test file name "../../etc/passwd": names only, no / or ..]' ]
+
+	q="h1=127.0.0.2&p1=$SH1&f1=..%2F..%2Fetc%2Fpasswd&h2=127.0.0.2&p2=$SH1&f2=%2Fetc%2Fpasswd"
+	q+="&h3=127.0.0.2&p3=$SH1&f3=..&h4=127.0.0.2&p4=$SH1&f4=link.txt&h5=127.0.0.2&p5=$SH1&f5=nosuch.txt"
+	run_cgi "$q"
+	cgi_clean
+	[ "$(column page "$CGI_OUT" 1 notes)" = '[refused test file name "../../etc/passwd": names only, no / or ..]' ]
+	[ "$(column page "$CGI_OUT" 2 notes)" = '[refused test file name "/etc/passwd": names only, no / or ..]' ]
+	[ "$(column page "$CGI_OUT" 3 notes)" = '[refused test file name "..": names only, no / or ..]' ]
+	column page "$CGI_OUT" 4 notes | grep -q '^\[cannot open test file "link.txt": '
+	[ "$(column page "$CGI_OUT" 5 notes)" = '[unknown test file "nosuch.txt"]' ]
+	! grep -q 'root:' "$CGI_OUT" "$page"
+}
+
+@test "malformed and oversize query strings: bad rows are left out, good rows still run, the page is whole (ASan+UBSan)" {
+	local q long huge
+	long=$(printf 'a%.0s' $(seq 300))
+	huge=$("$PYTHON" -c 'print("h1=x&zz=" + "%41" * 33000 + "&" * 1000)')
+	for q in '' '%' '&&&==&' '=' 'h1' 'h1=' 'h1=%' 'h1=%4' 'h1=%G1&p1=1&f1=t1.txt' \
+		'h1=%00&p1=1&f1=t1.txt' 'h1=a%2' 'h6=x&p0=1&hh1=x&H1=x' 'p1=-1' 'p1=0x10&h1=a&f1=t' \
+		"h1=$long&p1=1&f1=t1.txt" "f1=$long&h1=a&p1=1" 'h1=a&p1=1&f1=t1.txt&sh1=b' \
+		'h1=%3Cscript%3E&p1=1&f1=t1.txt' "$huge" 'h1=a+b&p1=65536&f1=t1.txt'; do
+		run_cgi "$q"
+		cgi_clean || die "query '${q:0:80}'"
+		! grep -q '<td id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
+	done
+	run_cgi 'h1=%3Cscript%3E&p1=1&f1=t1.txt'
+	grep -qx '<p class="err">Session 1 left out: a host name has a character hosts do not have.</p>' "$CGI_OUT"
+	# QUERY_STRING unset: a page that says so.
+	env -u QUERY_STRING HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$BATS_TEST_TMPDIR/none.html"
+	grep -q 'No session given' "$BATS_TEST_TMPDIR/none.html"
+	# Rows 1 and 3 are bad; rows 2 and 4 run as if they were alone.
+	run_cgi "h1=127.0.0.2&p1=99999&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=x%&p3=1&f3=t3.txt&h4=127.0.0.5&p4=$SH4&f4=t4.txt&sh4=127.0.0.1&sp4=$SOCKS_PORT&junk=%%%"
+	cgi_clean
+	grep -qx '<p class="err">Session 1 left out: a port must be a number from 1 to 65535.</p>' "$CGI_OUT"
+	grep -qx '<p class="err">Session 3 left out: a value is malformed or too long.</p>' "$CGI_OUT"
+	check_session page "$CGI_OUT" 2
+	check_session page "$CGI_OUT" 4
+	# A long query through lighttpd too.
+	curl -sSN -i --max-time 60 -o "$BATS_TEST_TMPDIR/long.html" "$WEB/hw4.cgi?h1=$long$long$long&p1=1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt"
+	is_page "$BATS_TEST_TMPDIR/long.html"
+	check_session page "$BATS_TEST_TMPDIR/long.html" 2
+}
+
+@test "broken SOCKS servers and dead ports: garbage, a cut reply, silence, refused (ASan+UBSan, 2 s deadline)" {
+	local q
+	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$FAKE_GARBAGE"
+	q+="&h2=127.0.0.2&p2=$SH1&f2=t1.txt&sh2=127.0.0.1&sp2=$FAKE_SHORT"
+	q+="&h3=127.0.0.2&p3=$SH1&f3=t1.txt&sh3=127.0.0.1&sp3=$FAKE_SILENT"
+	q+="&h4=127.0.0.2&p4=$SH1&f4=t1.txt&sh4=127.0.0.1&sp4=$DEAD_PORT"
+	q+="&h5=127.0.0.2&p5=$DEAD_PORT&f5=t1.txt"
+	SECONDS=0
+	run_cgi "$q" HW4_TIMEOUT=2
+	cgi_clean
+	(( SECONDS >= 1 && SECONDS <= 10 ))
+	[ "$(column page "$CGI_OUT" 1 notes)" = "[bad SOCKS reply (not a SOCKS4 server?)]" ]
+	[ "$(column page "$CGI_OUT" 2 notes)" = "[SOCKS server closed the connection without a reply]" ]
+	[ "$(column page "$CGI_OUT" 3 notes)" = "[timeout: nothing from the SOCKS server for 2 s]" ]
+	[ "$(column page "$CGI_OUT" 4 notes)" = "[SOCKS server 127.0.0.1:$DEAD_PORT unreachable: Connection refused]" ]
+	[ "$(column page "$CGI_OUT" 5 notes)" = "[host 127.0.0.2:$DEAD_PORT unreachable: Connection refused]" ]
+	! grep -q 'HTTP/1.0' "$CGI_OUT"
+}
+
+@test "a shell that falls silent is dropped at the deadline; the page still closes" {
+	SECONDS=0
+	run_cgi "h1=127.0.0.1&p1=$FAKE_SILENT&f1=t1.txt&h2=127.0.0.2&p2=$SH1&f2=t1.txt" HW4_TIMEOUT=1
+	cgi_clean
+	(( SECONDS <= 5 ))
+	[ "$(column page "$CGI_OUT" 1 notes)" = "[timeout: nothing from the shell for 1 s]" ]
+	[ -z "$(column page "$CGI_OUT" 1 cmds)" ]
+	check_session page "$CGI_OUT" 2 t1.txt s1
+}
+
+@test "SOCKS4 when the host resolves here, SOCKS4a (0.0.0.1 and the name) when it does not" {
+	local port
+	rm -f "$BATS_FILE_TMPDIR/requests"
+	run_cgi "h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$FAKE_RECORD&h2=no-such-host.invalid&p2=7000&f2=t1.txt&sh2=127.0.0.1&sp2=$FAKE_RECORD"
+	cgi_clean
+	[ "$(column page "$CGI_OUT" 1 notes)" = "[rejected by SOCKS server (reply 91)]" ]
+	[ "$(column page "$CGI_OUT" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
+	port=$(printf '%04x' "$SH1")
+	grep -qx "0401${port}7f00000200" "$BATS_FILE_TMPDIR/requests"
+	grep -qx "04011b580000000100$(printf 'no-such-host.invalid' | od -An -tx1 | tr -d ' \n')00" \
+		"$BATS_FILE_TMPDIR/requests"
+}
+
+@test "the ASan+UBSan build drives five shells through socks4d cleanly" {
+	local n
+	run_cgi "$(query_five "$SOCKS_PORT")"
+	cgi_clean
+	for n in 1 2 3 4 5; do check_session page "$CGI_OUT" "$n"; done
+	run_cgi "h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+	cgi_clean
+	[ "$(column page "$CGI_OUT" 1 cmds)" = "$(cat "$TESTDIR/evil.txt")" ]
+}

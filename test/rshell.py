@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""A stand-in for the course's "ras/rwg" remote shell, for hw4.cgi.
+
+One process per connection, the connection on stdin/stdout, as a
+super-server runs it:
+
+    systemd-socket-activate -a --inetd -l 127.0.0.2:7001 test/rshell.py
+    tcpserver 127.0.0.2 7001 test/rshell.py
+
+It prints a welcome banner and the "% " prompt, then answers one command a
+line, always the same way:
+
+    printenv VAR    the value of VAR (PATH is "bin:." to start with)
+    setenv VAR VAL  set it
+    ls              a fixed listing
+    echo ARGS...    ARGS joined by one space
+    cat FILE        one of the fixed files below, or an error line
+    exit            close the connection
+    anything else   "Unknown command: [NAME]."
+
+Hostile output, for the CGI's escaping and limits:
+
+    evil-html       <script>alert(1)</script> and other markup
+    evil-utf8       invalid UTF-8, a cut sequence, control characters
+    evil-big [N]    N bytes (default 1 MiB) of letters without a newline
+
+Options: --pause SECS waits before every prompt after the first (to see
+output stream); --name NAME is shown in the banner.
+"""
+import argparse
+import sys
+import time
+
+FILES = {
+    "hello.txt": "Hello, world!\n",
+    "test.html": "<html><body>test</body></html>\n",
+    "poem.txt": "Roses are red,\nviolets are blue,\n"
+                "sugar is sweet,\nand so are you.\n",
+}
+LISTING = ["bin", "hello.txt", "poem.txt", "test.html"]
+
+
+def answer(line, env):
+    """The output for one command line, as bytes; None means exit."""
+    words = line.split()
+    if not words:
+        return b""
+    cmd, args = words[0], words[1:]
+    if cmd == "exit":
+        return None
+    if cmd == "printenv" and len(args) == 1:
+        return (env.get(args[0], "") + "\n").encode()
+    if cmd == "setenv" and len(args) == 2:
+        env[args[0]] = args[1]
+        return b""
+    if cmd == "ls":
+        return "".join(n + "\n" for n in LISTING).encode()
+    if cmd == "echo":
+        return (" ".join(args) + "\n").encode()
+    if cmd == "cat" and len(args) == 1:
+        if args[0] in FILES:
+            return FILES[args[0]].encode()
+        return ("cat: %s: No such file or directory\n" % args[0]).encode()
+    if cmd == "evil-html":
+        return (b"<script>alert(1)</script>\n"
+                b"<img src=x onerror=alert(2)> & \"quoted\" 'single' \\\n"
+                b"</td></tr></table></script><!--\n")
+    if cmd == "evil-utf8":
+        return (b"bad: \xff\xfe \xc0\xaf \xed\xa0\x80 cut:\xe2\x82"
+                b" ok: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7"
+                b" ctl: \x00\x01\x1b[31m\x7f end\n")
+    if cmd == "evil-big":
+        n = int(args[0]) if args and args[0].isdigit() else 1 << 20
+        return (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef" * (n // 32 + 1))[:n]
+    return ("Unknown command: [%s].\n" % cmd).encode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pause", type=float, default=0.0)
+    ap.add_argument("--name", default="")
+    opt = ap.parse_args()
+    out, inp = sys.stdout.buffer, sys.stdin.buffer
+    env = {"PATH": "bin:."}
+    name = (" " + opt.name) if opt.name else ""
+    out.write(b"****************************************\n"
+              b"** Welcome to the information server%s. **\n"
+              b"****************************************\n" % name.encode())
+    first = True
+    while True:
+        if not first and opt.pause > 0:
+            out.flush()
+            time.sleep(opt.pause)
+        first = False
+        out.write(b"% ")
+        out.flush()
+        line = inp.readline()
+        if not line:
+            return
+        reply = answer(line.decode("utf-8", "replace").strip("\r\n"), env)
+        if reply is None:
+            return
+        out.write(reply)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
