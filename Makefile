@@ -56,7 +56,6 @@ run: $(PROG)
 	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
 
 install: $(PROG)
-	$(MAKE) -C hw4cgi
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
 	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
