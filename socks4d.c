@@ -37,6 +37,7 @@
 #ifdef HAVE_SYSTEMD
 #include <dlfcn.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #endif
 
 #ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup on Debian */
@@ -107,6 +108,9 @@ static int request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
 static int idle_timeout;		/* 0: none */
 static int log_to_syslog, log_one_line;
 static int alarm_fd = -1;		/* who gets 91 if the resolver hangs */
+#ifdef HAVE_SYSTEMD
+static __typeof__(sd_journal_send) *journal_send;	/* stderr is the journal */
+#endif
 
 static int	client_socket(void);
 static void	choose_log(int, int);
@@ -125,6 +129,7 @@ static void	send_reply(struct session *, int, uint16_t, const uint8_t *);
 static void	reject(struct session *, const char *, ...);
 static const char *relay(struct session *, int);
 static void	log_record(struct session *);
+static void	log_end(struct session *, const char *);
 static void	logmsg(int, const char *, ...);
 static void	usage(void);
 static long	number(const char *, long);
@@ -183,11 +188,7 @@ main(int argc, char *argv[])
 	s.reply = "Accept";
 	end = relay(&s, remote);
 	log_record(&s);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	logmsg(LOG_INFO, "end: %llu bytes to client, %llu from client, %.3f s, %s",
-	    s.sent, s.received, (now.tv_sec - s.start.tv_sec) +
-	    (now.tv_nsec - s.start.tv_nsec) / 1e9, end);
+	log_end(&s, end);
 	return strcmp(end, "both sides closed") == 0 ? EXIT_RELAYED : EXIT_REJECTED;
 }
 
@@ -241,10 +242,25 @@ is_socket(int fd)
 	    type == SOCK_STREAM;
 }
 
+#ifdef HAVE_SYSTEMD
+/*
+ * libsystemd is loaded only when systemd is there to talk to, so a client
+ * served by inetd or tcpserver pays nothing for linking it.
+ */
+static void *
+libsystemd(const char *symbol)
+{
+	static void *lib;
+
+	if (lib == NULL && (lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return NULL;
+	return dlsym(lib, symbol);
+}
+#endif
+
 /*
  * The client is on stdin, or, for systemd's Accept=yes without
- * StandardInput=socket, in fd 3.  libsystemd is loaded only in that case,
- * so the common path pays nothing for linking it.
+ * StandardInput=socket, in fd 3.
  */
 static int
 client_socket(void)
@@ -253,13 +269,11 @@ client_socket(void)
 	while (fcntl(2, F_GETFD) == -1 && open("/dev/null", O_RDWR) != -1)
 		;
 #ifdef HAVE_SYSTEMD
-	if (getenv("LISTEN_FDS") != NULL) {
-		void *lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-		__typeof__(sd_listen_fds) *listen_fds =
-		    lib ? (__typeof__(sd_listen_fds) *)dlsym(lib, "sd_listen_fds") : NULL;
-		if (listen_fds && listen_fds(1) == 1 && is_socket(SD_LISTEN_FDS_START))
-			return SD_LISTEN_FDS_START;
-	}
+	__typeof__(sd_listen_fds) *listen_fds;
+	if (getenv("LISTEN_FDS") != NULL &&
+	    (listen_fds = (__typeof__(sd_listen_fds) *)libsystemd("sd_listen_fds")) != NULL &&
+	    listen_fds(1) == 1 && is_socket(SD_LISTEN_FDS_START))
+		return SD_LISTEN_FDS_START;
 #endif
 	return is_socket(0) ? 0 : -1;
 }
@@ -292,8 +306,14 @@ choose_log(int client, int no_stderr)
 		return;
 	}
 	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-	    st.st_dev == dev && st.st_ino == ino)
+	    st.st_dev == dev && st.st_ino == ino) {
 		log_one_line = 1;
+#ifdef HAVE_SYSTEMD
+		/* sd_journal_send() drops, silently, what journald is not there for. */
+		if (access("/run/systemd/journal/socket", W_OK) == 0)
+			journal_send = (__typeof__(sd_journal_send) *)libsystemd("sd_journal_send");
+#endif
+	}
 }
 
 static void
@@ -1161,6 +1181,53 @@ escape(const unsigned char *in, size_t n, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* The request's facts as log text, shared by the record and the end line. */
+struct facts {
+	char		 sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN];
+	unsigned	 sport, dport;
+	const char	*cmd;
+};
+
+static void
+facts_of(const struct session *s, struct facts *f)
+{
+	/* CONNECT shows where it went (a SOCKS4a name resolved); BIND the request. */
+	const struct sockaddr_storage *d = s->req.cmd == CMD_CONNECT && s->dst.ss_family ?
+	    &s->dst : NULL;
+
+	addr_text(&s->src, f->sip, sizeof f->sip);
+	addr_text(&s->peer, f->pip, sizeof f->pip);
+	if (d)
+		addr_text(d, f->dip, sizeof f->dip);
+	else
+		inet_ntop(AF_INET, s->req.ip, f->dip, sizeof f->dip);
+	f->sport = port_of(&s->src);
+	f->dport = d ? port_of(d) : s->req.port;
+	f->cmd = s->req.cmd == CMD_CONNECT ? "CONNECT" : s->req.cmd == CMD_BIND ? "BIND" : "?";
+}
+
+/*
+ * Under systemd the journal also gets the facts as fields, so that
+ * `journalctl SOCKS_REPLY=Reject` finds rejections.  0 if it took them.
+ */
+static int
+journal(int prio, const char *msg, const struct session *s, const struct facts *f,
+    const char *name, const char *value)
+{
+#ifdef HAVE_SYSTEMD
+	if (journal_send != NULL && journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio,
+	    "SOCKS_SRC=%s:%u", f->sip, f->sport, "SOCKS_DST=%s:%u", f->dip, f->dport,
+	    "SOCKS_COMMAND=%s", f->cmd, "SOCKS_REPLY=%s", s->reply,
+	    "SOCKS_BYTES_IN=%llu", s->received, "SOCKS_BYTES_OUT=%llu", s->sent,
+	    "SOCKS_REASON=%s", s->reply[0] == 'R' ? s->why : "", "%s=%s", name, value,
+	    NULL) >= 0)
+		return 0;
+#else
+	(void)prio, (void)msg, (void)s, (void)f, (void)name, (void)value;
+#endif
+	return -1;
+}
+
 /*
  * The classic record, once per request: on stderr as one block in one
  * write, so records of concurrent clients never interleave; on syslog and
@@ -1169,54 +1236,63 @@ escape(const unsigned char *in, size_t n, char *out, size_t outlen)
 static void
 log_record(struct session *s)
 {
-	char rec[2048], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN];
-	char content[EXCERPT_MAX * 4 + 1], name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
+	char rec[4096], content[EXCERPT_MAX * 4 + 1];
+	char name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
 	char why[sizeof s->why + 16] = "", bind[INET6_ADDRSTRLEN + 48] = "";
-	const char *cmd = s->req.cmd == CMD_CONNECT ? "CONNECT" :
-	    s->req.cmd == CMD_BIND ? "BIND" : "?";
-	/* CONNECT shows where it went (a SOCKS4a name resolved); BIND the request. */
-	const struct sockaddr_storage *d = s->req.cmd == CMD_CONNECT && s->dst.ss_family ?
-	    &s->dst : NULL;
-	unsigned dport = d ? port_of(d) : s->req.port;
-	int n;
+	int prio = s->reply[0] == 'R' ? LOG_NOTICE : LOG_INFO, n;
+	struct facts f;
 
 	if (s->recorded)
 		return;
 	s->recorded = 1;
-	addr_text(&s->src, sip, sizeof sip);
-	if (d)
-		addr_text(d, dip, sizeof dip);
-	else
-		inet_ntop(AF_INET, s->req.ip, dip, sizeof dip);
+	facts_of(s, &f);
 	escape(s->excerpt, s->excerpt_len, content, sizeof content);
 	escape((const unsigned char *)s->req.host, strlen(s->req.host), name, sizeof name);
 	escape((const unsigned char *)s->req.userid, strlen(s->req.userid), user, sizeof user);
 	if (s->peer.ss_family)
 		snprintf(bind, sizeof bind, ", bound port %u, peer %s:%u", s->bound_port,
-		    addr_text(&s->peer, pip, sizeof pip), port_of(&s->peer));
+		    f.pip, port_of(&s->peer));
 	if (s->reply[0] == 'R')
 		snprintf(why, sizeof why, " (%s)", s->why);
 	if (log_one_line) {
-		logmsg(s->reply[0] == 'R' ? LOG_NOTICE : LOG_INFO,
-		    "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s, content \"%s\"",
-		    cmd, sip, port_of(&s->src), dip, dport, *name ? " name " : "", name,
+		snprintf(rec, sizeof rec, "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s, content \"%s\"",
+		    f.cmd, f.sip, f.sport, f.dip, f.dport, *name ? " name " : "", name,
 		    user, s->reply, why, bind, content);
+		if (journal(prio, rec, s, &f, "SOCKS_CONTENT", content) == -1)
+			logmsg(prio, "%s", rec);
 		return;
 	}
 	n = snprintf(rec, sizeof rec, "<S_IP> :%s\n<S_PORT> :%u\n<D_IP> :%s\n<D_PORT> :%u\n",
-	    sip, port_of(&s->src), dip, dport);
+	    f.sip, f.sport, f.dip, f.dport);
 	if (*name)
 		n += snprintf(rec + n, sizeof rec - n, "<D_NAME> :%s\n", name);
-	n += snprintf(rec + n, sizeof rec - n, "<Command> :%s\n<Reply> :%s\n", cmd, s->reply);
+	n += snprintf(rec + n, sizeof rec - n, "<Command> :%s\n<Reply> :%s\n", f.cmd, s->reply);
 	if (*why)
 		n += snprintf(rec + n, sizeof rec - n, "<Reason> :%s\n", s->why);
 	if (s->bound_port)
 		n += snprintf(rec + n, sizeof rec - n, "<B_PORT> :%u\n", s->bound_port);
 	if (s->peer.ss_family)
-		n += snprintf(rec + n, sizeof rec - n, "<Peer> :%s:%u\n", pip, port_of(&s->peer));
+		n += snprintf(rec + n, sizeof rec - n, "<Peer> :%s:%u\n", f.pip, port_of(&s->peer));
 	n += snprintf(rec + n, sizeof rec - n, "<Content> :%s\n", content);
 	if (write(2, rec, (size_t)n) < 0)
 		return;
+}
+
+/* The end of a relayed session: bytes each way, duration, and why. */
+static void
+log_end(struct session *s, const char *why)
+{
+	struct timespec now;
+	struct facts f;
+	char line[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	facts_of(s, &f);
+	snprintf(line, sizeof line, "end: %llu bytes to client, %llu from client, %.3f s, %s",
+	    s->sent, s->received, (now.tv_sec - s->start.tv_sec) +
+	    (now.tv_nsec - s->start.tv_nsec) / 1e9, why);
+	if (journal(LOG_INFO, line, s, &f, "SOCKS_END", why) == -1)
+		logmsg(LOG_INFO, "%s", line);
 }
 
 /*

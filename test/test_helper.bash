@@ -47,6 +47,7 @@ start_socks4d() {
 	systemd-socket-activate -a --inetd -l "127.0.0.1:$SOCKS_PORT" \
 		"$SOCKS4D" -c "$conf" "$@" 2>>"$SOCKS_LOG" 3>&- &
 	SOCKS_PID=$!
+	export SOCKS_PORT SOCKS_PID SOCKS_LOG
 	wait_for_port 127.0.0.1 "$SOCKS_PORT"
 }
 
@@ -64,6 +65,7 @@ start_http() {
 	"$PYTHON" -m http.server --bind "$HTTP_ADDR" --directory "$2" "$HTTP_PORT" \
 		>/dev/null 2>>"$BATS_FILE_TMPDIR/http.log" 3>&- &
 	HTTP_PID=$!
+	export HTTP_ADDR HTTP_PORT HTTP_PID
 	wait_for_port "$HTTP_ADDR" "$HTTP_PORT"
 }
 

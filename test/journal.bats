@@ -1,0 +1,92 @@
+#!/usr/bin/env bats
+# Under systemd, stderr is the journal (JOURNAL_STREAM names it): the record
+# goes to the journal as one line with SOCKS_* fields, through libsystemd's
+# sd_journal_send. The test stands in for journald with its own datagram
+# socket at /run/systemd/journal/socket, in a mount namespace of its own.
+load test_helper
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	mkdir -p "$BATS_FILE_TMPDIR/www"
+	head -c 5000 /dev/urandom > "$BATS_FILE_TMPDIR/www/blob"
+	start_http 127.0.0.2 "$BATS_FILE_TMPDIR/www"
+	printf 'permit c 127.0.0.2\n' > "$BATS_FILE_TMPDIR/socks.conf"
+}
+
+teardown_file() {
+	stop_http
+}
+
+teardown() {
+	[ -n "${SA_PID:-}" ] && kill "$SA_PID" 2>/dev/null
+	[ -s "$BATS_TEST_TMPDIR/journald.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/journald.pid")" 2>/dev/null
+	return 0
+}
+
+# start_under_journal yes|no: socks4d under systemd-socket-activate in a
+# mount namespace with stderr a file named by JOURNAL_STREAM, and with (yes)
+# or without (no) a stand-in journald that writes each datagram it gets to
+# $BATS_TEST_TMPDIR/journal.
+start_under_journal() {
+	local d=$BATS_TEST_TMPDIR
+	SA_PORT=$(free_port)
+	cat > "$d/run.sh" <<SH
+mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }
+if [ $1 = yes ]; then
+	mkdir -p /run/systemd/journal
+	"$PYTHON" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/run/systemd/journal/socket")
+os.chmod("/run/systemd/journal/socket", 0o666)   # socks4d runs as nobody
+open(sys.argv[1] + ".pid", "w").write(str(os.getpid()))
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b"\n--\n")
+' "$d/journal" &
+	for i in \$(seq 100); do [ -s "$d/journal.pid" ] && break; sleep 0.05; done
+	mv "$d/journal.pid" "$d/journald.pid"
+fi
+: > "$d/stderr"
+exec 2>>"$d/stderr"
+export JOURNAL_STREAM=\$(stat -c %d:%i "$d/stderr")
+exec systemd-socket-activate -E JOURNAL_STREAM -a --inetd -l 127.0.0.1:$SA_PORT \
+	"$SOCKS4D" -c "$BATS_FILE_TMPDIR/socks.conf"
+SH
+	unshare -m bash "$d/run.sh" 3>&- &
+	SA_PID=$!
+	wait_for_port 127.0.0.1 "$SA_PORT"
+}
+
+@test "journal: the record and the end line carry SOCKS_* fields" {
+	start_under_journal yes
+	curl -sS --socks4 "127.0.0.1:$SA_PORT" -o "$BATS_TEST_TMPDIR/blob" "http://127.0.0.2:$HTTP_PORT/blob"
+	run ! curl -sS --socks4 "127.0.0.1:$SA_PORT" "http://127.0.0.3:$HTTP_PORT/"
+	j=$BATS_TEST_TMPDIR/journal
+	wait_for_log "$j" '^SOCKS_REPLY=Reject$'
+	cat "$j"
+	cmp "$BATS_TEST_TMPDIR/blob" "$BATS_FILE_TMPDIR/www/blob"
+	grep -q '^SOCKS_COMMAND=CONNECT$' "$j"
+	grep -q "^SOCKS_DST=127.0.0.2:$HTTP_PORT\$" "$j"
+	grep -q '^SOCKS_REPLY=Accept$' "$j"
+	grep -q '^SOCKS_CONTENT=GET /blob HTTP/1.1\\r\\nHost' "$j"
+	grep -q '^SOCKS_END=both sides closed$' "$j"
+	grep -q '^SOCKS_BYTES_IN=[1-9]' "$j"
+	# the body alone is 5000 bytes, so the client got more than that
+	out=$(grep '^SOCKS_BYTES_OUT=' "$j" | sort -t= -k2 -n | tail -1 | cut -d= -f2)
+	[ "$out" -gt 5000 ]
+	grep -q "^SOCKS_DST=127.0.0.3:$HTTP_PORT\$" "$j"
+	grep -q '^SOCKS_REASON=no rule in .* matches$' "$j"
+	grep -q '^MESSAGE=CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:' "$j"
+	# the journal took it all: nothing of the record fell back to stderr
+	! grep -q 'CONNECT\|<S_IP>' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "journal: without a journal socket the one-line record falls back to stderr" {
+	start_under_journal no
+	curl -sS --socks4 "127.0.0.1:$SA_PORT" -o /dev/null "http://127.0.0.2:$HTTP_PORT/blob"
+	wait_for_log "$BATS_TEST_TMPDIR/stderr" "end: "
+	cat "$BATS_TEST_TMPDIR/stderr"
+	grep -q "socks4d\[[0-9]*\]: CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
+	! grep -q '<S_IP>' "$BATS_TEST_TMPDIR/stderr"
+}
