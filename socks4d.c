@@ -49,6 +49,7 @@
 #endif
 
 #define REQ_MAX		1024	/* 8 + USERID + NUL + HOSTNAME + NUL, with room */
+#define HEAD_MAX	16384	/* the request and what the client sends early */
 #define FIELD_MAX	255	/* USERID and SOCKS4a HOSTNAME, without the NUL */
 #define CONF_MAX	65536	/* socks.conf is read whole, in one read */
 #define CONF_LINE_MAX	512
@@ -77,7 +78,7 @@ struct request {
 struct session {
 	int		 in, out;		/* the client: fd 0 and 1, or 3 */
 	struct request	 req;
-	uint8_t		 head[REQ_MAX];		/* the request, then early data */
+	uint8_t		 head[HEAD_MAX];	/* the request, then early data */
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
 	const char	*conf;			/* socks.conf, read once */
@@ -385,7 +386,7 @@ read_request(struct session *s)
 			logmsg(LOG_NOTICE, "no complete request within %d s", request_timeout);
 			return -1;
 		}
-		n = read(s->in, buf + len, sizeof s->head - len);
+		n = read(s->in, buf + len, REQ_MAX - len);
 		if (n == 0) {
 			logmsg(LOG_NOTICE, "client closed before a complete request");
 			return -1;
@@ -799,9 +800,12 @@ reject(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
+	char why[sizeof s->why];
+
 	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof s->why, fmt, ap);
+	vsnprintf(why, sizeof why, fmt, ap);	/* an argument may be s->why */
 	va_end(ap);
+	memcpy(s->why, why, sizeof why);
 	s->reply = "Reject";
 	send_reply(s, REPLY_REJECTED, s->req.port, s->req.ip);
 	log_record(s);
@@ -941,9 +945,9 @@ listen_near(const struct sockaddr_storage *local, uint16_t *port)
 }
 
 /*
- * Wait for the one incoming connection.  The client is watched too: if it
- * leaves there is nobody to reply to.  Bytes it sends early stay queued in
- * its socket for the relay.
+ * Wait for the one incoming connection.  The client is watched too: what
+ * it sends early is kept for the relay, and if it leaves, nobody is left
+ * to reply to.  Past HEAD_MAX early bytes it waits in its socket.
  */
 static int
 accept_peer(struct session *s, int lfd)
@@ -952,18 +956,22 @@ accept_peer(struct session *s, int lfd)
 			       { .fd = s->in, .events = POLLIN } };
 	long long deadline = now_ms() + bind_timeout * 1000LL, left;
 	socklen_t len = sizeof s->peer;
-	char c;
+	ssize_t n;
 	int fd;
 
 	while ((left = deadline - now_ms()) > 0) {
 		if (poll(p, 2, left > INT_MAX ? INT_MAX : (int)left) == -1 && errno != EINTR)
 			break;
 		if (p[1].revents) {
-			if (recv(s->in, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
-				logmsg(LOG_NOTICE, "client left while BIND waited");
+			n = read(s->in, s->head + s->head_len, sizeof s->head - s->head_len);
+			if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+				s->reply = "Reject";
+				snprintf(s->why, sizeof s->why, "client left while BIND waited");
+				log_record(s);
 				exit(EXIT_REJECTED);
 			}
-			p[1].fd = -1;
+			if (n > 0 && (s->head_len += n) == sizeof s->head)
+				p[1].fd = -1;
 		}
 		if (p[0].revents &&
 		    (fd = accept4(lfd, (struct sockaddr *)&s->peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
@@ -983,15 +991,15 @@ do_bind(struct session *s)
 {
 	int named = memcmp(s->req.ip, "\0\0\0\0", 4) != 0;
 	uint8_t ip[4];
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], rule[sizeof s->why];
 	int lfd, fd;
 
 	if (named) {
 		if (resolve(&s->req, s->out, &s->dst, 1) == -1)
 			reject(s, "cannot resolve %s", s->req.host);
 		if (conf_allows(s->conf, s->conf_len, CMD_BIND, &s->dst, &s->src,
-		    s->why, sizeof s->why) != 1)
-			reject(s, "%s", s->why);
+		    rule, sizeof rule) != 1)
+			reject(s, "%s", rule);
 	}
 	if ((lfd = listen_near(&s->local, &s->bound_port)) == -1)
 		reject(s, "BIND listener: %s", strerror(errno));
@@ -1005,8 +1013,8 @@ do_bind(struct session *s)
 		reject(s, "BIND peer %s is not the expected %s",
 		    addr_text(&s->peer, a, sizeof a), addr_text(&s->dst, b, sizeof b));
 	if (!named && conf_allows(s->conf, s->conf_len, CMD_BIND, &s->peer, &s->src,
-	    s->why, sizeof s->why) != 1)
-		reject(s, "%s", s->why);
+	    rule, sizeof rule) != 1)
+		reject(s, "%s", rule);
 	ipv4_of(&s->peer, ip);
 	send_reply(s, REPLY_GRANTED, port_of(&s->peer), ip);
 	return fd;
