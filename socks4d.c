@@ -693,6 +693,8 @@ parse_rule(char *line, struct rule *r, const char **err)
 	for (i = 3; i < n; i += 2) {
 		if (i + 1 == n)
 			return *err = "'port' and 'from' need a value", -1;
+		if (i == 5 && strcmp(tok[3], tok[5]) == 0)
+			return *err = "'port' or 'from' given twice", -1;
 		if (strcmp(tok[i], "from") == 0) {
 			if (parse_pattern(tok[i + 1], &r->src) == -1)
 				return *err = "bad source pattern", -1;
@@ -1054,7 +1056,8 @@ flow_copy_mode(struct flow *f)
 }
 
 /*
- * Move what one direction can move now; -1 on an error, with errno.  On
+ * Move what one direction can move now: 0, or on an error, with errno, -1
+ * if reading its source failed and -2 if writing its sink did.  On
  * Linux the bytes go through a pipe with splice(2) and never enter user
  * space; elsewhere, or if splice is refused, through a buffer.
  */
@@ -1088,7 +1091,7 @@ flow_step(struct session *s, struct flow *f)
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0)
-			return -1;
+			return -2;
 		f->pending -= n, f->off += n, *f->count += n;
 	}
 	if (f->eof && !f->done) {
@@ -1138,7 +1141,7 @@ relay(struct session *s, int remote)
 		{ .from = remote, .to = s->out, .count = &s->sent },
 	};
 	struct pollfd p[2];
-	int i, n;
+	int i, n, failed;
 
 	if (send_early_data(s, remote) == -1) {
 		snprintf(reason, sizeof reason, "error: destination: %s", strerror(errno));
@@ -1160,12 +1163,14 @@ relay(struct session *s, int remote)
 			return "idle timeout";
 		if (n == -1 && errno != EINTR)
 			return "error: poll";
-		for (i = 0; i < 2; i++)
-			if (n > 0 && p[i].revents && flow_step(s, &f[i]) == -1) {
-				snprintf(reason, sizeof reason, "error: %s: %s",
-				    p[i].fd == remote ? "destination" : "client", strerror(errno));
-				return reason;
-			}
+		for (i = 0; i < 2 && n > 0; i++) {
+			if (p[i].revents == 0 || (failed = flow_step(s, &f[i])) == 0)
+				continue;
+			snprintf(reason, sizeof reason, "error: %s: %s",
+			    (failed == -1 ? f[i].from : f[i].to) == remote ? "destination" : "client",
+			    strerror(errno));
+			return reason;
+		}
 	}
 	return "both sides closed";
 }
@@ -1303,6 +1308,28 @@ log_end(struct session *s, const char *why)
 		logmsg(LOG_INFO, "%s", line);
 }
 
+/* A numeric IPv4 or IPv6 address and port, strictly. */
+static int
+address_of(const char *addr, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	long p = number(port, 65535);
+
+	memset(ss, 0, sizeof *ss);
+	if (p == -1)
+		return -1;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+	} else
+		return -1;
+	return 0;
+}
+
 /*
  * socks4d -t: check the whole file, naming every bad line; or, given a
  * request, say what the firewall decides for it.
@@ -1313,7 +1340,6 @@ check_config(int argc, char *argv[])
 	static char text[CONF_MAX + 1];
 	char line[CONF_LINE_MAX], why[CONF_LINE_MAX + 128];
 	struct sockaddr_storage dst = { 0 }, src = { 0 };
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *ai;
 	const char *err = "line longer than 511 bytes";
 	struct rule r;
 	size_t len, pos = 0;
@@ -1336,14 +1362,10 @@ check_config(int argc, char *argv[])
 	if (argc > 4 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0))
 		usage();
 	cmd = argv[0][0] == 'c' ? CMD_CONNECT : CMD_BIND;
-	for (int i = 1; i < argc; i += 2) {
-		struct sockaddr_storage *ss = i == 1 ? &dst : &src;
-		if (getaddrinfo(argv[i], i + 1 < argc ? argv[i + 1] : "0", &hints, &ai) != 0) {
-			fprintf(stderr, "socks4d: bad address or port: %s\n", argv[i]);
-			return 1;
-		}
-		memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-		freeaddrinfo(ai);
+	if (address_of(argv[1], argc > 2 ? argv[2] : "0", &dst) == -1 ||
+	    (argc > 3 && address_of(argv[3], "0", &src) == -1)) {
+		fprintf(stderr, "socks4d: bad address or port\n");
+		return 1;
 	}
 	got = conf_allows(text, len, cmd, &dst, &src, why, sizeof why);
 	printf("%s (%s)\n", got == 1 ? "permit" : "reject", why);
