@@ -138,8 +138,10 @@ static long	number(const char *, long);
 int
 main(int argc, char *argv[])
 {
-	struct session s;
-	char conf[CONF_MAX + 1], conf_err[PATH_MAX + 64];
+	/* Static: zero pages cost no memory until written, and most never are. */
+	static struct session s;
+	static char conf[CONF_MAX + 1];
+	char conf_err[PATH_MAX + 64];
 	size_t conf_len = 0;
 	const char *end;
 	int ch, check = 0, remote, stderr_closed, conf_fd;
@@ -161,7 +163,6 @@ main(int argc, char *argv[])
 	if (check)
 		return check_config(argc - optind, argv + optind);
 
-	memset(&s, 0, sizeof s);
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = fcntl(2, F_GETFD) == -1;
