@@ -79,8 +79,12 @@ clean:
 # What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make pkg-config libsystemd-dev systemd bats curl socat ucspi-tcp \
 	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev \
-	lighttpd chromium
+	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# openbsd-inetd conflicts with xinetd: the tests run it unpacked from its .deb.
+DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test
 deps:
 	dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBS); }
+	ls $(DEBCACHE)/openbsd-inetd_*.deb >/dev/null 2>&1 || \
+	  { mkdir -p $(DEBCACHE) && cd $(DEBCACHE) && apt-get download -q openbsd-inetd; }
