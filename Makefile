@@ -17,7 +17,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 
 -include config.mak
 
-.PHONY: all test run demo install uninstall clean deps fuzz
+.PHONY: all test run demo install uninstall clean deps fuzz bench
 
 all: $(PROG)
 	$(MAKE) -C hw4cgi
@@ -50,6 +50,11 @@ fuzz: $(FUZZERS)
 # hw4.cgi under lighttpd, socks4d and five stand-in shells, all on loopback.
 demo: $(PROG)
 	$(MAKE) -C hw4cgi demo
+
+# Throughput, session rate, memory and CPU against a direct connection, the
+# exec floor and Dante, in one run (about 5 minutes); see bench/bench.sh.
+bench: $(PROG)
+	bench/bench.sh
 
 # socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
 run: $(PROG)

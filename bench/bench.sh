@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# bench/bench.sh - `make bench`: socks4d against a direct connection, a
+# minimal static handler (the exec floor) and Debian's danted, in one run.
+#
+# Everything listens on 127.0.0.1 on free ports and is stopped at the end.
+# Each figure is the median of BENCH_REPS repetitions, configurations
+# interleaved within each repetition.  A throughput figure counts only when
+# every stream's byte count and checksum were verified by loadtool; a
+# session counts only when its 100 bytes came back intact.
+#
+# Knobs (environment):
+#   SOCKS4D=path            socks4d binary (default: ./socks4d)
+#   BENCH_REPS=3            repetitions per figure
+#   BENCH_ONE=4G            bytes of the one-stream test
+#   BENCH_STREAMS=16 BENCH_MULTI=1G   streams and bytes each, aggregate test
+#   BENCH_BUDGET=300        seconds the whole run should take: the aggregate
+#                           test gets what the other figures leave, and its
+#                           size is scaled down to fit (the table says so)
+#   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
+#   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
+#   BENCH_IDLE=500          idle sessions held for the memory figure
+#   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
+#   BENCH_FIGURES="one multi rate idle startup"   which figures to run
+#   BENCH_VARIANTS="name=path ..."  extra socks4d builds, measured like socks4d
+set -u
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+SOCKS4D=$(readlink -f "${SOCKS4D:-$top/socks4d}")
+CONF=$(readlink -f "${SOCKS4D_CONF:-$top/socks.conf}")
+REPS=${BENCH_REPS:-3}
+ONE=${BENCH_ONE:-4G}
+STREAMS=${BENCH_STREAMS:-16}
+MULTI=${BENCH_MULTI:-1G}
+BUDGET=${BENCH_BUDGET:-300}
+MULTI_BUDGET=${BENCH_MULTI_BUDGET:-}
+CLIENTS=${BENCH_CLIENTS:-32}
+SECS=${BENCH_SECS:-10}
+IDLE=${BENCH_IDLE:-500}
+STARTUP=${BENCH_STARTUP:-200}
+FIGURES=${BENCH_FIGURES:-one multi rate idle startup}
+VARIANTS=${BENCH_VARIANTS:-}
+CC=${CC:-cc}
+
+W=$(mktemp -d /tmp/socks4d-bench.XXXXXX)
+LT=$here/loadtool
+FLOOR=$W/floor
+PIDS=()
+t_start=$SECONDS
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+cleanup() {
+	local pid
+	exec 7>&- 2>/dev/null
+	for pid in "${PIDS[@]}"; do
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then say "bench: logs kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+has() { case " $FIGURES " in *" $1 "*) return 0;; esac; return 1; }
+
+# key=value from one loadtool line
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+median() {
+	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
+	    awk '{a[NR]=$1} END {if (NR == 0) print "NA"; else if (NR % 2) print a[(NR+1)/2];
+		else printf "%.6g\n", (a[NR/2] + a[NR/2+1]) / 2}'
+}
+
+# a / b, or NA
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0)
+	print "NA"; else printf "%.2f\n", a / b}'; }
+
+# ---- build ------------------------------------------------------------
+# socks4d is copied first: a rebuild in the tree during the run must not
+# swap the program under the super-servers.
+[ -x "$SOCKS4D" ] || die "no socks4d at $SOCKS4D (run make first)"
+cp "$SOCKS4D" "$W/socks4d" || die "cannot copy $SOCKS4D"
+SOCKS4D_ID="$SOCKS4D ($(ldd "$SOCKS4D" >/dev/null 2>&1 && echo dynamic || echo static), sha256 $(sha256sum "$SOCKS4D" | cut -c1-12))"
+$CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" || die "loadtool does not build"
+$CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" || die "floor does not build"
+for tool in systemd-socket-activate tcpserver danted setsid; do
+	command -v $tool >/dev/null || die "$tool is missing (make deps)"
+done
+
+# ---- servers ----------------------------------------------------------
+declare -A PORT SPID KIND
+CONFIGS=()
+
+wait_listen() {		# PORT PID: until 127.0.0.1:PORT is in LISTEN state
+	local hex
+	hex=$(printf '0100007F:%04X' "$1")
+	for _ in $(seq 100); do
+		awk -v a="$hex" '$2 == a && $4 == "0A" {f = 1} END {exit !f}' /proc/net/tcp && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# start NAME KIND CMD...: CMD listens on $port (set before), in its own
+# process group so that cleanup reaches its children too.
+start() {
+	local name=$1 kind=$2 pid log=$W/${1//\//-}.log
+	shift 2
+	setsid "$@" </dev/null >/dev/null 2>>"$log" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_listen "$port" "$pid" || die "$name did not start (see $log)"
+	PORT[$name]=$port SPID[$name]=$pid KIND[$name]=$kind
+	CONFIGS+=("$name")
+}
+
+# The two super-servers, listening on $port.
+ssa() { start "$1" perconn systemd-socket-activate -a --inetd -l "127.0.0.1:$port" "${@:2}"; }
+tcps() { start "$1" perconn tcpserver -q -H -R -l 0 -c 1000 -b 1024 127.0.0.1 "$port" "${@:2}"; }
+
+setsid "$LT" serve -l 127.0.0.1:0 -t 1800 >"$W/sink.out" 2>"$W/sink.log" </dev/null &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '^port=' "$W/sink.out" && break; sleep 0.05; done
+SINK=$(sed -n 's/^port=//p' "$W/sink.out")
+[ -n "$SINK" ] || die "sink did not start"
+PORT[direct]=$SINK KIND[direct]=direct
+CONFIGS+=(direct)
+
+port=$("$LT" freeport); ssa socks4d/ssa "$W/socks4d" -c "$CONF"
+port=$("$LT" freeport); tcps socks4d/tcpserver "$W/socks4d" -c "$CONF"
+port=$("$LT" freeport); ssa floor/ssa "$FLOOR"
+port=$("$LT" freeport); tcps floor/tcpserver "$FLOOR"
+VNAMES=()
+for v in $VARIANTS; do
+	vn=${v%%=*} vp=$(readlink -f "${v#*=}")
+	[ -x "$vp" ] || die "variant $vn: no program at $vp"
+	cp "$vp" "$W/variant-$vn" && vp=$W/variant-$vn
+	port=$("$LT" freeport); ssa "$vn/ssa" "$vp" -c "$CONF"
+	port=$("$LT" freeport); tcps "$vn/tcpserver" "$vp" -c "$CONF"
+	VNAMES+=("$vn")
+done
+port=$("$LT" freeport)
+sed "s|@PORT@|$port|; s|@LOG@|$W/danted.log|; s|@USER@|nobody|" "$here/danted.conf" >"$W/danted.conf"
+start danted danted danted -f "$W/danted.conf" -N 2 -p "$W/danted.pid"
+
+# Throughput, CPU and memory do not depend on the super-server: measured
+# under systemd-socket-activate.  Session rate and start-up under both.
+BULK=(direct socks4d/ssa danted)
+RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted)
+for vn in "${VNAMES[@]}"; do
+	BULK+=("$vn/ssa")
+	RATE+=("$vn/ssa" "$vn/tcpserver")
+done
+MEM=(socks4d/ssa danted)
+for vn in "${VNAMES[@]}"; do MEM+=("$vn/ssa"); done
+
+proxy_args() { [ "${KIND[$1]}" = direct ] || echo "-x 127.0.0.1:${PORT[$1]}"; }
+
+# The server's process tree: CPU ticks (reaped children included) and memory.
+proc_line() { "$LT" proc "${SPID[$1]}"; }
+
+# Per-connection servers: wait until every child has exited (and so its
+# CPU time is in the server's cutime).
+quiesce() {
+	[ "${KIND[$1]}" = perconn ] || { sleep 0.2; return 0; }
+	for _ in $(seq 200); do
+		[ "$(kv "$(proc_line "$1")" children)" = 0 ] && return 0
+		sleep 0.05
+	done
+	say "bench: $1 still has children after 10 s"
+}
+
+declare -A VALS FAILS
+add() { VALS[$1]="${VALS[$1]:-} $2"; }
+fail() { FAILS[$1]=$(( ${FAILS[$1]:-0} + 1 )); }
+
+# stream FIGURE CONFIG N BYTES: GB/s, and for proxies CPU s per GiB
+stream() {
+	local fig=$1 cfg=$2 n=$3 bytes=$4 before after line
+	quiesce "$cfg"
+	[ "${KIND[$cfg]}" = direct ] || before=$(kv "$(proc_line "$cfg")" ticks)
+	if ! line=$("$LT" stream $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -n "$n" -b "$bytes" \
+	    -t 600 2>>"$W/errors"); then
+		say "bench: $fig $cfg: not every byte verified: $line"
+		fail "$fig:$cfg"
+		return
+	fi
+	add "$fig:$cfg" "$(kv "$line" gbps)"
+	[ "${KIND[$cfg]}" = direct ] && return
+	quiesce "$cfg"
+	after=$(kv "$(proc_line "$cfg")" ticks)
+	add "cpu_$fig:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
+	    -v bytes="$(kv "$line" bytes_each)" -v n="$n" \
+	    'BEGIN {printf "%.3f\n", (a - b) / t / (bytes * n / 1073741824)}')"
+}
+
+section() { say "bench: $1 ($((SECONDS - t_start)) s so far)"; }
+
+NOTES=()
+say "bench: socks4d $SOCKS4D_ID, load average $(cut -d' ' -f1-3 /proc/loadavg), work dir $W"
+
+if has one; then
+	section "one stream, $ONE through one CONNECT"
+	for r in $(seq "$REPS"); do
+		for cfg in "${BULK[@]}"; do stream one "$cfg" 1 "$ONE"; done
+	done
+fi
+
+if has multi; then
+	# Project the time from the one-stream rates; scale down to the budget.
+	bytes_multi=$(awk -v s="$MULTI" 'BEGIN {v = s + 0; u = substr(s, length(s));
+		if (u == "K" || u == "k") v *= 1024; if (u == "M" || u == "m") v *= 1048576;
+		if (u == "G" || u == "g") v *= 1073741824; printf "%.0f\n", v}')
+	if [ -z "$MULTI_BUDGET" ]; then	# what the other figures leave of BUDGET
+		MULTI_BUDGET=$(awk -v b="$BUDGET" -v e="$((SECONDS - t_start))" -v r="$REPS" \
+		    -v nr="${#RATE[@]}" -v nm="${#MEM[@]}" -v s="$SECS" -v m="$STARTUP" \
+		    -v rate="$(has rate && echo 1 || echo 0)" -v idle="$(has idle && echo 1 || echo 0)" \
+		    -v st="$(has startup && echo 1 || echo 0)" \
+		    'BEGIN {left = b - e - rate * nr * (r * (s + 0.5) + 1.5) - idle * nm * 8
+			left -= st * nr * r * m * 0.006; print (left < 30) ? 30 : int(left)}')
+	fi
+	proj=0
+	for cfg in "${BULK[@]}"; do
+		g=$(median ${VALS[one:$cfg]:-})
+		[ "$g" = NA ] && g=0.3
+		proj=$(awk -v p="$proj" -v g="$g" -v b="$bytes_multi" -v n="$STREAMS" -v r="$REPS" \
+		    'BEGIN {print p + b * n * r / (g * 1e9)}')
+	done
+	if awk -v p="$proj" -v b="$MULTI_BUDGET" 'BEGIN {exit !(p > b)}'; then
+		bytes_multi=$(awk -v p="$proj" -v b="$MULTI_BUDGET" -v x="$bytes_multi" \
+		    'BEGIN {v = x * b / p; v = int(v / 1048576) * 1048576; if (v < 67108864) v = 67108864; print v}')
+		NOTES+=("16-stream test scaled down to $STREAMS x $((bytes_multi / 1048576)) MiB to fit ${MULTI_BUDGET} s (projected ${proj%.*} s at $MULTI each)")
+	fi
+	section "$STREAMS streams, $((bytes_multi / 1048576)) MiB each"
+	for r in $(seq "$REPS"); do
+		for cfg in "${BULK[@]}"; do stream multi "$cfg" "$STREAMS" "$bytes_multi"; done
+	done
+fi
+
+if has rate; then
+	section "session rate, $CLIENTS clients, $SECS s"
+	for cfg in "${RATE[@]}"; do		# warm up: page cache, danted's children
+		"$LT" rate $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -c "$CLIENTS" -t 1 >/dev/null 2>&1
+	done
+	for r in $(seq "$REPS"); do
+		for cfg in "${RATE[@]}"; do
+			quiesce "$cfg"
+			before=$(kv "$(proc_line "$cfg")" ticks)
+			line=$("$LT" rate $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -c "$CLIENTS" \
+			    -t "$SECS" 2>"$W/errors.last")
+			cat "$W/errors.last" >>"$W/errors"
+			quiesce "$cfg"
+			after=$(kv "$(proc_line "$cfg")" ticks)
+			add "rate:$cfg" "$(kv "$line" rate)"
+			# CPU per session: less disturbed by other load than the rate
+			add "cpu_session:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
+			    -v n="$(kv "$line" sessions)" -v l="$(kv "$line" late)" -v f="$(kv "$line" failed)" \
+			    'BEGIN {if (n + l + f > 0) printf "%.2f\n", (a - b) * 1000 / t / (n + l + f)}')"
+			f=$(kv "$line" failed)
+			[ "${f:-1}" = 0 ] || NOTES+=("session rate $cfg, repetition $r: $f sessions failed (not counted): $(grep -m1 . "$W/errors.last" 2>/dev/null)")
+		done
+	done
+fi
+
+if has idle; then
+	section "memory of $IDLE idle relayed sessions"
+	for cfg in "${MEM[@]}"; do
+		quiesce "$cfg"
+		base=$(proc_line "$cfg")
+		rm -f "$W/idle.in"; mkfifo "$W/idle.in"; : >"$W/idle.out"
+		"$LT" idle $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -k "$IDLE" -t 120 \
+		    <"$W/idle.in" >"$W/idle.out" 2>>"$W/errors" &
+		ipid=$!
+		exec 7<>"$W/idle.in"	# read-write: opening never blocks
+		for _ in $(seq 600); do
+			grep -q 'state=ready' "$W/idle.out" && break
+			kill -0 $ipid 2>/dev/null || break
+			sleep 0.1
+		done
+		sleep 0.5
+		held=$(proc_line "$cfg")
+		ready=$(grep 'state=ready' "$W/idle.out")
+		echo release >&7
+		exec 7>&-
+		wait $ipid
+		done_line=$(grep 'state=released' "$W/idle.out")
+		if [ "$(kv "$ready" sessions)" != "$IDLE" ] || [ "$(kv "$done_line" dropped)" != 0 ]; then
+			say "bench: idle $cfg: $ready / $done_line"
+			fail "idle:$cfg"
+			continue
+		fi
+		if [ "${KIND[$cfg]}" = perconn ]; then
+			kids=$(kv "$held" children)
+			[ "$kids" = "$IDLE" ] || NOTES+=("idle $cfg: $kids processes for $IDLE sessions")
+			add "idle:$cfg" "$(awk -v p="$(kv "$held" child_pss_kib)" -v t="$(kv "$held" child_pte_kib)" \
+			    -v n="$IDLE" 'BEGIN {printf "%.1f\n", (p + t) / n}')"
+			add "idle_server:$cfg" "$(( $(kv "$held" root_pss_kib) + $(kv "$held" root_pte_kib) ))"
+		else
+			add "idle:$cfg" "$(awk -v n="$IDLE" \
+			    -v a="$(( $(kv "$held" root_pss_kib) + $(kv "$held" root_pte_kib) + $(kv "$held" child_pss_kib) + $(kv "$held" child_pte_kib) ))" \
+			    -v b="$(( $(kv "$base" root_pss_kib) + $(kv "$base" root_pte_kib) + $(kv "$base" child_pss_kib) + $(kv "$base" child_pte_kib) ))" \
+			    'BEGIN {printf "%.1f\n", (a - b) / n}')"
+			add "idle_server:$cfg" "$(( $(kv "$base" root_pss_kib) + $(kv "$base" root_pte_kib) + $(kv "$base" child_pss_kib) + $(kv "$base" child_pte_kib) ))"
+		fi
+	done
+fi
+
+if has startup; then
+	section "start-up: connect() to the 8-byte reply, $STARTUP samples"
+	for r in $(seq "$REPS"); do
+		for cfg in "${RATE[@]}"; do
+			quiesce "$cfg"
+			line=$("$LT" startup $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -m "$STARTUP" 2>>"$W/errors")
+			add "startup:$cfg" "$(kv "$line" median_us)"
+			[ "$(kv "$line" failed)" = 0 ] || fail "startup:$cfg"
+		done
+	done
+fi
+section "done"
+
+# ---- the table ----------------------------------------------------------
+mkdir -p "$here/results"
+stamp=$(date +%Y%m%d-%H%M%S)
+CSV=$here/results/bench-$stamp.csv
+TXT=$here/results/bench-$stamp.txt
+echo "figure,config,unit,median,values,failures" >"$CSV"
+
+declare -A MED
+COLS=(direct socks4d/ssa socks4d/tcpserver floor/ssa floor/tcpserver danted)
+for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
+FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi idle_server)
+declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
+	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us [idle_server]=KiB
+	[cpu_session]="CPU ms/session")
+declare -A LABEL=([one]="one stream ($ONE)" [multi]="$STREAMS streams (aggregate)"
+	[rate]="sessions/s ($CLIENTS clients)" [idle]="idle KiB/session, PSS+PT"
+	[cpu_one]="CPU s/GiB, one stream" [cpu_multi]="CPU s/GiB, $STREAMS streams"
+	[startup]="start-up median, us" [idle_server]="server baseline KiB"
+	[cpu_session]="CPU ms/session (server side)")
+for f in "${FIGS[@]}"; do
+	for c in "${COLS[@]}"; do
+		v=${VALS[$f:$c]:-}
+		m=$(median $v)
+		[ -n "${FAILS[$f:$c]:-}" ] && m=FAIL
+		MED[$f:$c]=$m
+		[ -n "$v" ] || [ -n "${FAILS[$f:$c]:-}" ] || continue
+		echo "$f,$c,${UNIT[$f]},$m,$(echo $v | tr ' ' ';'),${FAILS[$f:$c]:-0}" >>"$CSV"
+	done
+done
+
+check() {	# NAME VALUE OP LIMIT
+	local ok
+	ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {if (v == "NA") {print "n/a"; exit}
+		if (op == ">=") print (v >= l) ? "met" : "MISSED"; else print (v <= l) ? "met" : "MISSED"}')
+	printf '  %-44s %6s  (target %s %s)  %s\n' "$1" "$2" "$3" "$4" "$ok"
+	echo "target,$1,ratio,$2,$3 $4,$ok" >>"$CSV"
+}
+
+{
+	echo "socks4d benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "socks4d: $SOCKS4D_ID; medians of $REPS; super-servers: systemd-socket-activate -a --inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
+	printf '%-30s' "figure"
+	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
+	echo
+	for f in "${FIGS[@]}"; do
+		printf '%-30s' "${LABEL[$f]}"
+		for c in "${COLS[@]}"; do printf ' %17s' "$(sed 's/^$/-/; s/^NA$/-/' <<<"${MED[$f:$c]}")"; done
+		echo
+	done
+	echo "targets (ratios in this run):"
+	check "one stream: socks4d / direct" "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:direct]}")" ">=" 0.9
+	check "one stream: socks4d / danted" "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:danted]}")" ">=" 1
+	check "$STREAMS streams: socks4d / direct" "$(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:direct]}")" ">=" 0.85
+	check "sessions/s: socks4d / floor (ssa)" "$(ratio "${MED[rate:socks4d/ssa]}" "${MED[rate:floor/ssa]}")" ">=" 0.9
+	check "sessions/s: socks4d / floor (tcpserver)" "$(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:floor/tcpserver]}")" ">=" 0.9
+	check "sessions/s: socks4d (tcpserver) / danted" "$(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")" ">=" 1
+	check "idle memory: socks4d / danted" "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
+	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
+	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
+	check "start-up: socks4d / danted (tcpserver)" "$(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")" "<=" 1
+	for vn in "${VNAMES[@]}"; do
+		echo "variant $vn vs socks4d: one stream $(ratio "${MED[one:$vn/ssa]}" "${MED[one:socks4d/ssa]}")x," \
+		    "sessions/s ssa $(ratio "${MED[rate:$vn/ssa]}" "${MED[rate:socks4d/ssa]}")x," \
+		    "tcpserver $(ratio "${MED[rate:$vn/tcpserver]}" "${MED[rate:socks4d/tcpserver]}")x," \
+		    "start-up tcpserver $(ratio "${MED[startup:$vn/tcpserver]}" "${MED[startup:socks4d/tcpserver]}")x," \
+		    "idle memory $(ratio "${MED[idle:$vn/ssa]}" "${MED[idle:socks4d/ssa]}")x"
+	done
+	for n in "${NOTES[@]}"; do echo "note: $n"; done
+	[ -s "$W/errors" ] && echo "loadtool complained $(wc -l <"$W/errors") times; first: $(head -1 "$W/errors")"
+	echo "took $((SECONDS - t_start)) s; CSV: ${CSV#$top/}"
+} | tee "$TXT"
