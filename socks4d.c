@@ -34,11 +34,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <dlfcn.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
-#endif
+#include <sys/un.h>
 
 #ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup on Debian */
 #define RUN_AS_UID	65534
@@ -54,7 +50,10 @@
 #define CONF_MAX	65536	/* socks.conf is read whole, in one read */
 #define CONF_LINE_MAX	512
 #define ADDRS_MAX	8	/* SOCKS4a addresses tried, at most */
-#define RELAY_CHUNK	65536
+#define COPY_BUF	16384	/* each direction copies, until it proves bulky */
+#define PIPE_SIZE	(1 << 20) /* then it splices through a pipe this large */
+#define PIPE_MIN	65536	/* a smaller pipe is not worth splicing through */
+#define ROUNDS		8	/* moves per direction per poll() wake-up */
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 
 #define EXIT_RELAYED	0	/* session ran and ended */
@@ -97,9 +96,9 @@ struct session {
 struct flow {
 	int		 from, to;
 	int		 pipe[2];		/* splice(2) staging, or -1 */
-	char		*buf;			/* copy staging when no pipe */
+	char		*buf;			/* copy staging until then */
 	size_t		 off, pending;
-	int		 eof, done;
+	int		 eof, done, copy_only;
 	unsigned long long *count;
 };
 
@@ -109,9 +108,7 @@ static int request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
 static int idle_timeout;		/* 0: none */
 static int log_to_syslog, log_one_line;
 static int alarm_fd = -1;		/* who gets 91 if the resolver hangs */
-#ifdef HAVE_SYSTEMD
-static __typeof__(sd_journal_send) *journal_send;	/* stderr is the journal */
-#endif
+static int journal_fd = -1;		/* stderr is the journal: talk to journald */
 
 static int	client_socket(void);
 static void	choose_log(int, int);
@@ -244,39 +241,36 @@ is_socket(int fd)
 	    type == SOCK_STREAM;
 }
 
-#ifdef HAVE_SYSTEMD
 /*
- * libsystemd is loaded only when systemd is there to talk to, so a client
- * served by inetd or tcpserver pays nothing for linking it.
+ * systemd's socket-activation protocol, sd_listen_fds(3): with Accept=yes
+ * and no StandardInput=socket the connection is fd 3, announced by
+ * LISTEN_PID and LISTEN_FDS.  Read here rather than through libsystemd,
+ * whose loading would cost every client more than the rest of socks4d.
  */
-static void *
-libsystemd(const char *symbol)
+static int
+listen_fd(void)
 {
-	static void *lib;
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int ours = pid && fds && strtol(pid, NULL, 10) == (long)getpid() &&
+	    strcmp(fds, "1") == 0;
 
-	if (lib == NULL && (lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL)) == NULL)
-		return NULL;
-	return dlsym(lib, symbol);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return ours && is_socket(3) ? 3 : -1;
 }
-#endif
 
-/*
- * The client is on stdin, or, for systemd's Accept=yes without
- * StandardInput=socket, in fd 3.
- */
+/* The client is on stdin, or, from systemd without StandardInput=socket, fd 3. */
 static int
 client_socket(void)
 {
+	int fd;
+
 	/* Keep fds 0-2 taken, so socks.conf can never be opened as fd 2. */
 	while (fcntl(2, F_GETFD) == -1 && open("/dev/null", O_RDWR) != -1)
 		;
-#ifdef HAVE_SYSTEMD
-	__typeof__(sd_listen_fds) *listen_fds;
-	if (getenv("LISTEN_FDS") != NULL &&
-	    (listen_fds = (__typeof__(sd_listen_fds) *)libsystemd("sd_listen_fds")) != NULL &&
-	    listen_fds(1) == 1 && is_socket(SD_LISTEN_FDS_START))
-		return SD_LISTEN_FDS_START;
-#endif
+	if ((fd = listen_fd()) != -1)
+		return fd;
 	return is_socket(0) ? 0 : -1;
 }
 
@@ -287,6 +281,25 @@ same_file(int a, int b)
 
 	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * journald's native protocol (systemd's "Native Journal Protocol"): one
+ * datagram of FIELD=value lines.  Connected now, while socks4d may still
+ * be root; -1 if there is no journald, and stderr serves instead.
+ */
+static int
+journal_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX,
+				   .sun_path = "/run/systemd/journal/socket" };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /*
@@ -310,11 +323,7 @@ choose_log(int client, int no_stderr)
 	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
 	    st.st_dev == dev && st.st_ino == ino) {
 		log_one_line = 1;
-#ifdef HAVE_SYSTEMD
-		/* sd_journal_send() drops, silently, what journald is not there for. */
-		if (access("/run/systemd/journal/socket", W_OK) == 0)
-			journal_send = (__typeof__(sd_journal_send) *)libsystemd("sd_journal_send");
-#endif
+		journal_fd = journal_connect();
 	}
 }
 
@@ -1038,67 +1047,80 @@ note_first_bytes(struct session *s, int fd)
 	}
 }
 
-#ifdef __linux__
-#define CAN_SPLICE 1
-#else
-#define CAN_SPLICE 0
+#ifndef __linux__
 #define splice(a, b, c, d, e, f) (errno = EINVAL, -1)
 #endif
 
-static int
-flow_copy_mode(struct flow *f)
+/*
+ * A direction that fills its copy buffer is bulky: from then on it moves
+ * bytes with splice(2) through a pipe, and they never enter user space.
+ * Pipes only for bulky directions keep idle sessions small, and leave the
+ * pipe memory a user may hold (pipe-user-pages-soft) to those that use it.
+ */
+static void
+flow_use_pipe(struct flow *f)
 {
-	if (f->pipe[0] != -1) {
+#ifdef __linux__
+	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
+		fcntl(f->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
+		if (fcntl(f->pipe[1], F_GETPIPE_SZ) >= PIPE_MIN)
+			return;
 		close(f->pipe[0]);
 		close(f->pipe[1]);
-		f->pipe[0] = f->pipe[1] = -1;
 	}
-	return (f->buf = malloc(RELAY_CHUNK)) == NULL ? -1 : 0;
+#endif
+	f->pipe[0] = f->pipe[1] = -1;
+	f->copy_only = 1;
 }
 
 /*
- * Move what one direction can move now: 0, or on an error, with errno, -1
- * if reading its source failed and -2 if writing its sink did.  On
- * Linux the bytes go through a pipe with splice(2) and never enter user
- * space; elsewhere, or if splice is refused, through a buffer.
+ * Move what one direction can move now, a few rounds at most: 0, or on an
+ * error, with errno, -1 if reading its source failed and -2 if writing
+ * its sink did.
  */
 static int
 flow_step(struct session *s, struct flow *f)
 {
-	ssize_t n;
+	ssize_t n = 0;
 
-	if (f->pending == 0 && !f->eof) {
-		note_first_bytes(s, f->from);
-		if (f->pipe[1] != -1)
-			n = splice(f->from, NULL, f->pipe[1], NULL, RELAY_CHUNK,
-			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		else
-			n = read(f->from, f->buf, RELAY_CHUNK);
-		if (n == -1 && errno == EINVAL && f->pipe[1] != -1)
-			return flow_copy_mode(f) == -1 ? -1 : flow_step(s, f);
-		if (n == 0)
-			f->eof = 1;
-		else if (n > 0)
-			f->pending = n, f->off = 0;
-		else if (errno != EAGAIN && errno != EINTR)
-			return -1;
-	}
-	while (f->pending > 0) {
-		if (f->pipe[0] != -1)
-			n = splice(f->pipe[0], NULL, f->to, NULL, f->pending,
-			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		else
-			n = write(f->to, f->buf + f->off, f->pending);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		if (n <= 0)
-			return -2;
-		f->pending -= n, f->off += n, *f->count += n;
-	}
-	if (f->eof && !f->done) {
-		/* Pass the half-close on once everything before it is written. */
-		shutdown(f->to, SHUT_WR);
-		f->done = 1;
+	for (int round = 0; round < ROUNDS && !f->done; round++) {
+		if (f->pending == 0 && !f->eof) {
+			note_first_bytes(s, f->from);
+			if (f->pipe[1] != -1)
+				n = splice(f->from, NULL, f->pipe[1], NULL, PIPE_SIZE,
+				    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			else
+				n = read(f->from, f->buf, COPY_BUF);
+			if (n == -1 && errno == EINVAL && f->pipe[1] != -1) {
+				close(f->pipe[0]);
+				close(f->pipe[1]);
+				f->pipe[0] = f->pipe[1] = -1;
+				f->copy_only = 1;
+				continue;
+			}
+			if (n == -1)
+				return errno == EAGAIN || errno == EINTR ? 0 : -1;
+			if (n == 0)
+				f->eof = 1;
+			f->pending = (size_t)n, f->off = 0;
+		}
+		while (f->pending > 0) {
+			ssize_t w = f->pipe[0] != -1 ?
+			    splice(f->pipe[0], NULL, f->to, NULL, f->pending,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK) :
+			    write(f->to, f->buf + f->off, f->pending);
+			if (w == -1 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			if (w <= 0)
+				return -2;
+			f->pending -= (size_t)w, f->off += (size_t)w, *f->count += (size_t)w;
+		}
+		if (f->eof) {
+			/* Pass the half-close on once everything before it is written. */
+			shutdown(f->to, SHUT_WR);
+			f->done = 1;
+		} else if (n == COPY_BUF && f->pipe[0] == -1 && !f->copy_only)
+			flow_use_pipe(f);
 	}
 	return 0;
 }
@@ -1137,9 +1159,12 @@ static const char *
 relay(struct session *s, int remote)
 {
 	static char reason[128];
+	static char bufs[2][COPY_BUF];
 	struct flow f[2] = {
-		{ .from = s->in, .to = remote, .count = &s->received },
-		{ .from = remote, .to = s->out, .count = &s->sent },
+		{ .from = s->in, .to = remote, .pipe = { -1, -1 }, .buf = bufs[0],
+		  .count = &s->received },
+		{ .from = remote, .to = s->out, .pipe = { -1, -1 }, .buf = bufs[1],
+		  .count = &s->sent },
 	};
 	struct pollfd p[2];
 	int i, n, failed;
@@ -1148,12 +1173,6 @@ relay(struct session *s, int remote)
 		snprintf(reason, sizeof reason, "error: destination: %s", strerror(errno));
 		return reason;
 	}
-	for (i = 0; i < 2; i++)
-		if (!CAN_SPLICE || pipe2(f[i].pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-			f[i].pipe[0] = f[i].pipe[1] = -1;
-			if (flow_copy_mode(&f[i]) == -1)
-				return "error: out of memory";
-		}
 	while (!f[0].done || !f[1].done) {
 		for (i = 0; i < 2; i++) {
 			p[i].fd = f[i].done ? -1 : f[i].pending ? f[i].to : f[i].from;
@@ -1222,24 +1241,24 @@ facts_of(const struct session *s, struct facts *f)
 
 /*
  * Under systemd the journal also gets the facts as fields, so that
- * `journalctl SOCKS_REPLY=Reject` finds rejections.  0 if it took them.
+ * `journalctl SOCKS_REPLY=Reject` finds rejections.  Every value is
+ * escaped text, one line.  0 if journald took it.
  */
 static int
 journal(int prio, const char *msg, const struct session *s, const struct facts *f,
     const char *name, const char *value)
 {
-#ifdef HAVE_SYSTEMD
-	if (journal_send != NULL && journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio,
-	    "SOCKS_SRC=%s:%u", f->sip, f->sport, "SOCKS_DST=%s:%u", f->dip, f->dport,
-	    "SOCKS_COMMAND=%s", f->cmd, "SOCKS_REPLY=%s", s->reply,
-	    "SOCKS_BYTES_IN=%llu", s->received, "SOCKS_BYTES_OUT=%llu", s->sent,
-	    "SOCKS_REASON=%s", s->reply[0] == 'R' ? s->why : "", "%s=%s", name, value,
-	    NULL) >= 0)
-		return 0;
-#else
-	(void)prio, (void)msg, (void)s, (void)f, (void)name, (void)value;
-#endif
-	return -1;
+	char d[4096];
+	int n;
+
+	if (journal_fd == -1)
+		return -1;
+	n = snprintf(d, sizeof d, "MESSAGE=%s\nPRIORITY=%d\nSYSLOG_IDENTIFIER=socks4d\n"
+	    "SOCKS_SRC=%s:%u\nSOCKS_DST=%s:%u\nSOCKS_COMMAND=%s\nSOCKS_REPLY=%s\n"
+	    "SOCKS_BYTES_IN=%llu\nSOCKS_BYTES_OUT=%llu\nSOCKS_REASON=%s\n%s=%s\n",
+	    msg, prio, f->sip, f->sport, f->dip, f->dport, f->cmd, s->reply,
+	    s->received, s->sent, s->reply[0] == 'R' ? s->why : "", name, value);
+	return n > 0 && (size_t)n < sizeof d && send(journal_fd, d, (size_t)n, 0) == n ? 0 : -1;
 }
 
 /*
