@@ -33,9 +33,12 @@ endif
 $(PROG)-san: socks4d.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c
 
+# Every suite, then the ones that feed socks4d the most hostile input again
+# against the sanitizer build (load.bats is too slow under ASan).
 test: all $(PROG)-san
 	bats test/
-	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats
+	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats test/requests.bats \
+	  test/hostile.bats test/faults.bats test/bind.bats
 
 # libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
@@ -88,7 +91,7 @@ clean:
 # What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make musl-tools pkg-config systemd bats curl socat ucspi-tcp \
 	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev \
-	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd
+	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd procps iproute2
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # openbsd-inetd conflicts with xinetd: the tests run it unpacked from its .deb.
 DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test

@@ -1032,19 +1032,25 @@ do_bind(struct session *s)
 	return fd;
 }
 
-/* Keep the first relayed bytes for <Content>, and log the record then. */
-static void
+/*
+ * Keep the first relayed bytes for <Content>, and log the record then.
+ * The peek may be what finds a reset, and takes the error with it: -1.
+ */
+static int
 note_first_bytes(struct session *s, int fd)
 {
 	ssize_t n;
 
 	if (s->recorded)
-		return;
+		return 0;
 	n = recv(fd, s->excerpt, sizeof s->excerpt, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return -1;
 	if (n > 0) {
-		s->excerpt_len = n;
+		s->excerpt_len = (size_t)n;
 		log_record(s);
 	}
+	return 0;
 }
 
 #ifndef __linux__
@@ -1085,7 +1091,8 @@ flow_step(struct session *s, struct flow *f)
 
 	for (int round = 0; round < ROUNDS && !f->done; round++) {
 		if (f->pending == 0 && !f->eof) {
-			note_first_bytes(s, f->from);
+			if (note_first_bytes(s, f->from) == -1)
+				return -1;
 			if (f->pipe[1] != -1)
 				n = splice(f->from, NULL, f->pipe[1], NULL, PIPE_SIZE,
 				    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);

@@ -41,7 +41,7 @@ setup_file() {
 }
 
 teardown_file() {
-	stop_all "${MAIN_PID:-}" "${CHROME_PID:-}" "${HOP1_PID:-}" "${HOP2_PID:-}" \
+	kill_pids "${MAIN_PID:-}" "${CHROME_PID:-}" "${HOP1_PID:-}" "${HOP2_PID:-}" \
 		"${HTTP_PID:-}" "${LO_PID:-}" "${ECHO_PID:-}" "${FTP_PID:-}"
 }
 

@@ -82,14 +82,6 @@ start_ftpd() {
 		"$PYTHON" -m pyftpdlib -i "$1" -p @PORT@ -w -d "$2" -u tester -P secret
 }
 
-# stop_all PID...: kill and reap each.
-stop_all() {
-	local p
-	for p in "$@"; do
-		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	return 0
-}
 
 # log_size FILE: where FILE ends now; log_since FILE OFFSET: what came after.
 log_size() { stat -c %s "$1" 2>/dev/null || echo 0; }

@@ -30,7 +30,7 @@ setup_file() {
 }
 
 teardown_file() {
-	stop_all "${LB_PID:-}" "${A_PID:-}" "${B_PID:-}" "${DUD_PID:-}" "${HTTP_PID:-}"
+	kill_pids "${LB_PID:-}" "${A_PID:-}" "${B_PID:-}" "${DUD_PID:-}" "${HTTP_PID:-}"
 }
 
 # run_haproxy PORT: HAProxy in the foreground, the frontend on PORT.

@@ -29,23 +29,6 @@ req() {
 	printf '%s' "$out"
 }
 
-# pick_port LOW COUNT: a port in [LOW, LOW+COUNT) that no TCP socket uses now.
-pick_port() {
-	local p hex
-	while :; do
-		p=$(($1 + RANDOM % $2))
-		printf -v hex ':%04X ' "$p"
-		grep -qF "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
-	done
-	echo "$p"
-}
-
-# free_port, redefined for these suites (start_socks4d and start_http call
-# it): test_helper's asks the kernel for an ephemeral port, which another
-# process's outgoing connection can take before the server binds it; under
-# the benchmark's load that happened.  Below the ephemeral range it cannot.
-free_port() { pick_port 10000 10000; }
-
 # client_port: a local port for a client, so that its connection can be
 # found in the log by source port; also below the ephemeral range.
 client_port() { pick_port 20000 12000; }
@@ -113,18 +96,3 @@ echo_ok() {
 		die "next client not served: $out"
 }
 
-# no_sanitizer_reports LOG: ASan/UBSan wrote nothing (sanitizer run).
-no_sanitizer_reports() {
-	if grep -nE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' "$1"; then
-		die "sanitizer reports in $1"
-	fi
-	return 0
-}
-
-kill_pids() {
-	local p
-	for p in "$@"; do
-		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	return 0
-}

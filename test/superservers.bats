@@ -62,7 +62,7 @@ setup_file() {
 }
 
 teardown_file() {
-	stop_all "${SA_PID:-}" "${FD3_PID:-}" "${TCPS_PID:-}" "${XINETD_PID:-}" "${INETD_PID:-}" \
+	kill_pids "${SA_PID:-}" "${FD3_PID:-}" "${TCPS_PID:-}" "${XINETD_PID:-}" "${INETD_PID:-}" \
 		"${XINETD_SYSLOG_PID:-}" "${INETD_SYSLOG_PID:-}" "${HTTP_PID:-}" "${ECHO_PID:-}"
 	[ -n "${CONF_DIR:-}" ] && rm -rf "$CONF_DIR"
 	return 0

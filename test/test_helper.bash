@@ -10,9 +10,37 @@ export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
 
 die() { echo "$*" >&2; return 1; }
 
-# free_port: a TCP port nothing listens on right now.
-free_port() {
-	"$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# pick_port LOW COUNT: a port in [LOW, LOW+COUNT) that no TCP socket uses now.
+pick_port() {
+	local p hex
+	while :; do
+		p=$(($1 + RANDOM % $2))
+		printf -v hex ':%04X ' "$p"
+		grep -qF "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
+	done
+	echo "$p"
+}
+
+# free_port: a port for a server. Below the ephemeral range (32768 and up),
+# so no outgoing connection (the load tests make thousands) can take it
+# between this check and the server's bind.
+free_port() { pick_port 10000 10000; }
+
+# kill_pids PID...: stop and reap each process this test file started.
+kill_pids() {
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# no_sanitizer_reports LOG: ASan/UBSan wrote nothing (the sanitizer run).
+no_sanitizer_reports() {
+	if grep -nE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' "$1"; then
+		die "sanitizer reports in $1"
+	fi
+	return 0
 }
 
 # wait_for_port HOST PORT [SECONDS]: until something accepts there.

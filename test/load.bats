@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Load through the super-server: 500 concurrent CONNECT sessions moving
+# 1 MiB each way (sha256 checked), and 1000 idle sessions held open at once
+# and then released. Every session must succeed, every socks4d must exit
+# 0, and none may be left behind. load_client.py holds all sessions at a
+# barrier once granted, so they are truly concurrent, and counts this
+# file's socks4d processes there.
+#
+# systemd-socket-activate has no limit of its own on concurrent children;
+# its listen backlog is SOMAXCONN (4096 here), checked below. (tcpserver
+# would need -c 1000 -b 1024.)
+
+BATS_TEST_TIMEOUT=170
+load robust_helper
+
+setup_file() {
+	(( $(ulimit -n) >= 8192 )) || ulimit -n 8192
+	printf 'permit c 127.0.0.0/8\n' > "$BATS_FILE_TMPDIR/socks.conf"
+	start_fault_peer ECHO echo 127.0.0.2
+	start_socks4d "$BATS_FILE_TMPDIR/socks.conf"
+	export SOCKS_PORT SOCKS_PID SOCKS_LOG
+}
+
+teardown_file() {
+	stop_socks4d
+	kill_pids "$ECHO_PID"
+}
+
+teardown() {
+	no_sanitizer_reports "$SOCKS_LOG"
+	no_crash "$SOCKS_LOG"
+}
+
+# oddities: the log lines that are not the usual ones of a good session.
+oddities() {
+	grep -vE '^(Communication attempt|Connection from|Spawned|Execing|Child [0-9]+ died with code 0$|<|socks4d\[[0-9]+\]: end: )' \
+		"$SOCKS_LOG" | tail -20
+}
+
+# since MARK PATTERN: lines matching PATTERN in the log after line MARK.
+since() { tail -n +"$(( $1 + 1 ))" "$SOCKS_LOG" | grep -cE -- "$2" || true; }
+
+# wait_count MARK PATTERN N SECS: until N such lines have been logged.
+wait_count() {
+	local tries=$(( $4 * 10 ))
+	while [ "$(since "$1" "$2")" -lt "$3" ] && (( tries-- > 0 )); do sleep 0.1; done
+	[ "$(since "$1" "$2")" = "$3" ] || die "$(since "$1" "$2") lines match '$2', expected $3"
+}
+
+@test "the super-server queues 1000 connections: listen backlog >= 1024" {
+	run -0 ss -Hltn "sport = :$SOCKS_PORT"
+	local backlog
+	backlog=$(awk '{ print $3 }' <<< "$output")
+	(( backlog >= 1024 )) || die "backlog $backlog: $output"
+}
+
+@test "500 concurrent CONNECT sessions, 1 MiB each way, every byte checked (sha256)" {
+	local mark live=$BATS_TEST_TMPDIR/live
+	ulimit -n 8192 2>/dev/null || true
+	mark=$(wc -l < "$SOCKS_LOG")
+	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
+		--sessions 500 --bytes 1048576 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
+	echo "$output"
+	[ "$status" = 0 ] || die "$(oddities)"
+	[[ "$output" == *"sessions=500 granted=500 ok=500 failed=0 "* ]]
+	# all 500 were alive at once
+	[ "$(cat "$live")" = 500 ]
+	wait_count "$mark" '^Child [0-9]+ died with code 0$' 500 30
+	[ "$(since "$mark" '^Child [0-9]+ died with code')" = 500 ]
+	[ "$(since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
+	no_children 10
+}
+
+@test "1000 idle sessions held open at once, then released: no failure, no process left" {
+	local mark live=$BATS_TEST_TMPDIR/live
+	ulimit -n 8192 2>/dev/null || true
+	mark=$(wc -l < "$SOCKS_LOG")
+	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
+		--sessions 1000 --idle 2 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
+	echo "$output"
+	[ "$status" = 0 ] || die "$(oddities)"
+	[[ "$output" == *"sessions=1000 granted=1000 ok=1000 failed=0 "* ]]
+	[ "$(cat "$live")" = 1000 ]
+	no_children 30
+	wait_count "$mark" '^Child [0-9]+ died with code 0$' 1000 10
+	[ "$(since "$mark" '^Child [0-9]+ died with code')" = 1000 ]
+	[ "$(since "$mark" '^socks4d\[[0-9]+\]: end: 0 bytes to client, 0 from client, .*, both sides closed$')" = 1000 ]
+}
