@@ -51,6 +51,7 @@
 #define OUTPUT_MAX	(16L * 1024 * 1024) /* per session; a runaway shell ends */
 #define READ_MAX	4096		/* one read, one <script> chunk */
 #define TIMEOUT_DEFAULT	30
+#define PAGE_MAX	600		/* seconds: no page runs longer */
 
 enum state { S_CONNECTING, S_SOCKS_REPLY, S_RUNNING, S_DONE };
 
@@ -89,7 +90,7 @@ static int	hexval(int);
 static int	check_row(struct session *, const char **);
 static void	page_head(const struct session *, int, const char **);
 static void	page_tail(void);
-static void	start(struct session *, long long);
+static void	start(struct session *);
 static int	load_script(struct session *);
 static int	resolve(const char *, const char *, struct sockaddr_in *);
 static void	run(struct session *, int);
@@ -109,13 +110,13 @@ static void	chunk_end(void);
 static long long now_ms(void);
 
 static int timeout_s = TIMEOUT_DEFAULT;
+static long long page_deadline;	/* no session outlives the page limit */
 
 int
 main(void)
 {
 	static struct session sess[NSESS];
 	const char *t, *leftout[NSESS];
-	long long now;
 	int i, n;
 
 	/* A client that goes away must not kill us mid-page with SIGPIPE. */
@@ -128,9 +129,11 @@ main(void)
 	    "Cache-Control: no-store\r\n\r\n", stdout);
 	n = parse_query(getenv("QUERY_STRING"), sess, leftout);
 	page_head(sess, n, leftout);
-	now = now_ms();
+	/* Each lookup waits 2 s at most, not glibc's 5 s per server and try. */
+	setenv("RES_OPTIONS", "timeout:2 attempts:1", 0);
+	page_deadline = now_ms() + PAGE_MAX * 1000LL;
 	for (i = 0; i < n; i++)
-		start(&sess[i], now);
+		start(&sess[i]);
 	run(sess, n);
 	page_tail();
 	return 0;
@@ -313,14 +316,13 @@ page_tail(void)
 
 /* Load the test file, resolve, open the socket and begin connecting. */
 static void
-start(struct session *s, long long now)
+start(struct session *s)
 {
 	struct sockaddr_in sa, dst;
 	size_t hl;
 
 	s->fd = -1;
 	s->st = S_CONNECTING;
-	s->deadline = now + timeout_s * 1000LL;
 	if (load_script(s) == -1)
 		return;
 	if (s->shost[0]) {
@@ -334,9 +336,14 @@ start(struct session *s, long long now)
 		s->req[2] = (unsigned char)(atoi(s->port) >> 8);
 		s->req[3] = (unsigned char)(atoi(s->port) & 0xff);
 		s->outlen = 9;
-		if (resolve(s->host, s->port, &dst) == 0)
+		if (resolve(s->host, s->port, &dst) == 0) {
+			/* 0.0.0.x would read as the SOCKS4a marker. */
+			if ((ntohl(dst.sin_addr.s_addr) >> 24) == 0) {
+				fail(s, "%s cannot be sent in a SOCKS4 request", s->host);
+				return;
+			}
 			memcpy(&s->req[4], &dst.sin_addr, 4);
-		else {
+		} else {
 			/* 4a: 0.0.0.x, x != 0, says "resolve the name". */
 			memcpy(&s->req[4], "\0\0\0\1", 4);
 			hl = strlen(s->host) + 1;
@@ -349,6 +356,8 @@ start(struct session *s, long long now)
 		fail(s, "cannot resolve host %s", s->host);
 		return;
 	}
+	/* The lookups above may have taken a while: the deadline starts now. */
+	s->deadline = now_ms() + timeout_s * 1000LL;
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd == -1) {
 		fail(s, "socket: %s", strerror(errno));
@@ -416,9 +425,13 @@ load_script(struct session *s)
 		s->scriptlen += r;
 	/* Shells want bare '\n': drop '\r' before it; end the last line. */
 	for (i = o = 0; i < s->scriptlen; i++)
-		if (!(s->script[i] == '\r' && i + 1 < s->scriptlen &&
-		    s->script[i + 1] == '\n'))
+		if (!(s->script[i] == '\r' && (i + 1 == s->scriptlen ||
+		    s->script[i + 1] == '\n')))
 			s->script[o++] = s->script[i];
+	if (o == 0) {
+		fail(s, "test file \"%s\" is empty", s->file);
+		goto err;
+	}
 	if (o > 0 && s->script[o - 1] != '\n')
 		s->script[o++] = '\n';
 	s->scriptlen = o;
@@ -465,6 +478,10 @@ run(struct session *sess, int n)
 		for (i = k = 0; i < n; i++) {
 			if (sess[i].st == S_DONE)
 				continue;
+			if (now >= page_deadline) {
+				fail(&sess[i], "page time limit (%d s) reached", PAGE_MAX);
+				continue;
+			}
 			if (now >= sess[i].deadline) {
 				fail(&sess[i], "timeout: %s %s for %d s",
 				    sess[i].st == S_CONNECTING ? "no connection to" :
@@ -475,6 +492,8 @@ run(struct session *sess, int n)
 			}
 			if (wait == -1 || sess[i].deadline - now < wait)
 				wait = sess[i].deadline - now;
+			if (page_deadline - now < wait)
+				wait = page_deadline - now;
 			pfd[k].fd = sess[i].fd;
 			pfd[k].events = sess[i].st == S_CONNECTING ? POLLOUT :
 			    POLLIN | (sess[i].outlen ? POLLOUT : 0);
@@ -572,10 +591,13 @@ on_output(struct session *s, const unsigned char *p, size_t n)
 		s->tail[1] = p[0];
 	}
 	/*
-	 * The shell prints "% " and waits, so the prompt is what a read
-	 * ends with.  Forget it once answered, so it is answered once.
+	 * The shell prints "% " and waits, so the prompt is what a read ends
+	 * with; not always at the start of a line, since a command's output
+	 * need not end in a newline.  Answered once, and only when the last
+	 * line is all sent.
 	 */
-	if (s->tail[0] == '%' && s->tail[1] == ' ' && s->next < s->scriptlen) {
+	if (s->tail[0] == '%' && s->tail[1] == ' ' && s->next < s->scriptlen &&
+	    s->outlen == 0) {
 		s->tail[0] = s->tail[1] = '\0';
 		send_line(s);
 	}
@@ -697,7 +719,8 @@ put_text(struct utf8 *u, const unsigned char *p, size_t n)
 				u->cp = u->cp << 6 | (c & 0x3f);
 				if (--u->need == 0)
 					put_cp(u->cp < u->min || u->cp > 0x10ffff ||
-					    (u->cp >= 0xd800 && u->cp <= 0xdfff) ?
+					    (u->cp >= 0xd800 && u->cp <= 0xdfff) ||
+					    (u->cp >= 0x80 && u->cp <= 0x9f) ?
 					    0xfffd : u->cp);
 				continue;
 			}
