@@ -47,7 +47,7 @@
 #define REQ_MAX		1024	/* 8 + USERID + NUL + HOSTNAME + NUL, with room */
 #define HEAD_MAX	16384	/* the request and what the client sends early */
 #define FIELD_MAX	255	/* USERID and SOCKS4a HOSTNAME, without the NUL */
-#define CONF_MAX	65536	/* socks.conf is read whole, in one read */
+#define CONF_MAX	65536	/* socks.conf is read whole, once per client */
 #define CONF_LINE_MAX	512
 #define ADDRS_MAX	8	/* SOCKS4a addresses tried, at most */
 #define COPY_BUF	16384	/* each direction copies, until it proves bulky */
@@ -98,7 +98,7 @@ struct flow {
 	int		 pipe[2];		/* splice(2) staging, or -1 */
 	char		*buf;			/* copy staging until then */
 	size_t		 off, pending;
-	int		 eof, done, copy_only;
+	int		 eof, done, copy_only, filled;	/* filled: a read filled buf */
 	unsigned long long *count;
 };
 
@@ -107,7 +107,7 @@ static const char *conf_path = SOCKS_CONF;
 static int request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
 static int idle_timeout;		/* 0: none */
 static int log_to_syslog, log_one_line;
-static int alarm_fd = -1;		/* who gets 91 if the resolver hangs */
+static volatile sig_atomic_t alarm_fd = -1;	/* who gets 91 if the resolver hangs */
 static int journal_fd = -1;		/* stderr is the journal: talk to journald */
 
 static int	client_socket(void);
@@ -131,6 +131,8 @@ static void	log_end(struct session *, const char *);
 static void	logmsg(int, const char *, ...);
 static void	usage(void);
 static long	number(const char *, long);
+static int	same_file(int, int);
+static void	ipv4_of(const struct sockaddr_storage *, uint8_t [4]);
 
 int
 main(int argc, char *argv[])
@@ -165,7 +167,7 @@ main(int argc, char *argv[])
 	stderr_closed = fcntl(2, F_GETFD) == -1;
 	if ((s.in = client_socket()) == -1)
 		usage();
-	s.out = s.in == 0 ? 1 : s.in;
+	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	choose_log(s.in, stderr_closed);
 	socklen_t sl = sizeof s.src, ll = sizeof s.local;
 	getpeername(s.in, (struct sockaddr *)&s.src, &sl);
@@ -266,9 +268,13 @@ client_socket(void)
 {
 	int fd;
 
-	/* Keep fds 0-2 taken, so socks.conf can never be opened as fd 2. */
-	while (fcntl(2, F_GETFD) == -1 && open("/dev/null", O_RDWR) != -1)
+	int null;
+
+	/* Keep fds 0-2 taken, so nothing socks4d opens can become one of them. */
+	while ((null = open("/dev/null", O_RDWR)) != -1 && null < 3)
 		;
+	if (null != -1)
+		close(null);
 	if ((fd = listen_fd()) != -1)
 		return fd;
 	return is_socket(0) ? 0 : -1;
@@ -293,7 +299,8 @@ journal_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX,
 				   .sun_path = "/run/systemd/journal/socket" };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* Nonblocking: a stalled journald must not stall the relay. */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		close(fd);
@@ -373,6 +380,7 @@ wait_fd(int fd, short events, long long deadline)
 		if (n == -1 && errno != EINTR)
 			return -1;
 	}
+	errno = ETIMEDOUT;
 	return 0;
 }
 
@@ -475,11 +483,13 @@ on_alarm(int sig)
 {
 	static const uint8_t gave_up[8] = { 0, REPLY_REJECTED };
 	static const char msg[] = "socks4d: rejected: name lookup took too long\n";
+	ssize_t ignored;
 
 	(void)sig;
-	if (write(alarm_fd, gave_up, sizeof gave_up) < 0 ||
-	    (!log_to_syslog && write(2, msg, sizeof msg - 1) < 0))
-		_exit(EXIT_REJECTED);
+	ignored = write(alarm_fd, gave_up, sizeof gave_up);
+	if (!log_to_syslog)
+		ignored = write(2, msg, sizeof msg - 1);
+	(void)ignored;
 	_exit(EXIT_REJECTED);
 }
 
@@ -633,6 +643,14 @@ parse_pattern(char *tok, struct pattern *p)
 	bits = p->family == AF_INET ? 32 : 128;
 	if (slash != NULL && (bits = number(slash + 1, bits)) == -1)
 		return -1;
+	/* Mapped addresses are matched as IPv4, so mapped patterns are too. */
+	if (p->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)p->addr)) {
+		if (bits < 96)
+			return -1;
+		memmove(p->addr, p->addr + 12, 4);
+		memset(p->addr + 4, 0, 12);
+		p->family = AF_INET, bits -= 96;
+	}
 	for (i = 0; i < 16; i++, bits -= 8)
 		p->mask[i] = bits >= 8 ? 0xff : bits > 0 ? (uint8_t)(0xff << (8 - bits)) : 0;
 	for (i = 0; i < 16; i++)
@@ -806,7 +824,7 @@ send_reply(struct session *s, int cd, uint16_t port, const uint8_t *ip)
 	}
 }
 
-/* The one way out before the relay: reply 91, log the record, exit. */
+/* How a request is turned down: reply 91, log the record, exit. */
 static void
 reject(struct session *s, const char *fmt, ...)
 {
@@ -852,7 +870,9 @@ connect_within(const struct sockaddr_storage *dst, long long deadline)
 	if (errno == EINPROGRESS) {
 		switch (wait_fd(fd, POLLOUT, deadline)) {
 		case 1:
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
+				err = errno;
+			else if (err == 0)
 				return fd;
 			break;
 		case 0:
@@ -870,6 +890,22 @@ connect_within(const struct sockaddr_storage *dst, long long deadline)
 }
 
 /*
+ * 0.0.0.0/8, :: and ::ffff:0.0.0.0: a name may resolve to them, and
+ * connecting there reaches this host, whatever the rules say of loopback.
+ */
+static int
+is_unspecified(const struct sockaddr_storage *ss)
+{
+	uint8_t ip[4];
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(a6))
+		return 1;
+	ipv4_of(ss, ip);
+	return (ss->ss_family == AF_INET || IN6_IS_ADDR_V4MAPPED(a6)) && ip[0] == 0;
+}
+
+/*
  * CONNECT: each address the firewall permits is tried in order, each
  * with a fair share of what is left of the deadline.  A denied address is
  * never touched.
@@ -878,7 +914,7 @@ static int
 do_connect(struct session *s)
 {
 	struct sockaddr_storage addrs[ADDRS_MAX];
-	char rule[sizeof s->why], ip[INET6_ADDRSTRLEN];
+	char rule[sizeof s->why] = "no address to connect to", ip[INET6_ADDRSTRLEN];
 	long long deadline = now_ms() + connect_timeout * 1000LL;
 	int n, i, fd, tried = 0, err = 0;
 
@@ -888,6 +924,8 @@ do_connect(struct session *s)
 		reject(s, "cannot resolve %s", s->req.host);
 	for (i = 0; i < n; i++) {
 		s->dst = addrs[i];
+		if (is_unspecified(&addrs[i]))
+			continue;
 		int allowed = conf_allows(s->conf, s->conf_len, CMD_CONNECT, &addrs[i],
 		    &s->src, rule, sizeof rule);
 		if (allowed == -1)
@@ -925,9 +963,13 @@ same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 static void
 ipv4_of(const struct sockaddr_storage *ss, uint8_t ip[4])
 {
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
 	memset(ip, 0, 4);
 	if (ss->ss_family == AF_INET)
 		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6))
+		memcpy(ip, a6->s6_addr + 12, 4);
 }
 
 /* A listening socket on the address the client reached us by, any port. */
@@ -1109,6 +1151,7 @@ flow_step(struct session *s, struct flow *f)
 				return errno == EAGAIN || errno == EINTR ? 0 : -1;
 			if (n == 0)
 				f->eof = 1;
+			f->filled |= n == COPY_BUF && f->pipe[0] == -1;
 			f->pending = (size_t)n, f->off = 0;
 		}
 		while (f->pending > 0) {
@@ -1126,7 +1169,7 @@ flow_step(struct session *s, struct flow *f)
 			/* Pass the half-close on once everything before it is written. */
 			shutdown(f->to, SHUT_WR);
 			f->done = 1;
-		} else if (n == COPY_BUF && f->pipe[0] == -1 && !f->copy_only)
+		} else if (f->filled && f->pipe[0] == -1 && !f->copy_only)
 			flow_use_pipe(f);
 	}
 	return 0;
@@ -1386,7 +1429,7 @@ check_config(int argc, char *argv[])
 	}
 	if (bad || argc == 0)
 		return bad;
-	if (argc > 4 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0))
+	if (argc < 2 || argc > 4 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0))
 		usage();
 	cmd = argv[0][0] == 'c' ? CMD_CONNECT : CMD_BIND;
 	if (address_of(argv[1], argc > 2 ? argv[2] : "0", &dst) == -1 ||

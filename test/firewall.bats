@@ -364,6 +364,32 @@ assert_rejected_untouched() {
 	kill -0 "$SOCKS_PID"
 }
 
+@test "a SOCKS4a name for the unspecified address (0, ::) never slips past a loopback deny" {
+	conf 'deny c 127.0.0.0/8' 'deny c ::1' 'permit c *'
+	for name in 0 0.0.0.0 0x0 ::; do
+		CPORT=$(client_port)
+		run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw "$name")ping\n"
+		[ "$output" = "005b$(printf '%04x' "$ECHO_PORT")00000001" ] || die "$name: $output"
+		run -0 record_of "$CPORT"
+		[[ "$output" == *"<Reason> :no address to connect to"* ]] || die "$name: $output"
+	done
+}
+
+@test "IPv4-mapped IPv6 patterns match IPv4 addresses; a mapped block under /96 is an error" {
+	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c 127.0.0.1 80
+	[[ "$output" == "reject ("*":1 denies)" ]]
+	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c ::ffff:127.0.0.1 80
+	[[ "$output" == "reject ("*":1 denies)" ]]
+	run -0 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c 10.0.0.1 80
+	run -1 fwcheck 'deny c ::ffff:0.0.0.0/64' -- c 10.0.0.1 80
+	[[ "$output" == *":1: bad address pattern"* ]]
+}
+
+@test "socks4d -t with a command but no address is a usage error, not a crash" {
+	run -2 fwcheck 'permit c *' -- c
+	[[ "$output" == usage:* ]]
+}
+
 @test "no sanitizer reports in the log" {
 	no_sanitizer_reports "$SOCKS_LOG"
 }
