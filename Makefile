@@ -71,7 +71,7 @@ install: $(PROG)
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
 	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
-	sed 's|/usr/local/etc|$(sysconfdir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
+	sed 's|/usr/local/etc|$(sysconfdir)|; s|/usr/local/sbin|$(sbindir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
 	install -m 644 socks.conf.5 $(DESTDIR)$(mandir)/man5/socks.conf.5
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
@@ -91,7 +91,7 @@ clean:
 # What a fresh Debian machine lacks to build, run, test and benchmark.
 DEBS = gcc make musl-tools pkg-config systemd bats curl socat ucspi-tcp \
 	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev \
-	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd procps iproute2
+	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd procps iproute2 mandoc
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # openbsd-inetd conflicts with xinetd: the tests run it unpacked from its .deb.
 DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test

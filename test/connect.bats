@@ -178,7 +178,7 @@ teardown_file() {
 	[[ "$output" == *"<Reason> :connect to 127.0.0.2 port $port: Connection refused"* ]]
 	pid=$(conn_pid "$cport")
 	[ "$(exit_code "$pid")" = 1 ]
-	! grep -q "^socks4d\[$pid\]: end:" "$SOCKS_LOG"
+	! grep -q "^socks4d\[$pid\]: end:" "$SOCKS_LOG" || die "matched, and should not have"
 }
 
 # reset_mid_transfer: read 100 kB of the 100 MiB download, then close with

@@ -162,5 +162,5 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	bind=$(records "$(since "$SOCKS_LOG")" BIND)
 	echo "$bind"
 	grep -q '<D_IP> :127.0.0.2|.*<Reply> :Reject|' <<<"$bind"
-	! grep -q '<B_PORT>' <<<"$bind"
+	! grep -q '<B_PORT>' <<<"$bind" || die "matched, and should not have"
 }

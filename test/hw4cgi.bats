@@ -156,8 +156,8 @@ connects() {
 		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
 	is_page "$page"
 	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
-	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page"
-	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page"
+	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page" || die "matched, and should not have"
+	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page" || die "matched, and should not have"
 	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>a([12],"' "$page") + 1 )) ]
 	column page "$page" 1 text >"$text"
 	grep -qxF '<script>alert(1)</script>' "$text"
@@ -178,7 +178,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	chromium_dom "$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$dom"
 	grep -q '&lt;img src=x onerror=alert(2)&gt;' "$dom"
-	! grep -q '<img' "$dom"
+	! grep -q '<img' "$dom" || die "matched, and should not have"
 	column dom "$dom" 1 text | grep -qxF '<script>alert(1)</script>'
 	[ "$(column dom "$dom" 1 notes)" = "[connection closed]" ]
 	grep -q '</td></tr></tbody></table>' "$dom"
@@ -200,7 +200,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	[ "$(column page "$CGI_OUT" 3 notes)" = '[refused test file name "..": names only, no / or ..]' ]
 	column page "$CGI_OUT" 4 notes | grep -q '^\[cannot open test file "link.txt": '
 	[ "$(column page "$CGI_OUT" 5 notes)" = '[unknown test file "nosuch.txt"]' ]
-	! grep -q 'root:' "$CGI_OUT" "$page"
+	! grep -q 'root:' "$CGI_OUT" "$page" || die "matched, and should not have"
 }
 
 @test "malformed and oversize query strings: bad rows are left out, good rows still run, the page is whole (ASan+UBSan)" {
@@ -249,7 +249,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	[ "$(column page "$CGI_OUT" 3 notes)" = "[timeout: nothing from the SOCKS server for 2 s]" ]
 	[ "$(column page "$CGI_OUT" 4 notes)" = "[SOCKS server 127.0.0.1:$DEAD_PORT unreachable: Connection refused]" ]
 	[ "$(column page "$CGI_OUT" 5 notes)" = "[host 127.0.0.2:$DEAD_PORT unreachable: Connection refused]" ]
-	! grep -q 'HTTP/1.0' "$CGI_OUT"
+	! grep -q 'HTTP/1.0' "$CGI_OUT" || die "matched, and should not have"
 }
 
 @test "a shell that falls silent is dropped at the deadline; the page still closes" {

@@ -79,7 +79,7 @@ SH
 	grep -q '^SOCKS_REASON=no rule in .* matches$' "$j"
 	grep -q '^MESSAGE=CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:' "$j"
 	# the journal took it all: nothing of the record fell back to stderr
-	! grep -q 'CONNECT\|<S_IP>' "$BATS_TEST_TMPDIR/stderr"
+	! grep -q 'CONNECT\|<S_IP>' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
 }
 
 @test "journal: without a journal socket the one-line record falls back to stderr" {
@@ -88,5 +88,5 @@ SH
 	wait_for_log "$BATS_TEST_TMPDIR/stderr" "end: "
 	cat "$BATS_TEST_TMPDIR/stderr"
 	grep -q "socks4d\[[0-9]*\]: CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
-	! grep -q '<S_IP>' "$BATS_TEST_TMPDIR/stderr"
+	! grep -q '<S_IP>' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
 }

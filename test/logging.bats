@@ -98,7 +98,7 @@ syslog_line() {
 	run -0 end_line "$pid"
 	[[ "$output" =~ ^socks4d\[$pid\]:\ end:\ 13\ bytes\ to\ client,\ 13\ from\ client,\ [0-9]+\.[0-9]{3}\ s,\ both\ sides\ closed$ ]]
 	# and none of it in syslog
-	! grep -q "socks4d\[$pid\]" "$SYSLOG"
+	! grep -q "socks4d\[$pid\]" "$SYSLOG" || die "matched, and should not have"
 }
 
 @test "syslog mode (stderr is the socket): the client gets exactly the reply and its data" {
