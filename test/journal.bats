@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Under systemd, stderr is the journal (JOURNAL_STREAM names it): the record
-# goes to the journal as one line with SOCKS_* fields, through libsystemd's
-# sd_journal_send. The test stands in for journald with its own datagram
+# goes to the journal as one line with SOCKS_* fields, through journald's
+# native protocol. The test stands in for journald with its own datagram
 # socket at /run/systemd/journal/socket, in a mount namespace of its own.
 load test_helper
 bats_require_minimum_version 1.5.0
