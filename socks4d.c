@@ -59,7 +59,7 @@
 #define EXIT_RELAYED	0	/* session ran and ended */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed */
 #define EXIT_USAGE	2
-#define EXIT_SYSTEM	111	/* no socket, no memory, no listener */
+#define EXIT_SYSTEM	111	/* started by root and could not stop being root */
 
 enum { CMD_CONNECT = 1, CMD_BIND = 2 };
 enum { REPLY_GRANTED = 90, REPLY_REJECTED = 91 };
@@ -253,9 +253,11 @@ static int
 listen_fd(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	int ours = pid && fds && strtol(pid, NULL, 10) == (long)getpid() &&
-	    strcmp(fds, "1") == 0;
+	int ours;
 
+	if (fds == NULL)
+		return -1;
+	ours = pid && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0;
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -1099,6 +1101,16 @@ note_first_bytes(struct session *s, int fd)
 #define splice(a, b, c, d, e, f) (errno = EINVAL, -1)
 #endif
 
+/* Give up splicing for good: the pipe was too small, or splice refused. */
+static void
+flow_copy_only(struct flow *f)
+{
+	close(f->pipe[0]);
+	close(f->pipe[1]);
+	f->pipe[0] = f->pipe[1] = -1;
+	f->copy_only = 1;
+}
+
 /*
  * A direction that fills its copy buffer is bulky: from then on it moves
  * bytes with splice(2) through a pipe, and they never enter user space.
@@ -1113,8 +1125,8 @@ flow_use_pipe(struct flow *f)
 		fcntl(f->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
 		if (fcntl(f->pipe[1], F_GETPIPE_SZ) >= PIPE_MIN)
 			return;
-		close(f->pipe[0]);
-		close(f->pipe[1]);
+		flow_copy_only(f);
+		return;
 	}
 #endif
 	f->pipe[0] = f->pipe[1] = -1;
@@ -1141,10 +1153,7 @@ flow_step(struct session *s, struct flow *f)
 			else
 				n = read(f->from, f->buf, COPY_BUF);
 			if (n == -1 && errno == EINVAL && f->pipe[1] != -1) {
-				close(f->pipe[0]);
-				close(f->pipe[1]);
-				f->pipe[0] = f->pipe[1] = -1;
-				f->copy_only = 1;
+				flow_copy_only(f);
 				continue;
 			}
 			if (n == -1)
