@@ -40,6 +40,18 @@ oddities() {
 # since MARK PATTERN: lines matching PATTERN in the log after line MARK.
 since() { tail -n +"$(( $1 + 1 ))" "$SOCKS_LOG" | grep -cE -- "$2" || true; }
 
+# records_intact: "RECORDS BROKEN" for the log on stdin, where a record is
+# broken if any other line falls between its <S_IP> and its <Content>.
+records_intact() {
+	awk 'BEGIN { n = split("S_IP S_PORT D_IP D_PORT Command Reply Content", t, " ")
+		     for (k = 1; k < n; k++) after[t[k]] = t[k + 1] }
+	     { tag = $0 ~ /^<[A-Za-z_]+> :/ ? substr($0, 2, index($0, ">") - 2) : ""
+	       if (expect != "" && tag != expect) broken++
+	       expect = tag in after ? after[tag] : ""
+	       if (tag == "S_IP") records++ }
+	     END { print records + 0, broken + 0 }'
+}
+
 # wait_count MARK PATTERN N SECS: until N such lines have been logged.
 wait_count() {
 	local tries=$(( $4 * 10 ))
@@ -68,6 +80,8 @@ wait_count() {
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 500 30
 	[ "$(since "$mark" '^Child [0-9]+ died with code')" = 500 ]
 	[ "$(since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
+	# 500 writers on one log: every record's seven lines stay together, in order
+	[ "$(tail -n +"$(( mark + 1 ))" "$SOCKS_LOG" | records_intact)" = "500 0" ]
 	no_children 10
 }
 
