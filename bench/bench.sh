@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/bench.sh - `make bench`: socks4d against a direct connection, a
-# minimal static handler (the exec floor) and Debian's danted, in one run.
+# minimal static handler (the exec floor), Debian's danted and, for what
+# relaying alone costs here, HAProxy forwarding TCP with splice; in one run.
 #
 # Everything listens on 127.0.0.1 on free ports and is stopped at the end.
 # Each figure is the median of BENCH_REPS repetitions, configurations
@@ -94,7 +95,7 @@ cp "$SOCKS4D" "$W/socks4d" || die "cannot copy $SOCKS4D"
 SOCKS4D_ID="$SOCKS4D ($(ldd "$SOCKS4D" >/dev/null 2>&1 && echo dynamic || echo static), sha256 $(sha256sum "$SOCKS4D" | cut -c1-12))"
 $CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" || die "loadtool does not build"
 $CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" || die "floor does not build"
-for tool in systemd-socket-activate tcpserver danted setsid; do
+for tool in systemd-socket-activate tcpserver danted haproxy setsid; do
 	command -v $tool >/dev/null || die "$tool is missing (make deps)"
 done
 
@@ -154,10 +155,13 @@ done
 port=$("$LT" freeport)
 sed "s|@PORT@|$port|; s|@LOG@|$W/danted.log|; s|@USER@|nobody|" "$here/danted.conf" >"$W/danted.conf"
 start danted danted danted -f "$W/danted.conf" -N 2 -p "$W/danted.pid"
+port=$("$LT" freeport)
+sed "s|@PORT@|$port|; s|@SINK@|$SINK|" "$here/haproxy.cfg" >"$W/haproxy.cfg"
+start haproxy relay haproxy -db -f "$W/haproxy.cfg"
 
 # Throughput, CPU and memory do not depend on the super-server: measured
 # under systemd-socket-activate.  Session rate and start-up under both.
-BULK=(direct socks4d/ssa danted)
+BULK=(direct socks4d/ssa danted haproxy)
 RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
@@ -166,7 +170,14 @@ done
 MEM=(socks4d/ssa danted)
 for vn in "${VNAMES[@]}"; do MEM+=("$vn/ssa"); done
 
-proxy_args() { [ "${KIND[$1]}" = direct ] || echo "-x 127.0.0.1:${PORT[$1]}"; }
+# loadtool's way there: a SOCKS4 CONNECT through a proxy, or straight to the
+# sink or to the relay in front of it.
+route() {
+	case ${KIND[$1]} in
+	direct|relay) echo "-d 127.0.0.1:${PORT[$1]}" ;;
+	*) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" ;;
+	esac
+}
 
 # The server's process tree: CPU ticks (reaped children included) and memory.
 proc_line() { "$LT" proc "${SPID[$1]}"; }
@@ -191,7 +202,7 @@ stream() {
 	local fig=$1 cfg=$2 n=$3 bytes=$4 before after line
 	quiesce "$cfg"
 	[ "${KIND[$cfg]}" = direct ] || before=$(kv "$(proc_line "$cfg")" ticks)
-	if ! line=$("$LT" stream $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -n "$n" -b "$bytes" \
+	if ! line=$("$LT" stream $(route "$cfg") -n "$n" -b "$bytes" \
 	    -t 600 2>>"$W/errors"); then
 		say "bench: $fig $cfg: not every byte verified: $line"
 		fail "$fig:$cfg"
@@ -252,13 +263,13 @@ fi
 if has rate; then
 	section "session rate, $CLIENTS clients, $SECS s"
 	for cfg in "${RATE[@]}"; do		# warm up: page cache, danted's children
-		"$LT" rate $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -c "$CLIENTS" -t 1 >/dev/null 2>&1
+		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
 	for r in $(seq "$REPS"); do
 		for cfg in "${RATE[@]}"; do
 			quiesce "$cfg"
 			before=$(kv "$(proc_line "$cfg")" ticks)
-			line=$("$LT" rate $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -c "$CLIENTS" \
+			line=$("$LT" rate $(route "$cfg") -c "$CLIENTS" \
 			    -t "$SECS" 2>"$W/errors.last")
 			cat "$W/errors.last" >>"$W/errors"
 			quiesce "$cfg"
@@ -280,7 +291,7 @@ if has idle; then
 		quiesce "$cfg"
 		base=$(proc_line "$cfg")
 		rm -f "$W/idle.in"; mkfifo "$W/idle.in"; : >"$W/idle.out"
-		"$LT" idle $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -k "$IDLE" -t 120 \
+		"$LT" idle $(route "$cfg") -k "$IDLE" -t 120 \
 		    <"$W/idle.in" >"$W/idle.out" 2>>"$W/errors" &
 		ipid=$!
 		exec 7<>"$W/idle.in"	# read-write: opening never blocks
@@ -322,7 +333,7 @@ if has startup; then
 	for r in $(seq "$REPS"); do
 		for cfg in "${RATE[@]}"; do
 			quiesce "$cfg"
-			line=$("$LT" startup $(proxy_args "$cfg") -d "127.0.0.1:$SINK" -m "$STARTUP" 2>>"$W/errors")
+			line=$("$LT" startup $(route "$cfg") -m "$STARTUP" 2>>"$W/errors")
 			add "startup:$cfg" "$(kv "$line" median_us)"
 			[ "$(kv "$line" failed)" = 0 ] || fail "startup:$cfg"
 		done
@@ -338,7 +349,7 @@ TXT=$here/results/bench-$stamp.txt
 echo "figure,config,unit,median,values,failures" >"$CSV"
 
 declare -A MED
-COLS=(direct socks4d/ssa socks4d/tcpserver floor/ssa floor/tcpserver danted)
+COLS=(direct socks4d/ssa socks4d/tcpserver floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
 FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi idle_server)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
@@ -390,6 +401,11 @@ check() {	# NAME VALUE OP LIMIT
 	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
 	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
 	check "start-up: socks4d / danted (tcpserver)" "$(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")" "<=" 1
+	echo "relaying itself (HAProxy, splice, no SOCKS): one stream $(ratio "${MED[one:haproxy]}" "${MED[one:direct]}")x direct," \
+	    "$STREAMS streams $(ratio "${MED[multi:haproxy]}" "${MED[multi:direct]}")x direct;" \
+	    "socks4d / haproxy: one stream $(ratio "${MED[one:socks4d/ssa]}" "${MED[one:haproxy]}")x," \
+	    "$STREAMS streams $(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:haproxy]}")x," \
+	    "CPU/GiB $(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:haproxy]}")x"
 	for vn in "${VNAMES[@]}"; do
 		echo "variant $vn vs socks4d: one stream $(ratio "${MED[one:$vn/ssa]}" "${MED[one:socks4d/ssa]}")x," \
 		    "sessions/s ssa $(ratio "${MED[rate:$vn/ssa]}" "${MED[rate:socks4d/ssa]}")x," \
