@@ -1037,26 +1037,58 @@ accept_peer(struct session *s, int lfd)
 }
 
 /*
+ * The addresses a named BIND peer may come from: those of the request's
+ * DSTIP or SOCKS4a name that the firewall permits.  Rejects if none is.
+ */
+static int
+expected_peers(struct session *s, struct sockaddr_storage *addrs)
+{
+	char rule[sizeof s->why] = "no address to expect";
+	int n, i, kept = 0;
+
+	if ((n = resolve(&s->req, s->out, addrs, ADDRS_MAX)) == -1)
+		reject(s, "cannot resolve %s", s->req.host);
+	for (i = 0; i < n; i++) {
+		int allowed = conf_allows(s->conf, s->conf_len, CMD_BIND, &addrs[i],
+		    &s->src, rule, sizeof rule);
+		if (allowed == -1)
+			reject(s, "%s", rule);
+		if (allowed)
+			addrs[kept++] = addrs[i];
+	}
+	if (kept == 0)
+		reject(s, "%s", rule);
+	s->dst = addrs[0];
+	return kept;
+}
+
+static int
+is_expected(const struct sockaddr_storage *peer, const struct sockaddr_storage *addrs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (same_host(&addrs[i], peer))
+			return 1;
+	return 0;
+}
+
+/*
  * BIND: listen, first reply with our port, accept exactly one peer, check
  * it, second reply with the peer's address.  A request naming its peer
- * (DSTIP not 0.0.0.0) is checked now; one that does not is checked
- * against whoever connects.
+ * (DSTIP not 0.0.0.0) is checked now, and the peer must come from one of
+ * the permitted addresses; one that does not name it is checked against
+ * whoever connects.
  */
 static int
 do_bind(struct session *s)
 {
-	int named = memcmp(s->req.ip, "\0\0\0\0", 4) != 0;
+	struct sockaddr_storage expected[ADDRS_MAX];
+	int named = memcmp(s->req.ip, "\0\0\0\0", 4) != 0, n_expected = 0;
 	uint8_t ip[4];
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], rule[sizeof s->why];
 	int lfd, fd;
 
-	if (named) {
-		if (resolve(&s->req, s->out, &s->dst, 1) == -1)
-			reject(s, "cannot resolve %s", s->req.host);
-		if (conf_allows(s->conf, s->conf_len, CMD_BIND, &s->dst, &s->src,
-		    rule, sizeof rule) != 1)
-			reject(s, "%s", rule);
-	}
+	if (named)
+		n_expected = expected_peers(s, expected);
 	if ((lfd = listen_near(&s->local, &s->bound_port)) == -1)
 		reject(s, "BIND listener: %s", strerror(errno));
 	ipv4_of(&s->local, ip);
@@ -1065,9 +1097,10 @@ do_bind(struct session *s)
 	close(lfd);
 	if (fd == -1)
 		reject(s, "no connection to BIND port %u within %d s", s->bound_port, bind_timeout);
-	if (named && !same_host(&s->dst, &s->peer))
-		reject(s, "BIND peer %s is not the expected %s",
-		    addr_text(&s->peer, a, sizeof a), addr_text(&s->dst, b, sizeof b));
+	if (named && !is_expected(&s->peer, expected, n_expected))
+		reject(s, "BIND peer %s is not the expected %s%s",
+		    addr_text(&s->peer, a, sizeof a), addr_text(&s->dst, b, sizeof b),
+		    n_expected > 1 ? " or the name's other permitted addresses" : "");
 	if (!named && conf_allows(s->conf, s->conf_len, CMD_BIND, &s->peer, &s->src,
 	    rule, sizeof rule) != 1)
 		reject(s, "%s", rule);

@@ -30,6 +30,7 @@ teardown_file() {
 teardown() {
 	# Shown only when the test fails: what socks4d logged last.
 	tail -n 30 "$SOCKS_LOG" "$SHORT_LOG" 2>/dev/null
+	SOCKS_PID=${HOSTS_PID:-} stop_socks4d
 	return 0
 }
 
@@ -111,6 +112,30 @@ has() {
 	rec=$(record "$SOCKS_LOG")
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<D_NAME> :localhost"
+}
+
+@test "BIND SOCKS4a: a name with two addresses admits a peer from either permitted one" {
+	# This socks4d sees an /etc/hosts of its own (a mount namespace per
+	# client) in which ftp.test has two addresses.
+	printf '127.0.0.2 ftp.test\n127.0.0.3 ftp.test\n' >"$BATS_TEST_TMPDIR/hosts"
+	cat >"$BATS_TEST_TMPDIR/socks4d" <<-EOF
+	#!/bin/sh
+	exec unshare -m sh -ec 'mount --bind "\$0" /etc/hosts; exec "\$@"' "$BATS_TEST_TMPDIR/hosts" "$SOCKS4D" "\$@"
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/socks4d"
+	SOCKS4D=$BATS_TEST_TMPDIR/socks4d SOCKS_LOG=$BATS_TEST_TMPDIR/socks4d.log start_socks4d "$CONF"
+	HOSTS_PID=$SOCKS_PID
+	conf 'permit b 127.0.0.0/8'
+	bind_client --host ftp.test --peer-from 127.0.0.3
+	has "$(record "$SOCKS_LOG")" "<Peer> :127.0.0.3:$PPORT"
+	bind_client --host ftp.test --peer-from 127.0.0.4 --mode wrong-peer
+	# The first address is not permitted: only the second one may connect.
+	conf 'permit b 127.0.0.3'
+	bind_client --host ftp.test --peer-from 127.0.0.3
+	bind_client --host ftp.test --peer-from 127.0.0.2 --mode wrong-peer
+	rec=$(record "$SOCKS_LOG")
+	has "$rec" "<Reply> :Reject"
+	has "$rec" "<Reason> :BIND peer 127.0.0.2 is not the expected 127.0.0.3"
 }
 
 @test "BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer that connects" {
