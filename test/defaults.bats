@@ -15,8 +15,8 @@ setup_file() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	# a core limit socks4d must lower by itself
 	ulimit -c unlimited
-	start_fault_peer ECHO echo 127.0.0.2
-	start_fault_peer ECHO6 echo ::1
+	start_peer ECHO echo 127.0.0.2
+	start_peer ECHO6 echo ::1
 	start_socks4d "$SHIPPED_CONF"
 	# and the same, started as nobody from the start
 	export NOBODY_PORT NOBODY_PID NOBODY_LOG=$BATS_FILE_TMPDIR/nobody.log

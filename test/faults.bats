@@ -12,13 +12,13 @@ load robust_helper
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	printf 'permit c 127.0.0.0/8\npermit b 127.0.0.0/8\n' > "$d/socks.conf"
-	start_fault_peer ECHO echo 127.0.0.2
-	start_fault_peer HOLE blackhole 127.0.0.2
-	start_fault_peer RESET reset 127.0.0.2 --bytes 262144 --out "$d/reset.out"
-	start_fault_peer RESET0 reset 127.0.0.2 --bytes 0 --out "$d/reset0.out"
+	start_peer ECHO echo 127.0.0.2
+	start_peer HOLE blackhole 127.0.0.2
+	start_peer RESET reset 127.0.0.2 --bytes 262144 --out "$d/reset.out"
+	start_peer RESET0 reset 127.0.0.2 --bytes 0 --out "$d/reset0.out"
 	: > "$d/stream.out"
-	start_fault_peer STREAM stream 127.0.0.2 --out "$d/stream.out"
-	start_fault_peer HALF halfclose 127.0.0.2 --bytes 4194304 --out "$d/half.out"
+	start_peer STREAM stream 127.0.0.2 --out "$d/stream.out"
+	start_peer HALF halfclose 127.0.0.2 --bytes 4194304 --out "$d/half.out"
 	start_socks4d "$d/socks.conf" -T 5 -C 2 -B 2
 	export SOCKS_PORT SOCKS_PID SOCKS_LOG
 }

@@ -22,8 +22,8 @@ setup_file() {
 	export TRAPLOG=$BATS_FILE_TMPDIR/trap.log
 	: > "$TRAPLOG"
 	printf 'permit c 127.0.0.0/8\npermit b 127.0.0.0/8\n' > "$BATS_FILE_TMPDIR/socks.conf"
-	start_fault_peer ECHO echo 127.0.0.2
-	start_fault_peer TRAP echo 127.0.0.2 --accept-log "$TRAPLOG"
+	start_peer ECHO echo 127.0.0.2
+	start_peer TRAP echo 127.0.0.2 --accept-log "$TRAPLOG"
 	start_socks4d "$BATS_FILE_TMPDIR/socks.conf" -T 6 -C 3 -B 3
 	export SOCKS_PORT SOCKS_PID SOCKS_LOG
 }

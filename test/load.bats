@@ -16,7 +16,7 @@ load robust_helper
 setup_file() {
 	(( $(ulimit -n) >= 8192 )) || ulimit -n 8192
 	printf 'permit c 127.0.0.0/8\n' > "$BATS_FILE_TMPDIR/socks.conf"
-	start_fault_peer ECHO echo 127.0.0.2
+	start_peer ECHO echo 127.0.0.2
 	start_socks4d "$BATS_FILE_TMPDIR/socks.conf"
 	export SOCKS_PORT SOCKS_PID SOCKS_LOG
 }

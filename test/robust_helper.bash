@@ -1,26 +1,9 @@
 # Helpers for hostile.bats, faults.bats, load.bats and defaults.bats, on top
-# of test_helper.bash: destination servers (fault_peer.py), a table-driven
-# raw client (hostile_probe.py), and counting this file's socks4d processes.
+# of test_helper.bash: a table-driven raw client (hostile_probe.py), and
+# counting this file's socks4d processes.
 
 load test_helper
 bats_require_minimum_version 1.5.0
-
-# start_fault_peer NAME MODE ADDR [fault_peer.py options]: a destination
-# server on a free port, waited for through its --ready file (a blackhole
-# cannot be probed by connecting). Exports NAME_PORT and NAME_PID.
-start_fault_peer() {
-	local name=$1 mode=$2 addr=$3 port ready tries=200
-	shift 3
-	port=$(free_port)
-	ready=$BATS_FILE_TMPDIR/$name.ready
-	rm -f "$ready"
-	"$PYTHON" "$BATS_TEST_DIRNAME/fault_peer.py" "$mode" "$addr" "$port" --ready "$ready" "$@" \
-		</dev/null >/dev/null 2>>"$BATS_FILE_TMPDIR/peer.log" 3>&- &
-	declare -gx "${name}_PID=$!" "${name}_PORT=$port"
-	while [ ! -s "$ready" ] && (( tries-- > 0 )); do sleep 0.05; done
-	[ -s "$ready" ] || die "$mode peer on $addr:$port did not start: $(tail -5 "$BATS_FILE_TMPDIR/peer.log")"
-}
-
 
 # hex4 N: a port as the 4 hex digits of its 2 bytes on the wire.
 hex4() { printf '%04x' "$1"; }

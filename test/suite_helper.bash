@@ -1,23 +1,11 @@
 # Helpers shared by connect.bats, firewall.bats, requests.bats and
-# logging.bats, on top of test_helper.bash: test peers, raw requests, and
+# logging.bats, on top of test_helper.bash: raw requests, and
 # finding one connection's record, end line and exit status in $SOCKS_LOG.
 
 load test_helper
 bats_require_minimum_version 1.5.0
 
 CLIENT="$PYTHON $BATS_TEST_DIRNAME/socks4_client.py"
-
-# start_peer NAME MODE ADDR [peer.py options]: test/peer.py on a free port;
-# exports NAME_PORT and NAME_PID.
-start_peer() {
-	local name=$1 mode=$2 addr=$3 port
-	shift 3
-	port=$(free_port)
-	"$PYTHON" "$BATS_TEST_DIRNAME/peer.py" "$mode" "$addr" "$port" "$@" \
-		</dev/null >/dev/null 2>>"$BATS_FILE_TMPDIR/peer.log" 3>&- &
-	declare -gx "${name}_PID=$!" "${name}_PORT=$port"
-	wait_for_port "$addr" "$port"
-}
 
 # req CD PORT IP USER [HOST]: a SOCKS4 request as printf(1) escapes.
 req() {

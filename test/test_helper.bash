@@ -43,6 +43,22 @@ no_sanitizer_reports() {
 	return 0
 }
 
+# start_peer NAME MODE ADDR [peer.py options]: a destination server
+# (test/peer.py) on a free port, waited for through its --ready file (a
+# blackhole cannot be probed by connecting).  Exports NAME_PORT and NAME_PID.
+start_peer() {
+	local name=$1 mode=$2 addr=$3 port ready tries=200
+	shift 3
+	port=$(free_port)
+	ready=$BATS_FILE_TMPDIR/$name.ready
+	rm -f "$ready"
+	"$PYTHON" "$BATS_TEST_DIRNAME/peer.py" "$mode" "$addr" "$port" --ready "$ready" "$@" \
+		</dev/null >/dev/null 2>>"$BATS_FILE_TMPDIR/peer.log" 3>&- &
+	declare -gx "${name}_PID=$!" "${name}_PORT=$port"
+	while [ ! -s "$ready" ] && (( tries-- > 0 )); do sleep 0.05; done
+	[ -s "$ready" ] || die "$mode peer on $addr:$port did not start: $(tail -5 "$BATS_FILE_TMPDIR/peer.log")"
+}
+
 # wait_for_port HOST PORT [SECONDS]: until something accepts there.
 wait_for_port() {
 	local host=$1 port=$2 tries=$(( ${3:-10} * 20 ))
