@@ -3,8 +3,8 @@
 # systemd-socket-activate in inetd style (Accept=yes, StandardInput=socket)
 # and in fd-3 style (LISTEN_FDS), ucspi-tcp's tcpserver, xinetd with the
 # block from inetd.conf.example, Debian's openbsd-inetd with its line; the
-# units under systemd-analyze verify and security, and under systemd itself
-# where PID 1 is systemd.
+# units under systemd-analyze verify and security (systemd.bats runs them
+# under systemd itself).
 #
 # inetd and xinetd give socks4d the client as fds 0, 1 and 2: these tests
 # prove that no log byte reaches the client and that the record goes to
@@ -264,41 +264,4 @@ units() {
 		grep '✗' <<<"$output"
 		die "exposure $level > 1.0"
 	}
-}
-
-# Where systemd is PID 1: the units under a temporary name, for real.
-teardown() {
-	if [ -n "${UNIT:-}" ]; then
-		systemctl stop "$UNIT.socket" 2>/dev/null
-		rm -rf "/run/systemd/system/$UNIT.socket" "/run/systemd/system/$UNIT@.service" "/run/$UNIT"
-		systemctl daemon-reload
-	fi
-	return 0
-}
-
-@test "systemd as PID 1: the units, installed under a temporary name, serve curl and log to the journal" {
-	[ -d /run/systemd/system ] ||
-		skip "PID 1 is $(cat /proc/1/comm 2>/dev/null || echo unknown), not systemd: cannot install and start the units for real (verify and security are checked above)"
-	[ "$(id -u)" = 0 ] || skip "installing units needs root"
-	UNIT=socks4d-test-$$-$RANDOM
-	local run=/run/$UNIT port
-	port=$(free_port)
-	# PrivateTmp= and ProtectHome= hide /tmp and /home: binary and
-	# socks.conf go under /run.
-	mkdir -p "$run" && chmod 755 "$run"
-	install -m 755 "$SOCKS4D" "$run/socks4d"
-	install -m 644 "$CONF" "$run/socks.conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "$TOP/socks4d.socket" \
-		>"/run/systemd/system/$UNIT.socket"
-	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf|" "$TOP/socks4d@.service" \
-		>"/run/systemd/system/$UNIT@.service"
-	systemctl daemon-reload
-	systemctl start "$UNIT.socket"
-	wait_for_port 127.0.0.1 "$port"
-	curl_through "$port"
-	local tries=100
-	until journalctl --no-pager -o cat -u "$UNIT@*" | grep -q "CONNECT 127.0.0.1:$CPORT -> 127.0.0.2:$HTTP_PORT .*: Accept"; do
-		(( tries-- > 0 )) || { journalctl --no-pager -u "$UNIT@*" | tail; die "no record in the journal"; }
-		sleep 0.1
-	done
 }

@@ -1,0 +1,129 @@
+#!/bin/sh
+# private_systemd.sh start | run PID CMD... | stop PID
+#
+# A real systemd (this machine's /lib/systemd/systemd) as PID 1 of its own
+# PID, mount and cgroup namespaces, for machines whose PID 1 is not systemd
+# (containers, CI).  It shares the network, so units listening on loopback
+# are reachable from outside, and it is walled off from the host:
+#   - the root file system is read-only inside; /run, /tmp, /var/tmp and
+#     /var/log/journal are private tmpfs, /proc/sys is read-only;
+#   - its cgroups live in a group of their own below the caller's, in every
+#     hierarchy, and that group is all it sees of each hierarchy;
+#   - it boots into an empty target, so nothing of sysinit.target (which
+#     would clean /tmp, load sysctl settings, trigger udev) ever runs.
+#     Units started in it must say DefaultDependencies=no (a drop-in).
+#
+#   start      boot it, wait for it and for journald; print the host PID of
+#              its PID 1 (exit 1 with a reason on stderr if it does not boot)
+#   run PID    run CMD inside, in the same working directory
+#   stop PID   kill it and remove its cgroups
+set -eu
+
+# "MOUNTPOINT GROUP" for every cgroup hierarchy: GROUP is NAME below the
+# group this process is in there.
+groups() {
+	awk -v name="$1" '
+		FILENAME ~ /cgroup$/ { split($0, f, ":"); path[f[2]] = f[3]; next }
+		$3 == "cgroup2" { g = $2 "/" path[""] "/" name }
+		$3 == "cgroup" {
+			g = ""
+			for (c in path) {
+				if (c == "") continue
+				k = split(c, want, ","); hit = 0
+				for (i = 1; i <= k; i++) hit += index("," $4 ",", "," want[i] ",") > 0
+				if (hit == k) g = $2 "/" path[c] "/" name
+			}
+			if (g == "") next
+		}
+		$3 ~ /^cgroup2?$/ { gsub(/\/+/, "/", g); print $2, g }
+	' /proc/self/cgroup /proc/self/mounts
+}
+
+case ${1:-} in
+start)
+	name=private-systemd.$$
+	log=$(mktemp /tmp/private-systemd.XXXXXX)
+	groups "$name" >"$log.groups"
+	# Into the new groups (a cpuset group takes no process before it has
+	# CPUs and memory nodes), then into the namespaces, where each group is
+	# mounted over its hierarchy and systemd starts.
+	sh -ec '
+		while read -r mnt g; do
+			mkdir "$g"
+			for f in cpuset.cpus cpuset.mems; do
+				[ -f "$g/../$f" ] && cat "$g/../$f" >"$g/$f"
+			done
+			echo $$ >"$g/cgroup.procs"
+		done <"$1"
+		exec unshare --pid --fork --mount --cgroup --mount-proc sh -ec "
+			mount --make-rprivate /
+			while read -r mnt g; do mount --bind \"\$g\" \"\$mnt\"; done <\"$1\"
+			mount -o remount,bind,ro /
+			for d in /run /tmp /var/tmp /var/log/journal; do
+				[ -d \$d ] && mount -t tmpfs -o mode=755 tmpfs \$d
+			done
+			chmod 1777 /tmp /var/tmp
+			mount --bind /proc/sys /proc/sys
+			mount -o remount,bind,ro /proc/sys
+			mkdir -p /run/systemd/system
+			printf \"[Unit]\\nDescription=nothing\\nDefaultDependencies=no\\n\" \
+				>/run/systemd/system/private.target
+			container=private-systemd exec /lib/systemd/systemd --system \
+				--unit=private.target --log-target=console --log-level=warning
+		"' sh "$log.groups" </dev/null >"$log" 2>&1 &
+	# unshare forks the new PID 1: its child.
+	pid=
+	for _ in $(seq 100); do
+		pid=$(pgrep -P $! -x systemd || true)
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	if [ -z "$pid" ]; then
+		echo "private systemd did not start: $(cat "$log")" >&2
+		kill $! 2>/dev/null || true
+		"$0" stop none "$name"
+		rm -f "$log" "$log.groups"
+		exit 1
+	fi
+	rm -f "$log" "$log.groups"
+	state=
+	for _ in $(seq 150); do
+		state=$(nsenter -t "$pid" -m -p systemctl is-system-running 2>/dev/null || true)
+		[ "$state" = running ] && break
+		sleep 0.1
+	done
+	if [ "$state" != running ]; then
+		echo "private systemd is '$state', not running" >&2
+		"$0" stop "$pid"
+		exit 1
+	fi
+	nsenter -t "$pid" -m -p systemctl start systemd-journald.service
+	echo "$pid"
+	;;
+run)
+	pid=$2
+	shift 2
+	exec nsenter -t "$pid" -m -p --wd="$PWD" "$@"
+	;;
+stop)
+	pid=$2
+	name=${3:-$(grep -o 'private-systemd\.[0-9]*' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)}
+	# Killing PID 1 kills everything in its namespace; the groups empty
+	# once the kernel has reaped them all.
+	kill -KILL "$pid" 2>/dev/null || true
+	[ -n "$name" ] || exit 0
+	for _ in $(seq 100); do
+		left=$(find $(awk '$3 ~ /^cgroup2?$/ { print $2 }' /proc/self/mounts) \
+			-maxdepth 4 -type d -name "$name" 2>/dev/null)
+		[ -n "$left" ] || exit 0
+		for g in $left; do find "$g" -depth -type d -delete 2>/dev/null; done
+		sleep 0.1
+	done
+	echo "private_systemd.sh: cgroups left behind: $left" >&2
+	exit 1
+	;;
+*)
+	echo "usage: private_systemd.sh start | run PID CMD... | stop PID" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# The shipped units under a real systemd: socks4d.socket (Accept=yes) and
+# socks4d@.service, installed under a temporary name with only the port,
+# the program and socks.conf changed.  Where PID 1 is systemd, they run
+# there; elsewhere (containers, CI) under a private systemd booted for this
+# file by private_systemd.sh, which shares the network and nothing else.
+
+BATS_TEST_TIMEOUT=60
+load clients_helper
+
+setup_file() {
+	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+	[ "$(id -u)" = 0 ] || skip "installing units needs root"
+	local d=$BATS_FILE_TMPDIR
+	mkdir -p "$d/www"
+	export MARKER="systemd page $RANDOM$RANDOM"
+	printf '<html><body>%s</body></html>\n' "$MARKER" >"$d/www/index.html"
+	# On every address: the egress test needs one that is not loopback.
+	start_web HTTP 0.0.0.0 "$d/www"
+	export SD_PID= PRIVATE=
+	if [ ! -d /run/systemd/system ]; then
+		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
+			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+		PRIVATE=1
+	fi
+}
+
+teardown_file() {
+	[ -n "${SD_PID:-}" ] && "$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_PID"
+	kill_pids "${HTTP_PID:-}"
+	return 0
+}
+
+# sd CMD...: CMD where the units run.
+sd() {
+	if [ -n "$SD_PID" ]; then "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; else "$@"; fi
+}
+
+# install_units CONF_TEXT [socks4d options]: the units as $UNIT on $PORT,
+# socks4d and socks.conf under /run/$UNIT (PrivateTmp= and ProtectHome=
+# hide /tmp and /home), and started.
+install_units() {
+	local conf=$1 run=/run/$UNIT sys=/run/systemd/system
+	shift
+	sd mkdir -p "$run" "$sys/$UNIT.socket.d" "$sys/$UNIT@.service.d"
+	sd sh -c 'cat >"$1" && chmod 755 "$1"' sh "$run/socks4d" <"$SOCKS4D"
+	printf '%s\n' "$conf" | sd sh -c 'cat >"$1"' sh "$run/socks.conf"
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$PORT|" "$TOP/socks4d.socket" |
+		sd sh -c 'cat >"$1"' sh "$sys/$UNIT.socket"
+	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" "$TOP/socks4d@.service" |
+		sd sh -c 'cat >"$1"' sh "$sys/$UNIT@.service"
+	if [ -n "$PRIVATE" ]; then	# see private_systemd.sh
+		for u in "$UNIT.socket" "$UNIT@.service"; do
+			printf '[Unit]\nDefaultDependencies=no\n' | sd sh -c 'cat >"$1"' sh "$sys/$u.d/private.conf"
+		done
+	fi
+	sd systemctl daemon-reload
+	sd systemctl start "$UNIT.socket"
+	wait_for_port 127.0.0.1 "$PORT"
+}
+
+setup() {
+	UNIT=socks4d-test-$$-$RANDOM
+	PORT=$(free_port)
+}
+
+teardown() {
+	sd systemctl stop "$UNIT.socket" 2>/dev/null
+	sd rm -rf "/run/systemd/system/$UNIT.socket" "/run/systemd/system/$UNIT@.service" \
+		"/run/systemd/system/$UNIT.socket.d" "/run/systemd/system/$UNIT@.service.d" "/run/$UNIT"
+	sd systemctl daemon-reload
+	return 0
+}
+
+# journal_of CPORT: the journal entry of that client's request record,
+# every field (journalctl -o verbose), once it is there.
+journal_of() {
+	local tries=100 out
+	until out=$(sd journalctl --no-pager -o verbose "SOCKS_SRC=127.0.0.1:$1") &&
+		grep -q "^    _SYSTEMD_UNIT=$UNIT@" <<<"$out"; do
+		(( tries-- > 0 )) || { sd journalctl --no-pager -u "$UNIT@*" | tail >&2; return 1; }
+		sleep 0.1
+	done
+	awk '/^[A-Z]/ { n++ } n == 1' <<<"$out"
+}
+
+@test "systemd Accept=yes: a socks4d per client, as a dynamic user, records in the journal with SOCKS_ fields" {
+	install_units 'permit c 127.0.0.0/8'
+	local c1 c2 e1 e2
+	c1=$(pick_cport)
+	run -0 curl -sS --fail --max-time 20 --local-port "$c1" --socks4 "127.0.0.1:$PORT" "http://127.0.0.2:$HTTP_PORT/"
+	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
+	c2=$(pick_cport)
+	run -0 curl -sS --fail --max-time 20 --local-port "$c2" --socks4a "127.0.0.1:$PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
+	e1=$(journal_of "$c1") || die "no journal entry for client port $c1"
+	e2=$(journal_of "$c2") || die "no journal entry for client port $c2"
+	echo "$e1"
+	grep -qx "    SOCKS_DST=127.0.0.2:$HTTP_PORT" <<<"$e1" || die "SOCKS_DST"
+	grep -qx "    SOCKS_COMMAND=CONNECT" <<<"$e1" || die "SOCKS_COMMAND"
+	grep -qx "    SOCKS_REPLY=Accept" <<<"$e1" || die "SOCKS_REPLY"
+	grep -q "^    SOCKS_CONTENT=GET / HTTP/1.1" <<<"$e1" || die "SOCKS_CONTENT"
+	grep -qx "    SOCKS_DST=127.0.0.1:$HTTP_PORT" <<<"$e2" || die "SOCKS4a: SOCKS_DST of localhost"
+	# Two instances of the template, two processes, neither of them root.
+	[ "$(sed -n 's/^    _SYSTEMD_UNIT=//p' <<<"$e1")" != "$(sed -n 's/^    _SYSTEMD_UNIT=//p' <<<"$e2")" ] ||
+		die "one unit for two clients"
+	[ "$(sed -n 's/^    _PID=//p' <<<"$e1")" != "$(sed -n 's/^    _PID=//p' <<<"$e2")" ] || die "one process for two clients"
+	for e in "$e1" "$e2"; do
+		uid=$(sed -n 's/^    _UID=//p' <<<"$e")
+		[ -n "$uid" ] && [ "$uid" != 0 ] || die "ran as uid '$uid'"
+	done
+}
+
+@test "systemd: IPAddressAllow=localhost stops a CONNECT that socks.conf permits to a non-loopback address" {
+	local addr
+	addr=$(ip -4 -o addr show scope global | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+	[ -n "$addr" ] || skip "this machine has no IPv4 address besides loopback"
+	run -0 curl -sS --fail --max-time 5 "http://$addr:$HTTP_PORT/"	# reachable directly
+	install_units 'permit c *' -C 2
+	local cport
+	cport=$(pick_cport)
+	run ! curl -sS --fail --max-time 10 --local-port "$cport" --socks4 "127.0.0.1:$PORT" "http://$addr:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] || die "curl: $output"
+	e=$(journal_of "$cport") || die "no journal entry for client port $cport"
+	grep -qx "    SOCKS_REPLY=Reject" <<<"$e" || die "not a Reject: $e"
+	grep -q "^    SOCKS_REASON=connect to $addr port $HTTP_PORT: " <<<"$e" || die "no connect failure: $e"
+}
+
+@test "systemd: a private systemd leaves sysinit.target alone (nothing cleans /tmp or loads sysctl settings)" {
+	[ -n "$PRIVATE" ] || skip "PID 1 is systemd itself"
+	install_units 'permit c 127.0.0.0/8'
+	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$PORT" "http://127.0.0.2:$HTTP_PORT/"
+	run -0 sd systemctl show -P ActiveState sysinit.target
+	[ "$output" = inactive ] || die "sysinit.target is $output"
+	run -0 sd systemctl show -P ActiveState systemd-tmpfiles-setup.service
+	[ "$output" = inactive ] || die "systemd-tmpfiles-setup.service is $output"
+}
