@@ -48,6 +48,7 @@ W=$(mktemp -d /tmp/socks4d-bench.XXXXXX)
 LT=$here/loadtool
 FLOOR=$W/floor
 PIDS=()
+SD_UNIT=socks4d-bench-$$
 t_start=$SECONDS
 
 say() { printf '%s\n' "$*" >&2; }
@@ -67,6 +68,10 @@ cleanup() {
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
+	if [ -n "${SD:-}" ]; then
+		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT"
+		[ "$SD" = - ] || "$top/test/private_systemd.sh" stop "$SD"
+	fi
 	if [ "${KEEP:-0}" = 1 ]; then say "bench: logs kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -159,10 +164,33 @@ port=$("$LT" freeport)
 sed "s|@PORT@|$port|; s|@SINK@|$SINK|" "$here/haproxy.cfg" >"$W/haproxy.cfg"
 start haproxy relay haproxy -db -f "$W/haproxy.cfg"
 
+# systemd's own Accept=yes, with the shipped units: this machine's systemd,
+# or where PID 1 is not systemd, a private one (test/private_systemd.sh).
+# Its figures include what PID 1 and journald spend on each connection.
+SD=
+if [ "$(id -u)" != 0 ]; then
+	NOTES+=("socks4d/systemd not measured: installing units needs root")
+elif [ -d /run/systemd/system ]; then
+	SD=-
+elif ! SD=$("$top/test/private_systemd.sh" start 2>>"$W/errors"); then
+	SD=
+	NOTES+=("socks4d/systemd not measured: no private systemd would boot ($(tail -n 1 "$W/errors"))")
+fi
+if [ -n "$SD" ]; then
+	port=$("$LT" freeport)
+	"$top/test/private_systemd.sh" units "$SD" "$SD_UNIT" "$port" "$W/socks4d" "$CONF" &&
+	    wait_listen "$port" "$([ "$SD" = - ] && echo 1 || echo "$SD")" ||
+		die "socks4d/systemd did not start"
+	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$([ "$SD" = - ] && echo 1 || echo "$SD")
+	KIND[socks4d/systemd]=systemd
+	CONFIGS+=(socks4d/systemd)
+fi
+
 # Throughput, CPU and memory do not depend on the super-server: measured
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
 RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted)
+[ -n "$SD" ] && RATE+=(socks4d/systemd)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
@@ -185,6 +213,14 @@ proc_line() { "$LT" proc "${SPID[$1]}"; }
 # Per-connection servers: wait until every child has exited (and so its
 # CPU time is in the server's cutime).
 quiesce() {
+	if [ "${KIND[$1]}" = systemd ]; then	# PID 1 has other children
+		for _ in $(seq 200); do
+			pgrep -P "${SPID[$1]}" -x socks4d >/dev/null || return 0
+			sleep 0.05
+		done
+		say "bench: $1 still has sessions after 10 s"
+		return 0
+	fi
 	[ "${KIND[$1]}" = perconn ] || { sleep 0.2; return 0; }
 	for _ in $(seq 200); do
 		[ "$(kv "$(proc_line "$1")" children)" = 0 ] && return 0
@@ -276,7 +312,8 @@ if has rate; then
 			after=$(kv "$(proc_line "$cfg")" ticks)
 			add "rate:$cfg" "$(kv "$line" rate)"
 			# CPU per session: less disturbed by other load than the rate
-			add "cpu_session:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
+			# (not where the server is this machine's PID 1)
+			[ "${SPID[$cfg]}" = 1 ] || add "cpu_session:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
 			    -v n="$(kv "$line" sessions)" -v l="$(kv "$line" late)" -v f="$(kv "$line" failed)" \
 			    'BEGIN {if (n + l + f > 0) printf "%.2f\n", (a - b) * 1000 / t / (n + l + f)}')"
 			f=$(kv "$line" failed)
@@ -349,7 +386,7 @@ TXT=$here/results/bench-$stamp.txt
 echo "figure,config,unit,median,values,failures" >"$CSV"
 
 declare -A MED
-COLS=(direct socks4d/ssa socks4d/tcpserver floor/ssa floor/tcpserver danted haproxy)
+COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
 FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi idle_server)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
@@ -401,6 +438,10 @@ check() {	# NAME VALUE OP LIMIT
 	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
 	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
 	check "start-up: socks4d / danted (tcpserver)" "$(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")" "<=" 1
+	[ -n "$SD" ] && echo "systemd Accept=yes with the shipped units, against systemd-socket-activate:" \
+	    "sessions/s $(ratio "${MED[rate:socks4d/systemd]}" "${MED[rate:socks4d/ssa]}")x," \
+	    "CPU per session $(ratio "${MED[cpu_session:socks4d/systemd]}" "${MED[cpu_session:socks4d/ssa]}")x," \
+	    "start-up $(ratio "${MED[startup:socks4d/systemd]}" "${MED[startup:socks4d/ssa]}")x"
 	echo "relaying itself (HAProxy, splice, no SOCKS): one stream $(ratio "${MED[one:haproxy]}" "${MED[one:direct]}")x direct," \
 	    "$STREAMS streams $(ratio "${MED[multi:haproxy]}" "${MED[multi:direct]}")x direct;" \
 	    "socks4d / haproxy: one stream $(ratio "${MED[one:socks4d/ssa]}" "${MED[one:haproxy]}")x," \

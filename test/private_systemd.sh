@@ -1,5 +1,7 @@
 #!/bin/sh
 # private_systemd.sh start | run PID CMD... | stop PID
+#                    | units PID NAME PORT PROGRAM CONF [socks4d options]
+#                    | remove PID NAME
 #
 # A real systemd (this machine's /lib/systemd/systemd) as PID 1 of its own
 # PID, mount and cgroup namespaces, for machines whose PID 1 is not systemd
@@ -17,7 +19,25 @@
 #              its PID 1 (exit 1 with a reason on stderr if it does not boot)
 #   run PID    run CMD inside, in the same working directory
 #   stop PID   kill it and remove its cgroups
+#   units ...  socks4d.socket and socks4d@.service from this tree, as NAME
+#              listening on 127.0.0.1:PORT and running PROGRAM -c CONF
+#              (both copied under /run/NAME, which PrivateTmp= and
+#              ProtectHome= leave visible), started
+#   remove ... NAME stopped and its files gone
+# PID "-" is this machine's own systemd (PID 1).
 set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+# inside PID CMD...: CMD where that systemd runs.
+inside() {
+	pid=$1
+	shift
+	if [ "$pid" = - ]; then "$@"; else nsenter -t "$pid" -m -p --wd="$PWD" "$@"; fi
+}
+
+# put PID FILE: stdin into FILE, where that systemd runs.
+put() { inside "$1" sh -c 'cat >"$1"' sh "$2"; }
 
 # "MOUNTPOINT GROUP" for every cgroup hierarchy: GROUP is NAME below the
 # group this process is in there.
@@ -101,9 +121,36 @@ start)
 	echo "$pid"
 	;;
 run)
-	pid=$2
-	shift 2
-	exec nsenter -t "$pid" -m -p --wd="$PWD" "$@"
+	shift
+	inside "$@"
+	;;
+units)
+	pid=$2 name=$3 port=$4 program=$5 conf=$6
+	shift 6
+	run=/run/$name sys=/run/systemd/system
+	inside "$pid" mkdir -p "$run"
+	put "$pid" "$run/socks4d" <"$program"
+	inside "$pid" chmod 755 "$run/socks4d"
+	put "$pid" "$run/socks.conf" <"$conf"
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "$top/socks4d.socket" |
+		put "$pid" "$sys/$name.socket"
+	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" "$top/socks4d@.service" |
+		put "$pid" "$sys/$name@.service"
+	if [ "$pid" != - ]; then	# keep sysinit.target out: see above
+		for u in "$name.socket" "$name@.service"; do
+			inside "$pid" mkdir -p "$sys/$u.d"
+			printf '[Unit]\nDefaultDependencies=no\n' | put "$pid" "$sys/$u.d/private.conf"
+		done
+	fi
+	inside "$pid" systemctl daemon-reload
+	inside "$pid" systemctl start "$name.socket"
+	;;
+remove)
+	pid=$2 name=$3 sys=/run/systemd/system
+	inside "$pid" systemctl stop "$name.socket" 2>/dev/null || true
+	inside "$pid" rm -rf "$sys/$name.socket" "$sys/$name@.service" "$sys/$name.socket.d" \
+		"$sys/$name@.service.d" "/run/$name"
+	inside "$pid" systemctl daemon-reload
 	;;
 stop)
 	pid=$2
@@ -123,7 +170,8 @@ stop)
 	exit 1
 	;;
 *)
-	echo "usage: private_systemd.sh start | run PID CMD... | stop PID" >&2
+	echo "usage: private_systemd.sh start | run PID CMD... | stop PID |" \
+		"units PID NAME PORT PROGRAM CONF [options] | remove PID NAME" >&2
 	exit 2
 	;;
 esac

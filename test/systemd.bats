@@ -17,11 +17,10 @@ setup_file() {
 	printf '<html><body>%s</body></html>\n' "$MARKER" >"$d/www/index.html"
 	# On every address: the egress test needs one that is not loopback.
 	start_web HTTP 0.0.0.0 "$d/www"
-	export SD_PID= PRIVATE=
+	export SD_PID=
 	if [ ! -d /run/systemd/system ]; then
 		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
 			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
-		PRIVATE=1
 	fi
 }
 
@@ -32,30 +31,15 @@ teardown_file() {
 }
 
 # sd CMD...: CMD where the units run.
-sd() {
-	if [ -n "$SD_PID" ]; then "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; else "$@"; fi
-}
+sd() { "$BATS_TEST_DIRNAME/private_systemd.sh" run "${SD_PID:--}" "$@"; }
 
-# install_units CONF_TEXT [socks4d options]: the units as $UNIT on $PORT,
-# socks4d and socks.conf under /run/$UNIT (PrivateTmp= and ProtectHome=
-# hide /tmp and /home), and started.
+# install_units CONF_TEXT [socks4d options]: the shipped units as $UNIT on
+# $PORT, with socks4d from this tree and a socks.conf of CONF_TEXT, started.
 install_units() {
-	local conf=$1 run=/run/$UNIT sys=/run/systemd/system
+	printf '%s\n' "$1" >"$BATS_TEST_TMPDIR/socks.conf"
 	shift
-	sd mkdir -p "$run" "$sys/$UNIT.socket.d" "$sys/$UNIT@.service.d"
-	sd sh -c 'cat >"$1" && chmod 755 "$1"' sh "$run/socks4d" <"$SOCKS4D"
-	printf '%s\n' "$conf" | sd sh -c 'cat >"$1"' sh "$run/socks.conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$PORT|" "$TOP/socks4d.socket" |
-		sd sh -c 'cat >"$1"' sh "$sys/$UNIT.socket"
-	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" "$TOP/socks4d@.service" |
-		sd sh -c 'cat >"$1"' sh "$sys/$UNIT@.service"
-	if [ -n "$PRIVATE" ]; then	# see private_systemd.sh
-		for u in "$UNIT.socket" "$UNIT@.service"; do
-			printf '[Unit]\nDefaultDependencies=no\n' | sd sh -c 'cat >"$1"' sh "$sys/$u.d/private.conf"
-		done
-	fi
-	sd systemctl daemon-reload
-	sd systemctl start "$UNIT.socket"
+	"$BATS_TEST_DIRNAME/private_systemd.sh" units "${SD_PID:--}" "$UNIT" "$PORT" \
+		"$SOCKS4D" "$BATS_TEST_TMPDIR/socks.conf" "$@"
 	wait_for_port 127.0.0.1 "$PORT"
 }
 
@@ -65,10 +49,7 @@ setup() {
 }
 
 teardown() {
-	sd systemctl stop "$UNIT.socket" 2>/dev/null
-	sd rm -rf "/run/systemd/system/$UNIT.socket" "/run/systemd/system/$UNIT@.service" \
-		"/run/systemd/system/$UNIT.socket.d" "/run/systemd/system/$UNIT@.service.d" "/run/$UNIT"
-	sd systemctl daemon-reload
+	"$BATS_TEST_DIRNAME/private_systemd.sh" remove "${SD_PID:--}" "$UNIT"
 	return 0
 }
 
@@ -127,7 +108,7 @@ journal_of() {
 }
 
 @test "systemd: a private systemd leaves sysinit.target alone (nothing cleans /tmp or loads sysctl settings)" {
-	[ -n "$PRIVATE" ] || skip "PID 1 is systemd itself"
+	[ -n "$SD_PID" ] || skip "PID 1 is systemd itself"
 	install_units 'permit c 127.0.0.0/8'
 	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$PORT" "http://127.0.0.2:$HTTP_PORT/"
 	run -0 sd systemctl show -P ActiveState sysinit.target
