@@ -12,8 +12,9 @@
  * PROXY and DEST are IPv4 HOST:PORT.  With -x every connection is a SOCKS4
  * CONNECT through PROXY to DEST; without it, a direct connection to DEST.
  * Each connection to the server starts with a 16-byte header: "LTv1", a mode
- * byte ('S' sink, 'R' source, 'E' echo), a flags byte, two zero bytes, and
- * a little-endian 64-bit byte count.  A sink answers EOF with 24 bytes:
+ * byte ('S' sink, 'R' source, 'E' echo), a flags byte (1: no checksum; 2:
+ * the echo closes first, once it has sent back the byte count), two zero
+ * bytes, and a little-endian 64-bit byte count.  A sink answers EOF with 24 bytes:
  * count, and the two 64-bit sums of a Fletcher-style checksum over the
  * payload read as little-endian words.  The payload is a fixed pseudo-random
  * pattern of PAT_LEN bytes repeated, so the sender spends no CPU on it and
@@ -53,6 +54,7 @@
 #define SESSION_MS	5000		/* rate/idle/startup: deadline per session */
 #define MAX_CONNS	20000
 #define FLAG_NOCK	1		/* header flag: skip the checksum */
+#define FLAG_CLOSE	2		/* header flag: echo, then close first */
 
 enum { M_SINK = 'S', M_SOURCE = 'R', M_ECHO = 'E' };
 
@@ -317,7 +319,7 @@ make_header(uint8_t h[HDR_LEN], int mode, int flags, uint64_t count)
 enum {
 	C_FREE, C_CONNECTING, C_REPLY, C_READY,	/* handshake */
 	C_SEND, C_REPORT, C_RECV,		/* stream */
-	C_ECHO,					/* rate and idle */
+	C_ECHO, C_EOF,				/* rate and idle */
 	C_IDLE, C_DONE
 };
 
@@ -584,6 +586,8 @@ run_stream(int n, int timeout)
 
 /* ---- rate: full sessions, C at a time, for T seconds --------------------- */
 
+static int eof_step(struct conn *);
+
 /* 1 session complete and verified, 0 in progress, -1 failed. */
 static int
 echo_step(struct conn *c)
@@ -618,6 +622,25 @@ echo_step(struct conn *c)
 		complain("echo came back altered");
 		return -1;
 	}
+	if (!(echo_msg[5] & FLAG_CLOSE))
+		return 1;
+	c->state = C_EOF;
+	return eof_step(c);
+}
+
+/* Rate sessions end when the server's close has come through: 1. */
+static int
+eof_step(struct conn *c)
+{
+	uint8_t extra;
+	ssize_t n = read(c->fd, &extra, 1);
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n != 0) {
+		complain("echo: %s instead of EOF", n > 0 ? "more bytes" : strerror(errno));
+		return -1;
+	}
 	return 1;
 }
 
@@ -631,7 +654,7 @@ session_step(struct conn *c)
 		if ((r = handshake_step(c)) != 1)
 			return r;
 	}
-	return echo_step(c);
+	return c->state == C_EOF ? eof_step(c) : echo_step(c);
 }
 
 static int
@@ -642,6 +665,13 @@ run_rate(int n, int secs)
 	unsigned long long ok = 0, late = 0, failed = 0;
 	int active = 0, k, r;
 
+	/*
+	 * The server closes first, as an HTTP/1.0 server does: TIME_WAIT stays
+	 * on its side, and a proxy's outgoing ports are free again at once (a
+	 * proxy that binds before it connects, as danted does, would run out
+	 * of them otherwise).  The session ends when that close reaches us.
+	 */
+	echo_msg[5] |= FLAG_CLOSE;
 	for (int i = 0; i < n; i++)
 		if (conn_open(&conns[i]) == 0)
 			active++;
@@ -970,7 +1000,9 @@ serve_step(struct sconn *c, uint8_t *buf)
 				}
 				if (n <= 0)
 					return -1;
-				c->eoff += n, c->elen -= n;
+				c->eoff += n, c->elen -= n, c->done += n;
+				if (c->elen == 0 && (c->flags & FLAG_CLOSE) && c->done >= c->count)
+					return -1;	/* all echoed: close first */
 				continue;
 			}
 			swant(c, EPOLLIN);
