@@ -14,9 +14,9 @@
  * Each connection to the server starts with a 16-byte header: "LTv1", a mode
  * byte ('S' sink, 'R' source, 'E' echo), a flags byte (1: no checksum; 2:
  * the echo closes first, once it has sent back the byte count), two zero
- * bytes, and a little-endian 64-bit byte count.  A sink answers EOF with 24 bytes:
- * count, and the two 64-bit sums of a Fletcher-style checksum over the
- * payload read as little-endian words.  The payload is a fixed pseudo-random
+ * bytes, and a little-endian 64-bit byte count.  A sink answers EOF with 24
+ * bytes: count, and the two 64-bit sums of a Fletcher-style checksum over
+ * the payload read as little-endian words.  The payload is a fixed pseudo-random
  * pattern of PAT_LEN bytes repeated, so the sender spends no CPU on it and
  * the expected checksum is computed in closed form.
  *
