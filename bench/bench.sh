@@ -437,11 +437,12 @@ check() {	# NAME VALUE OP LIMIT
 	check "$STREAMS streams: socks4d / direct" "$(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:direct]}")" ">=" 0.85
 	check "sessions/s: socks4d / floor (ssa)" "$(ratio "${MED[rate:socks4d/ssa]}" "${MED[rate:floor/ssa]}")" ">=" 0.9
 	check "sessions/s: socks4d / floor (tcpserver)" "$(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:floor/tcpserver]}")" ">=" 0.9
-	check "sessions/s: socks4d (tcpserver) / danted" "$(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")" ">=" 1
 	check "idle memory: socks4d / danted" "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
 	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
 	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
-	check "start-up: socks4d / danted (tcpserver)" "$(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")" "<=" 1
+	echo "against preforked danted (no target: it pays no fork+exec per client):" \
+	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")x," \
+	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")x (socks4d under tcpserver)"
 	[ -n "$SD" ] && echo "systemd Accept=yes with the shipped units, against systemd-socket-activate:" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/systemd]}" "${MED[rate:socks4d/ssa]}")x," \
 	    "CPU per session $(ratio "${MED[cpu_session:socks4d/systemd]}" "${MED[cpu_session:socks4d/ssa]}")x," \
