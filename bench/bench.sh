@@ -178,12 +178,11 @@ elif ! SD=$("$top/test/private_systemd.sh" start 2>>"$W/errors"); then
 	NOTES+=("socks4d/systemd not measured: no private systemd would boot ($(tail -n 1 "$W/errors"))")
 fi
 if [ -n "$SD" ]; then
-	port=$("$LT" freeport)
+	port=$("$LT" freeport) pid1=$SD
+	[ "$SD" = - ] && pid1=1
 	"$top/test/private_systemd.sh" units "$SD" "$SD_UNIT" "$port" "$W/socks4d" "$CONF" &&
-	    wait_listen "$port" "$([ "$SD" = - ] && echo 1 || echo "$SD")" ||
-		die "socks4d/systemd did not start"
-	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$([ "$SD" = - ] && echo 1 || echo "$SD")
-	KIND[socks4d/systemd]=systemd
+	    wait_listen "$port" "$pid1" || die "socks4d/systemd did not start"
+	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$pid1 KIND[socks4d/systemd]=systemd
 	CONFIGS+=(socks4d/systemd)
 fi
 

@@ -7,8 +7,8 @@
 # PID, mount and cgroup namespaces, for machines whose PID 1 is not systemd
 # (containers, CI).  It shares the network, so units listening on loopback
 # are reachable from outside, and it is walled off from the host:
-#   - the root file system is read-only inside; /run, /tmp, /var/tmp and
-#     /var/log/journal are private tmpfs, /proc/sys is read-only;
+#   - the root file system, /sys and /proc/sys are read-only inside; /dev,
+#     /run, /tmp, /var/tmp and /var/log/journal are private tmpfs;
 #   - its cgroups live in a group of their own below the caller's, in every
 #     hierarchy, and that group is all it sees of each hierarchy;
 #   - it boots into an empty target, so nothing of sysinit.target (which
@@ -24,6 +24,7 @@
 #              (both copied under /run/NAME, which PrivateTmp= and
 #              ProtectHome= leave visible), started
 #   remove ... NAME stopped and its files gone
+#   (enter and boot are its own steps into the namespaces)
 # PID "-" is this machine's own systemd (PID 1).
 set -eu
 
@@ -41,7 +42,7 @@ put() { inside "$1" sh -c 'cat >"$1"' sh "$2"; }
 
 # "MOUNTPOINT GROUP" for every cgroup hierarchy: GROUP is NAME below the
 # group this process is in there.
-groups() {
+own_groups() {
 	awk -v name="$1" '
 		FILENAME ~ /cgroup$/ { split($0, f, ":"); path[f[2]] = f[3]; next }
 		$3 == "cgroup2" { g = $2 "/" path[""] "/" name }
@@ -63,34 +64,8 @@ case ${1:-} in
 start)
 	name=private-systemd.$$
 	log=$(mktemp /tmp/private-systemd.XXXXXX)
-	groups "$name" >"$log.groups"
-	# Into the new groups (a cpuset group takes no process before it has
-	# CPUs and memory nodes), then into the namespaces, where each group is
-	# mounted over its hierarchy and systemd starts.
-	sh -ec '
-		while read -r mnt g; do
-			mkdir "$g"
-			for f in cpuset.cpus cpuset.mems; do
-				[ -f "$g/../$f" ] && cat "$g/../$f" >"$g/$f"
-			done
-			echo $$ >"$g/cgroup.procs"
-		done <"$1"
-		exec unshare --pid --fork --mount --cgroup --mount-proc sh -ec "
-			mount --make-rprivate /
-			while read -r mnt g; do mount --bind \"\$g\" \"\$mnt\"; done <\"$1\"
-			mount -o remount,bind,ro /
-			for d in /run /tmp /var/tmp /var/log/journal; do
-				[ -d \$d ] && mount -t tmpfs -o mode=755 tmpfs \$d
-			done
-			chmod 1777 /tmp /var/tmp
-			mount --bind /proc/sys /proc/sys
-			mount -o remount,bind,ro /proc/sys
-			mkdir -p /run/systemd/system
-			printf \"[Unit]\\nDescription=nothing\\nDefaultDependencies=no\\n\" \
-				>/run/systemd/system/private.target
-			container=private-systemd exec /lib/systemd/systemd --system \
-				--unit=private.target --log-target=console --log-level=warning
-		"' sh "$log.groups" </dev/null >"$log" 2>&1 &
+	own_groups "$name" >"$log.groups"
+	"$0" enter "$log.groups" "$log" </dev/null >"$log" 2>&1 &
 	# unshare forks the new PID 1: its child.
 	pid=
 	for _ in $(seq 100); do
@@ -119,6 +94,48 @@ start)
 	fi
 	nsenter -t "$pid" -m -p systemctl start systemd-journald.service
 	echo "$pid"
+	;;
+enter)	# GROUPS LOG: into the new groups, then into the namespaces
+	# (A cpuset group takes no process before it has CPUs and memory nodes.)
+	while read -r mnt g; do
+		mkdir "$g"
+		for f in cpuset.cpus cpuset.mems; do
+			if [ -f "$g/../$f" ]; then cat "$g/../$f" >"$g/$f"; fi
+		done
+		echo $$ >"$g/cgroup.procs"
+	done <"$2"
+	exec unshare --pid --fork --mount --cgroup --mount-proc "$0" boot "$2" "$3"
+	;;
+boot)	# GROUPS LOG: PID 1 of the new namespaces, soon systemd
+	mount --make-rprivate /
+	while read -r mnt g; do mount --bind "$g" "$mnt"; done <"$2"
+	# A /dev of its own: the host's is shared and writable (journald would
+	# put its /dev/log there); the console is the log file.
+	mount -t tmpfs -o mode=755,nosuid tmpfs /dev
+	for n in null:3 zero:5 full:7 random:8 urandom:9; do
+		mknod -m 666 "/dev/${n%:*}" c 1 "${n#*:}"
+	done
+	mknod -m 666 /dev/tty c 5 0
+	touch /dev/console
+	mount --bind "$3" /dev/console
+	mkdir /dev/pts /dev/shm
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+	ln -s pts/ptmx /dev/ptmx
+	ln -s /proc/self/fd /dev/fd
+	mount -o remount,bind,ro /
+	for d in /run /tmp /var/tmp /var/log/journal; do
+		if [ -d "$d" ]; then mount -t tmpfs -o mode=755 tmpfs "$d"; fi
+	done
+	chmod 1777 /tmp /var/tmp /dev/shm
+	for d in /proc/sys /sys; do
+		mount --bind "$d" "$d"
+		mount -o remount,bind,ro "$d"
+	done
+	mkdir -p /run/systemd/system
+	printf '[Unit]\nDescription=nothing\nDefaultDependencies=no\n' \
+		>/run/systemd/system/private.target
+	container=private-systemd exec /lib/systemd/systemd --system \
+		--unit=private.target --log-target=console --log-level=warning
 	;;
 run)
 	shift

@@ -17,7 +17,8 @@ setup_file() {
 	printf '<html><body>%s</body></html>\n' "$MARKER" >"$d/www/index.html"
 	# On every address: the egress test needs one that is not loopback.
 	start_web HTTP 0.0.0.0 "$d/www"
-	export SD_PID=
+	export SD_PID= HOST_DEVLOG
+	HOST_DEVLOG=$(ls -l /dev/log 2>&1 || true)
 	if [ ! -d /run/systemd/system ]; then
 		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
 			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
@@ -107,7 +108,7 @@ journal_of() {
 	grep -q "^    SOCKS_REASON=connect to $addr port $HTTP_PORT: " <<<"$e" || die "no connect failure: $e"
 }
 
-@test "systemd: a private systemd leaves sysinit.target alone (nothing cleans /tmp or loads sysctl settings)" {
+@test "systemd: a private systemd leaves the host alone (no sysinit.target, no /dev/log)" {
 	[ -n "$SD_PID" ] || skip "PID 1 is systemd itself"
 	install_units 'permit c 127.0.0.0/8'
 	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$PORT" "http://127.0.0.2:$HTTP_PORT/"
@@ -115,4 +116,8 @@ journal_of() {
 	[ "$output" = inactive ] || die "sysinit.target is $output"
 	run -0 sd systemctl show -P ActiveState systemd-tmpfiles-setup.service
 	[ "$output" = inactive ] || die "systemd-tmpfiles-setup.service is $output"
+	# journald made its /dev/log in the private /dev, not in the host's
+	run -0 sd systemctl show -P ActiveState systemd-journald-dev-log.socket
+	[ "$output" = active ] || die "systemd-journald-dev-log.socket is $output"
+	[ "$(ls -l /dev/log 2>&1 || true)" = "$HOST_DEVLOG" ] || die "the host's /dev/log changed: $(ls -l /dev/log)"
 }
