@@ -12,8 +12,10 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -50,7 +52,7 @@
 #define CONF_MAX	65536	/* socks.conf is read whole, once per client */
 #define CONF_LINE_MAX	512
 #define ADDRS_MAX	8	/* SOCKS4a addresses tried, at most */
-#define COPY_BUF	16384	/* each direction copies, until it proves bulky */
+#define COPY_BUF	HEAD_MAX /* each direction copies, until it proves bulky */
 #define PIPE_SIZE	(1 << 20) /* then it splices through a pipe this large */
 #define PIPE_MIN	65536	/* a smaller pipe is not worth splicing through */
 #define ROUNDS		8	/* moves per direction per poll() wake-up */
@@ -77,7 +79,6 @@ struct request {
 struct session {
 	int		 in, out;		/* the client: fd 0 and 1, or 3 */
 	struct request	 req;
-	uint8_t		 head[HEAD_MAX];	/* the request, then early data */
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
 	const char	*conf;			/* socks.conf, read once */
@@ -90,6 +91,11 @@ struct session {
 	int		 recorded;		/* the request record is out */
 	unsigned long long sent, received;	/* to and from the client */
 	struct timespec	 start;
+	/*
+	 * Last, so that a short request shares its page with the fields above:
+	 * each page a session touches costs it a page fault.
+	 */
+	uint8_t		 head[HEAD_MAX];	/* the request, then early data */
 };
 
 /* One direction of the relay. */
@@ -110,6 +116,7 @@ static int log_to_syslog, log_one_line;
 static volatile sig_atomic_t alarm_fd = -1;	/* who gets 91 if the resolver hangs */
 static int journal_fd = -1;		/* stderr is the journal: talk to journald */
 
+static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	choose_log(int, int);
 static int	read_request(struct session *);
@@ -126,6 +133,7 @@ static int	do_bind(struct session *);
 static void	send_reply(struct session *, int, uint16_t, const uint8_t *);
 static void	reject(struct session *, const char *, ...);
 static const char *relay(struct session *, int);
+static void	monotonic(struct timespec *);
 static void	log_record(struct session *);
 static void	log_end(struct session *, const char *);
 static void	logmsg(int, const char *, ...);
@@ -140,10 +148,9 @@ main(int argc, char *argv[])
 	/* Static: zero pages cost no memory until written, and most never are. */
 	static struct session s;
 	static char conf[CONF_MAX + 1];
-	char conf_err[PATH_MAX + 64];
 	size_t conf_len = 0;
 	const char *end;
-	int ch, check = 0, remote, stderr_closed, conf_fd;
+	int ch, check = 0, remote, stderr_closed, conf_fd, on = 1;
 
 	while ((ch = getopt(argc, argv, "B:c:C:hI:tT:")) != -1) {
 		switch (ch) {
@@ -162,24 +169,24 @@ main(int argc, char *argv[])
 	if (check)
 		return check_config(argc - optind, argv + optind);
 
-	clock_gettime(CLOCK_MONOTONIC, &s.start);
+	monotonic(&s.start);
 	signal(SIGPIPE, SIG_IGN);
-	stderr_closed = fcntl(2, F_GETFD) == -1;
+	stderr_closed = fill_low_fds();
 	if ((s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	choose_log(s.in, stderr_closed);
-	socklen_t sl = sizeof s.src, ll = sizeof s.local;
+	socklen_t sl = sizeof s.src;
 	getpeername(s.in, (struct sockaddr *)&s.src, &sl);
-	getsockname(s.in, (struct sockaddr *)&s.local, &ll);
-	fcntl(s.in, F_SETFL, fcntl(s.in, F_GETFL) | O_NONBLOCK);
-	conf_fd = conf_open(conf_err, sizeof conf_err);
+	ioctl(s.in, FIONBIO, &on);
+	/* A socks.conf error waits in s.why until there is a request to reject. */
+	conf_fd = conf_open(s.why, sizeof s.why);
 	drop_privileges();
 
 	if (read_request(&s) == -1)
 		return EXIT_REJECTED;
-	if (conf_fd == -1 || conf_load(conf_fd, conf, &conf_len, conf_err, sizeof conf_err) == -1)
-		reject(&s, "%s", conf_err);
+	if (conf_fd == -1 || conf_load(conf_fd, conf, &conf_len, s.why, sizeof s.why) == -1)
+		reject(&s, "%s", s.why);
 	s.conf = conf, s.conf_len = conf_len;
 	if (s.req.cmd == CMD_CONNECT) {
 		remote = do_connect(&s);
@@ -264,19 +271,30 @@ listen_fd(void)
 	return ours && is_socket(3) ? 3 : -1;
 }
 
+/*
+ * Keep fds 0-2 taken, so that nothing socks4d opens can become one of them:
+ * /dev/null fills each one that is closed.  1 if stderr was closed.
+ */
+static int
+fill_low_fds(void)
+{
+	int closed = 0;
+
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1) {
+			closed |= 1 << fd;
+			if (open("/dev/null", O_RDWR) == -1)
+				break;
+		}
+	return (closed & 1 << 2) != 0;
+}
+
 /* The client is on stdin, or, from systemd without StandardInput=socket, fd 3. */
 static int
 client_socket(void)
 {
 	int fd;
 
-	int null;
-
-	/* Keep fds 0-2 taken, so nothing socks4d opens can become one of them. */
-	while ((null = open("/dev/null", O_RDWR)) != -1 && null < 3)
-		;
-	if (null != -1)
-		close(null);
 	if ((fd = listen_fd()) != -1)
 		return fd;
 	return is_socket(0) ? 0 : -1;
@@ -336,26 +354,108 @@ choose_log(int client, int no_stderr)
 	}
 }
 
+/*
+ * Text assembled by appending, cut short at the end of its buffer.  What
+ * every session logs is built this way: musl's snprintf reads its format
+ * twice, and a dozen calls were most of a short session's instructions.
+ */
+struct text {
+	char	*buf;
+	size_t	 len, size;
+};
+
+static void
+add(struct text *t, const char *s)
+{
+	while (*s != '\0' && t->len + 1 < t->size)
+		t->buf[t->len++] = *s++;
+	t->buf[t->len] = '\0';
+}
+
+/* A decimal number, with leading zeros to at least width digits. */
+static void
+add_num(struct text *t, unsigned long long v, int width)
+{
+	char d[24];
+	int i = sizeof d - 1;
+
+	d[i] = '\0';
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 || sizeof d - 1 - i < (size_t)width);
+	add(t, d + i);
+}
+
+/* One line of the classic record: "<NAME> :value". */
+static void
+add_field(struct text *t, const char *name, const char *value)
+{
+	add(t, "<"), add(t, name), add(t, "> :"), add(t, value), add(t, "\n");
+}
+
+static void
+add_field_num(struct text *t, const char *name, unsigned v)
+{
+	add(t, "<"), add(t, name), add(t, "> :"), add_num(t, v, 1), add(t, "\n");
+}
+
+/* Dotted IPv4 by hand: musl's inet_ntop is an snprintf. */
+static const char *
+ipv4_text(const uint8_t *a, char *buf, size_t len)
+{
+	struct text t = { buf, 0, len };
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			add(&t, ".");
+		add_num(&t, a[i], 1);
+	}
+	return buf;
+}
+
+/* A line to the log: "socks4d[PID]: text" on stderr, or to syslog. */
+static void
+log_line(int prio, const char *line)
+{
+	char buf[1024];
+	struct text t = { buf, 0, sizeof buf - 1 };
+
+	if (log_to_syslog) {
+		syslog(prio, "%s", line);
+		return;
+	}
+	add(&t, "socks4d["), add_num(&t, (unsigned long long)getpid(), 1), add(&t, "]: ");
+	add(&t, line);
+	buf[t.len++] = '\n';
+	if (write(2, buf, t.len) < 0)
+		return;
+}
+
 static void
 logmsg(int prio, const char *fmt, ...)
 {
-	char line[1024];
-	int n = 0;
+	char line[1000];
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (log_to_syslog) {
-		vsyslog(prio, fmt, ap);
-		va_end(ap);
-		return;
-	}
-	n = snprintf(line, sizeof line, "socks4d[%ld]: ", (long)getpid());
-	vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	n = strlen(line);
-	line[n++] = '\n';
-	if (write(2, line, n) < 0)
+	log_line(prio, line);
+}
+
+/*
+ * The monotonic clock by system call: a session reads it a few times, and
+ * the first read through the vDSO costs two page faults and a symbol
+ * lookup, more than all of those system calls together.
+ */
+static void
+monotonic(struct timespec *ts)
+{
+#ifdef SYS_clock_gettime
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts) == 0)
 		return;
+#endif
+	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
 static long long
@@ -363,7 +463,7 @@ now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	monotonic(&ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
@@ -540,7 +640,8 @@ resolve(const struct request *req, int client, struct sockaddr_storage *out, int
 static int
 conf_open(char *why, size_t whylen)
 {
-	int fd = open(conf_path, O_RDONLY | O_CLOEXEC);
+	/* No O_CLOEXEC: socks4d runs nothing, and musl pays an fcntl() for it. */
+	int fd = open(conf_path, O_RDONLY);
 
 	if (fd == -1)
 		snprintf(why, whylen, "%s: %s", conf_path, strerror(errno));
@@ -684,6 +785,40 @@ pattern_matches(const struct pattern *p, const struct sockaddr_storage *ss)
 	return 1;
 }
 
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/*
+ * The fields of a line, split at blanks in place, up to a '#': how many,
+ * or -1 if there are more than max.  By hand: socks.conf is parsed for
+ * every client, and strtok_r cost more than the rest of the parse.
+ */
+static int
+split_fields(char *line, char **tok, int max)
+{
+	char *p = line;
+	int n = 0;
+
+	for (;;) {
+		while (is_blank(*p))
+			p++;
+		if (*p == '\0' || *p == '#')
+			return n;
+		if (n == max)
+			return -1;
+		tok[n++] = p;
+		while (*p != '\0' && *p != '#' && !is_blank(*p))
+			p++;
+		if (*p == '#')
+			*p = '\0';
+		else if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
 /*
  * One line: "permit|deny c|b|cb PATTERN [port N[-M]] [from PATTERN]".
  * 1: a rule, 0: blank or comment, -1: malformed (err says why).
@@ -691,16 +826,12 @@ pattern_matches(const struct pattern *p, const struct sockaddr_storage *ss)
 static int
 parse_rule(char *line, struct rule *r, const char **err)
 {
-	char *tok[7], *save, *dash;
-	int n = 0, i;
+	char *tok[7], *dash;
+	int n, i;
 	long lo, hi;
 
-	line[strcspn(line, "#")] = '\0';
-	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
-		if (n == 7)
-			return *err = "too many fields", -1;
-		tok[n++] = t;
-	}
+	if ((n = split_fields(line, tok, 7)) == -1)
+		return *err = "too many fields", -1;
 	if (n == 0)
 		return 0;
 	memset(r, 0, sizeof *r);
@@ -781,25 +912,30 @@ conf_allows(const char *text, size_t len, int cmd, const struct sockaddr_storage
 	char line[CONF_LINE_MAX];
 	const char *err = "line longer than 511 bytes";
 	struct rule r;
+	struct text t = { why, 0, whylen };
 	size_t pos = 0;
-	int lineno = 0, decision = -1, got;
+	int lineno = 0, decision = -1, decided_at = 0, got;
 
-	snprintf(why, whylen, "no rule in %s matches", conf_path);
 	while ((got = next_line(text, len, &pos, line)) != 0) {
 		lineno++;
 		if (got == -1 || (got = parse_rule(line, &r, &err)) == -1) {
-			snprintf(why, whylen, "%s:%d: %s", conf_path, lineno, err);
+			add(&t, conf_path), add(&t, ":"), add_num(&t, (unsigned)lineno, 1);
+			add(&t, ": "), add(&t, err);
 			return -1;
 		}
 		if (got == 0 || decision != -1 || !(r.cmds & 1 << cmd) ||
 		    !pattern_matches(&r.dst, dst) || !pattern_matches(&r.src, src) ||
 		    port_of(dst) < r.port_lo || port_of(dst) > r.port_hi)
 			continue;
-		decision = r.permit;
-		snprintf(why, whylen, "%s:%d %s", conf_path, lineno,
-		    r.permit ? "permits" : "denies");
+		decision = r.permit, decided_at = lineno;
 	}
-	return decision == -1 ? 0 : decision;
+	if (decision == -1) {
+		add(&t, "no rule in "), add(&t, conf_path), add(&t, " matches");
+		return 0;
+	}
+	add(&t, conf_path), add(&t, ":"), add_num(&t, (unsigned)decided_at, 1);
+	add(&t, decision ? " permits" : " denies");
+	return decision;
 }
 
 /* The SOCKS4 reply: always 8 bytes, VN 0, port and address by shifts. */
@@ -813,11 +949,11 @@ send_reply(struct session *s, int cd, uint16_t port, const uint8_t *ip)
 
 	memcpy(r + 4, ip, 4);
 	while (off < sizeof r) {
-		if (wait_fd(s->out, POLLOUT, deadline) != 1)
-			break;
 		if ((n = write(s->out, r + off, sizeof r - off)) > 0)
 			off += n;
 		else if (n == -1 && errno != EINTR && errno != EAGAIN)
+			break;
+		else if (wait_fd(s->out, POLLOUT, deadline) != 1)
 			break;
 	}
 	if (off < sizeof r) {
@@ -847,13 +983,13 @@ reject(struct session *s, const char *fmt, ...)
 static const char *
 addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	const void *a = ss->ss_family == AF_INET6 ?
-	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+	if (ss->ss_family == AF_INET)
+		return ipv4_text((const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr,
+		    buf, len);
+	if (ss->ss_family != AF_INET6)
 		return "-";
-	return inet_ntop(ss->ss_family, a, buf, len) ? buf : "?";
+	return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, len) ?
+	    buf : "?";
 }
 
 /* A nonblocking connect() with a deadline: the socket, or -1 with errno. */
@@ -1085,11 +1221,14 @@ do_bind(struct session *s)
 	int named = memcmp(s->req.ip, "\0\0\0\0", 4) != 0, n_expected = 0;
 	uint8_t ip[4];
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], rule[sizeof s->why];
+	socklen_t ll = sizeof s->local;
 	int lfd, fd;
 
 	if (named)
 		n_expected = expected_peers(s, expected);
-	if ((lfd = listen_near(&s->local, &s->bound_port)) == -1)
+	lfd = getsockname(s->in, (struct sockaddr *)&s->local, &ll) == 0 ?
+	    listen_near(&s->local, &s->bound_port) : -1;
+	if (lfd == -1)
 		reject(s, "BIND listener: %s", strerror(errno));
 	ipv4_of(&s->local, ip);
 	send_reply(s, REPLY_GRANTED, s->bound_port, ip);
@@ -1111,23 +1250,17 @@ do_bind(struct session *s)
 
 /*
  * Keep the first relayed bytes for <Content>, and log the record then.
- * The peek may be what finds a reset, and takes the error with it: -1.
+ * They always pass through a copy buffer: a direction splices only once it
+ * has filled one.
  */
-static int
-note_first_bytes(struct session *s, int fd)
+static void
+record_first_bytes(struct session *s, const uint8_t *p, size_t n)
 {
-	ssize_t n;
-
 	if (s->recorded)
-		return 0;
-	n = recv(fd, s->excerpt, sizeof s->excerpt, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		return -1;
-	if (n > 0) {
-		s->excerpt_len = (size_t)n;
-		log_record(s);
-	}
-	return 0;
+		return;
+	s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
+	memcpy(s->excerpt, p, s->excerpt_len);
+	log_record(s);
 }
 
 #ifndef __linux__
@@ -1178,13 +1311,11 @@ flow_step(struct session *s, struct flow *f)
 
 	for (int round = 0; round < ROUNDS && !f->done; round++) {
 		if (f->pending == 0 && !f->eof) {
-			if (note_first_bytes(s, f->from) == -1)
-				return -1;
 			if (f->pipe[1] != -1)
 				n = splice(f->from, NULL, f->pipe[1], NULL, PIPE_SIZE,
 				    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			else
-				n = read(f->from, f->buf, COPY_BUF);
+			else if ((n = read(f->from, f->buf, COPY_BUF)) > 0)
+				record_first_bytes(s, (uint8_t *)f->buf, (size_t)n);
 			if (n == -1 && errno == EINVAL && f->pipe[1] != -1) {
 				flow_copy_only(f);
 				continue;
@@ -1226,17 +1357,14 @@ send_early_data(struct session *s, int remote)
 	long long deadline = now_ms() + connect_timeout * 1000LL;
 	ssize_t n;
 
-	if (left > 0 && !s->recorded) {
-		s->excerpt_len = left < sizeof s->excerpt ? left : sizeof s->excerpt;
-		memcpy(s->excerpt, p, s->excerpt_len);
-		log_record(s);
-	}
+	if (left > 0)
+		record_first_bytes(s, p, left);
 	while (left > 0) {
-		if (wait_fd(remote, POLLOUT, deadline) != 1)
-			return -1;
 		if ((n = write(remote, p, left)) > 0)
 			p += n, left -= n, s->received += n;
 		else if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		else if (wait_fd(remote, POLLOUT, deadline) != 1)
 			return -1;
 	}
 	return 0;
@@ -1251,11 +1379,12 @@ static const char *
 relay(struct session *s, int remote)
 {
 	static char reason[128];
-	static char bufs[2][COPY_BUF];
+	static char to_client[COPY_BUF];
+	/* The request's buffer, its early data sent, carries the client's next bytes. */
 	struct flow f[2] = {
-		{ .from = s->in, .to = remote, .pipe = { -1, -1 }, .buf = bufs[0],
+		{ .from = s->in, .to = remote, .pipe = { -1, -1 }, .buf = (char *)s->head,
 		  .count = &s->received },
-		{ .from = remote, .to = s->out, .pipe = { -1, -1 }, .buf = bufs[1],
+		{ .from = remote, .to = s->out, .pipe = { -1, -1 }, .buf = to_client,
 		  .count = &s->sent },
 	};
 	struct pollfd p[2];
@@ -1287,23 +1416,36 @@ relay(struct session *s, int remote)
 	return "both sides closed";
 }
 
-/* Outside text in the log: printable ASCII stays, the rest becomes \xNN. */
+/*
+ * Outside text in the log: printable ASCII stays, \r \n \t \\ are
+ * escaped, and the rest becomes \xNN.  Only whole escapes are added.
+ */
 static void
-escape(const unsigned char *in, size_t n, char *out, size_t outlen)
+add_escaped(struct text *t, const unsigned char *in, size_t n)
 {
-	size_t o = 0;
+	static const char hex[] = "0123456789abcdef";
+	char *out = t->buf;
 
-	for (size_t i = 0; i < n && o + 5 < outlen; i++) {
+	for (size_t i = 0; i < n && t->len + 5 < t->size; i++) {
 		unsigned char c = in[i];
-		if (c == '\r' || c == '\n' || c == '\t' || c == '\\')
-			o += snprintf(out + o, outlen - o, "\\%c",
-			    c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\');
-		else if (c < 0x20 || c >= 0x7f || c == '"')
-			o += snprintf(out + o, outlen - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
+		if (c == '\r' || c == '\n' || c == '\t' || c == '\\') {
+			out[t->len++] = '\\';
+			out[t->len++] = c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+		} else if (c < 0x20 || c >= 0x7f || c == '"') {
+			out[t->len++] = '\\', out[t->len++] = 'x';
+			out[t->len++] = hex[c >> 4], out[t->len++] = hex[c & 15];
+		} else
+			out[t->len++] = (char)c;
 	}
-	out[o] = '\0';
+	out[t->len] = '\0';
+}
+
+static void
+escape(const char *in, size_t n, char *out, size_t size)
+{
+	struct text t = { out, 0, size };
+
+	add_escaped(&t, (const unsigned char *)in, n);
 }
 
 /* The request's facts as log text, shared by the record and the end line. */
@@ -1325,7 +1467,7 @@ facts_of(const struct session *s, struct facts *f)
 	if (d)
 		addr_text(d, f->dip, sizeof f->dip);
 	else
-		inet_ntop(AF_INET, s->req.ip, f->dip, sizeof f->dip);
+		ipv4_text(s->req.ip, f->dip, sizeof f->dip);
 	f->sport = port_of(&s->src);
 	f->dport = d ? port_of(d) : s->req.port;
 	f->cmd = s->req.cmd == CMD_CONNECT ? "CONNECT" : s->req.cmd == CMD_BIND ? "BIND" : "?";
@@ -1353,54 +1495,80 @@ journal(int prio, const char *msg, const struct session *s, const struct facts *
 	return n > 0 && (size_t)n < sizeof d && send(journal_fd, d, (size_t)n, 0) == n ? 0 : -1;
 }
 
-/*
- * The classic record, once per request: on stderr as one block in one
- * write, so records of concurrent clients never interleave; on syslog and
- * the journal as one line.
- */
+/* The record on syslog or the journal: one line, and fields for the journal. */
 static void
-log_record(struct session *s)
+record_one_line(struct session *s, const struct facts *f, int prio)
 {
 	char rec[4096], content[EXCERPT_MAX * 4 + 1];
 	char name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
 	char why[sizeof s->why + 16] = "", bind[INET6_ADDRSTRLEN + 48] = "";
-	int prio = s->reply[0] == 'R' ? LOG_NOTICE : LOG_INFO, n;
+
+	escape((const char *)s->excerpt, s->excerpt_len, content, sizeof content);
+	escape(s->req.host, strlen(s->req.host), name, sizeof name);
+	escape(s->req.userid, strlen(s->req.userid), user, sizeof user);
+	if (s->peer.ss_family)
+		snprintf(bind, sizeof bind, ", bound port %u, peer %s:%u", s->bound_port,
+		    f->pip, port_of(&s->peer));
+	if (s->reply[0] == 'R')
+		snprintf(why, sizeof why, " (%s)", s->why);
+	snprintf(rec, sizeof rec, "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s, content \"%s\"",
+	    f->cmd, f->sip, f->sport, f->dip, f->dport, *name ? " name " : "", name,
+	    user, s->reply, why, bind, content);
+	if (journal(prio, rec, s, f, "SOCKS_CONTENT", content) == -1)
+		log_line(prio, rec);
+}
+
+/* The classic record on stderr, as one block in one write. */
+static void
+record_classic(struct session *s, const struct facts *f)
+{
+	char rec[3072];		/* the longest record is about 2300 bytes */
+	struct text t = { rec, 0, sizeof rec };
+
+	add_field(&t, "S_IP", f->sip);
+	add_field_num(&t, "S_PORT", f->sport);
+	add_field(&t, "D_IP", f->dip);
+	add_field_num(&t, "D_PORT", f->dport);
+	if (s->req.host[0] != '\0') {
+		add(&t, "<D_NAME> :");
+		add_escaped(&t, (const unsigned char *)s->req.host, strlen(s->req.host));
+		add(&t, "\n");
+	}
+	add_field(&t, "Command", f->cmd);
+	add_field(&t, "Reply", s->reply);
+	if (s->reply[0] == 'R')
+		add_field(&t, "Reason", s->why);
+	if (s->bound_port)
+		add_field_num(&t, "B_PORT", s->bound_port);
+	if (s->peer.ss_family) {
+		add(&t, "<Peer> :"), add(&t, f->pip), add(&t, ":");
+		add_num(&t, port_of(&s->peer), 1), add(&t, "\n");
+	}
+	add(&t, "<Content> :");
+	add_escaped(&t, s->excerpt, s->excerpt_len);
+	add(&t, "\n");
+	if (write(2, rec, t.len) < 0)
+		return;
+}
+
+/*
+ * The record, once per request: on stderr as one block in one write, so
+ * that records of concurrent clients never interleave; on syslog and the
+ * journal as one line.
+ */
+static void
+log_record(struct session *s)
+{
 	struct facts f;
 
 	if (s->recorded)
 		return;
 	s->recorded = 1;
 	facts_of(s, &f);
-	escape(s->excerpt, s->excerpt_len, content, sizeof content);
-	escape((const unsigned char *)s->req.host, strlen(s->req.host), name, sizeof name);
-	escape((const unsigned char *)s->req.userid, strlen(s->req.userid), user, sizeof user);
-	if (s->peer.ss_family)
-		snprintf(bind, sizeof bind, ", bound port %u, peer %s:%u", s->bound_port,
-		    f.pip, port_of(&s->peer));
-	if (s->reply[0] == 'R')
-		snprintf(why, sizeof why, " (%s)", s->why);
-	if (log_one_line) {
-		snprintf(rec, sizeof rec, "%s %s:%u -> %s:%u%s%s user \"%s\": %s%s%s, content \"%s\"",
-		    f.cmd, f.sip, f.sport, f.dip, f.dport, *name ? " name " : "", name,
-		    user, s->reply, why, bind, content);
-		if (journal(prio, rec, s, &f, "SOCKS_CONTENT", content) == -1)
-			logmsg(prio, "%s", rec);
-		return;
-	}
-	n = snprintf(rec, sizeof rec, "<S_IP> :%s\n<S_PORT> :%u\n<D_IP> :%s\n<D_PORT> :%u\n",
-	    f.sip, f.sport, f.dip, f.dport);
-	if (*name)
-		n += snprintf(rec + n, sizeof rec - n, "<D_NAME> :%s\n", name);
-	n += snprintf(rec + n, sizeof rec - n, "<Command> :%s\n<Reply> :%s\n", f.cmd, s->reply);
-	if (*why)
-		n += snprintf(rec + n, sizeof rec - n, "<Reason> :%s\n", s->why);
-	if (s->bound_port)
-		n += snprintf(rec + n, sizeof rec - n, "<B_PORT> :%u\n", s->bound_port);
-	if (s->peer.ss_family)
-		n += snprintf(rec + n, sizeof rec - n, "<Peer> :%s:%u\n", f.pip, port_of(&s->peer));
-	n += snprintf(rec + n, sizeof rec - n, "<Content> :%s\n", content);
-	if (write(2, rec, (size_t)n) < 0)
-		return;
+	if (log_one_line)
+		record_one_line(s, &f, s->reply[0] == 'R' ? LOG_NOTICE : LOG_INFO);
+	else
+		record_classic(s, &f);
 }
 
 /* The end of a relayed session: bytes each way, duration, and why. */
@@ -1410,14 +1578,22 @@ log_end(struct session *s, const char *why)
 	struct timespec now;
 	struct facts f;
 	char line[256];
+	struct text t = { line, 0, sizeof line };
+	unsigned long long ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	facts_of(s, &f);
-	snprintf(line, sizeof line, "end: %llu bytes to client, %llu from client, %.3f s, %s",
-	    s->sent, s->received, (now.tv_sec - s->start.tv_sec) +
-	    (now.tv_nsec - s->start.tv_nsec) / 1e9, why);
-	if (journal(LOG_INFO, line, s, &f, "SOCKS_END", why) == -1)
-		logmsg(LOG_INFO, "%s", line);
+	monotonic(&now);
+	ms = (unsigned long long)((now.tv_sec - s->start.tv_sec) * 1000LL +
+	    (now.tv_nsec - s->start.tv_nsec) / 1000000);
+	add(&t, "end: "), add_num(&t, s->sent, 1), add(&t, " bytes to client, ");
+	add_num(&t, s->received, 1), add(&t, " from client, ");
+	add_num(&t, ms / 1000, 1), add(&t, "."), add_num(&t, ms % 1000, 3);
+	add(&t, " s, "), add(&t, why);
+	if (journal_fd != -1) {
+		facts_of(s, &f);
+		if (journal(LOG_INFO, line, s, &f, "SOCKS_END", why) == 0)
+			return;
+	}
+	log_line(LOG_INFO, line);
 }
 
 /* A numeric IPv4 or IPv6 address and port, strictly. */
