@@ -873,12 +873,15 @@ parse_rule(char *line, struct rule *r, const char **err)
 	return 1;
 }
 
-/* The next line of text into line[]: 1 a line, 0 the end, -1 too long. */
+/*
+ * The next line of text into line[], a comment as an empty line: 1 a
+ * line, 0 the end, -1 too long.
+ */
 static int
 next_line(const char *text, size_t len, size_t *pos, char *line)
 {
 	const char *start = text + *pos, *nl;
-	size_t n;
+	size_t n, lead = 0;
 
 	if (*pos >= len)
 		return 0;
@@ -887,6 +890,10 @@ next_line(const char *text, size_t len, size_t *pos, char *line)
 	*pos += n + 1;
 	if (n >= CONF_LINE_MAX)
 		return -1;
+	while (lead < n && is_blank(start[lead]))
+		lead++;
+	if (lead < n && start[lead] == '#')
+		n = 0;
 	memcpy(line, start, n);
 	line[n] = '\0';
 	return 1;
@@ -938,25 +945,40 @@ conf_allows(const char *text, size_t len, int cmd, const struct sockaddr_storage
 	return decision;
 }
 
+/*
+ * Write all of p, waiting at most secs seconds in all (the clock starts at
+ * the first wait, which is seldom needed): how many bytes were written.
+ */
+static size_t
+write_within(int fd, const uint8_t *p, size_t len, int secs)
+{
+	long long deadline = 0;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		if ((n = write(fd, p + off, len - off)) > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			break;
+		if (deadline == 0)
+			deadline = now_ms() + secs * 1000LL;
+		if (wait_fd(fd, POLLOUT, deadline) != 1)
+			break;
+	}
+	return off;
+}
+
 /* The SOCKS4 reply: always 8 bytes, VN 0, port and address by shifts. */
 static void
 send_reply(struct session *s, int cd, uint16_t port, const uint8_t *ip)
 {
 	uint8_t r[8] = { 0, (uint8_t)cd, (uint8_t)(port >> 8), (uint8_t)(port & 0xff) };
-	long long deadline = now_ms() + request_timeout * 1000LL;
-	size_t off = 0;
-	ssize_t n;
 
 	memcpy(r + 4, ip, 4);
-	while (off < sizeof r) {
-		if ((n = write(s->out, r + off, sizeof r - off)) > 0)
-			off += n;
-		else if (n == -1 && errno != EINTR && errno != EAGAIN)
-			break;
-		else if (wait_fd(s->out, POLLOUT, deadline) != 1)
-			break;
-	}
-	if (off < sizeof r) {
+	if (write_within(s->out, r, sizeof r, request_timeout) < sizeof r) {
 		logmsg(LOG_NOTICE, "client gone before the reply: %s", strerror(errno));
 		exit(EXIT_REJECTED);
 	}
@@ -1071,7 +1093,8 @@ do_connect(struct session *s)
 		if (!allowed)
 			continue;
 		tried++;
-		fd = connect_within(&addrs[i], now_ms() + (deadline - now_ms()) / (n - i));
+		long long now = now_ms();
+		fd = connect_within(&addrs[i], now + (deadline - now) / (n - i));
 		if (fd != -1)
 			return fd;
 		err = errno;
@@ -1353,21 +1376,14 @@ static int
 send_early_data(struct session *s, int remote)
 {
 	const uint8_t *p = s->head + s->req.len;
-	size_t left = s->head_len - s->req.len;
-	long long deadline = now_ms() + connect_timeout * 1000LL;
-	ssize_t n;
+	size_t left = s->head_len - s->req.len, n;
 
-	if (left > 0)
-		record_first_bytes(s, p, left);
-	while (left > 0) {
-		if ((n = write(remote, p, left)) > 0)
-			p += n, left -= n, s->received += n;
-		else if (n == -1 && errno != EINTR && errno != EAGAIN)
-			return -1;
-		else if (wait_fd(remote, POLLOUT, deadline) != 1)
-			return -1;
-	}
-	return 0;
+	if (left == 0)
+		return 0;
+	record_first_bytes(s, p, left);
+	n = write_within(remote, p, left, connect_timeout);
+	s->received += n;
+	return n == left ? 0 : -1;
 }
 
 /*
