@@ -61,7 +61,7 @@ demo: $(PROG)
 # Throughput, session rate, memory and CPU against a direct connection, the
 # exec floor and Dante, in one run (about 5 minutes); see bench/bench.sh.
 bench: $(PROG)
-	bench/bench.sh
+	FLOOR_CC="$(or $(STATIC_CC),$(CC))" bench/bench.sh
 
 # socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
 run: $(PROG)

@@ -24,6 +24,8 @@
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
 #   BENCH_FIGURES="one multi rate idle startup"   which figures to run
 #   BENCH_VARIANTS="name=path ..."  extra socks4d builds, measured like socks4d
+#   FLOOR_CC=cc             compiler of the exec floor (default: musl-gcc where
+#                           installed, as make builds socks4d with it)
 set -u
 export LC_ALL=C
 
@@ -44,6 +46,9 @@ STARTUP=${BENCH_STARTUP:-200}
 FIGURES=${BENCH_FIGURES:-one multi rate idle startup}
 VARIANTS=${BENCH_VARIANTS:-}
 CC=${CC:-cc}
+# The floor is built with the C library socks4d is built with: a static
+# glibc program starts slower than a static musl one, and would flatter it.
+FLOOR_CC=${FLOOR_CC:-$(command -v musl-gcc || echo "$CC")}
 
 W=$(mktemp -d /tmp/socks4d-bench.XXXXXX)
 LT=$here/loadtool
@@ -100,7 +105,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+
 cp "$SOCKS4D" "$W/socks4d" || die "cannot copy $SOCKS4D"
 SOCKS4D_ID="$SOCKS4D ($(ldd "$SOCKS4D" >/dev/null 2>&1 && echo dynamic || echo static), sha256 $(sha256sum "$SOCKS4D" | cut -c1-12))"
 $CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" || die "loadtool does not build"
-$CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" || die "floor does not build"
+$FLOOR_CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" || die "floor does not build"
 for tool in systemd-socket-activate tcpserver danted haproxy setsid; do
 	command -v $tool >/dev/null || die "$tool is missing (make deps)"
 done
@@ -421,7 +426,7 @@ check() {	# NAME VALUE OP LIMIT
 
 {
 	echo "socks4d benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "socks4d: $SOCKS4D_ID; medians of $REPS; super-servers: systemd-socket-activate -a --inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
+	echo "socks4d: $SOCKS4D_ID; floor built by ${FLOOR_CC##*/} -static; medians of $REPS; super-servers: systemd-socket-activate -a --inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
 	printf '%-30s' "figure"
 	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
 	echo
