@@ -459,12 +459,18 @@ monotonic(struct timespec *ts)
 }
 
 static long long
+ms_of(const struct timespec *ts)
+{
+	return ts->tv_sec * 1000LL + ts->tv_nsec / 1000000;
+}
+
+static long long
 now_ms(void)
 {
 	struct timespec ts;
 
 	monotonic(&ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return ms_of(&ts);
 }
 
 /* poll() for one event until an absolute deadline: 1 ready, 0 timed out. */
@@ -496,7 +502,7 @@ read_request(struct session *s)
 {
 	uint8_t *buf = s->head;
 	size_t len = 0;
-	long long deadline = now_ms() + request_timeout * 1000LL;
+	long long deadline = ms_of(&s->start) + request_timeout * 1000LL;
 	const char *why = NULL;
 	int r = 0;
 	ssize_t n;
@@ -1075,7 +1081,7 @@ do_connect(struct session *s)
 {
 	struct sockaddr_storage addrs[ADDRS_MAX];
 	char rule[sizeof s->why] = "no address to connect to", ip[INET6_ADDRSTRLEN];
-	long long deadline = now_ms() + connect_timeout * 1000LL;
+	long long deadline = now_ms() + connect_timeout * 1000LL, now;
 	int n, i, fd, tried = 0, err = 0;
 
 	if (s->req.port == 0 || memcmp(s->req.ip, "\0\0\0\0", 4) == 0)
@@ -1093,7 +1099,7 @@ do_connect(struct session *s)
 		if (!allowed)
 			continue;
 		tried++;
-		long long now = now_ms();
+		now = now_ms();
 		fd = connect_within(&addrs[i], now + (deadline - now) / (n - i));
 		if (fd != -1)
 			return fd;
