@@ -20,6 +20,7 @@
 #                           size is scaled down to fit (the table says so)
 #   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
 #   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
+#   BENCH_SLICES=5          the seconds of each repetition, in turns
 #   BENCH_IDLE=500          idle sessions held for the memory figure
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
 #   BENCH_FIGURES="one multi rate idle startup"   which figures to run
@@ -41,6 +42,7 @@ BUDGET=${BENCH_BUDGET:-300}
 MULTI_BUDGET=${BENCH_MULTI_BUDGET:-}
 CLIENTS=${BENCH_CLIENTS:-32}
 SECS=${BENCH_SECS:-10}
+SLICES=${BENCH_SLICES:-5}
 IDLE=${BENCH_IDLE:-500}
 STARTUP=${BENCH_STARTUP:-200}
 FIGURES=${BENCH_FIGURES:-one multi rate idle startup}
@@ -277,10 +279,10 @@ if has multi; then
 		if (u == "G" || u == "g") v *= 1073741824; printf "%.0f\n", v}')
 	if [ -z "$MULTI_BUDGET" ]; then	# what the other figures leave of BUDGET
 		MULTI_BUDGET=$(awk -v b="$BUDGET" -v e="$((SECONDS - t_start))" -v r="$REPS" \
-		    -v nr="${#RATE[@]}" -v nm="${#MEM[@]}" -v s="$SECS" -v m="$STARTUP" \
+		    -v nr="${#RATE[@]}" -v nm="${#MEM[@]}" -v s="$SECS" -v k="$SLICES" -v m="$STARTUP" \
 		    -v rate="$(has rate && echo 1 || echo 0)" -v idle="$(has idle && echo 1 || echo 0)" \
 		    -v st="$(has startup && echo 1 || echo 0)" -v sd="$([ -n "$SD" ] && echo 1 || echo 0)" \
-		    'BEGIN {left = b - e - rate * nr * (r * (s + 0.5) + 1.5) - idle * nm * 8
+		    'BEGIN {left = b - e - rate * nr * (r * (s + 0.25 * k) + 1.5) - idle * nm * 8
 			left -= st * nr * r * m * 0.006 + sd * st * r * m / 5 * 0.1
 			print (left < 30) ? 30 : int(left)}')
 	fi
@@ -302,28 +304,43 @@ if has multi; then
 	done
 fi
 
+# One slice of the session-rate test: "sessions late failed secs ticks".
+rate_slice() {
+	local cfg=$1 secs=$2 before after line
+	quiesce "$cfg"
+	before=$(kv "$(proc_line "$cfg")" ticks)
+	line=$("$LT" rate $(route "$cfg") -c "$CLIENTS" -t "$secs" 2>"$W/errors.last")
+	cat "$W/errors.last" >>"$W/errors"
+	quiesce "$cfg"
+	after=$(kv "$(proc_line "$cfg")" ticks)
+	echo "$(kv "$line" sessions) $(kv "$line" late) $(kv "$line" failed) $(kv "$line" secs) $((after - before))"
+}
+
 if has rate; then
-	section "session rate, $CLIENTS clients, $SECS s"
+	# Each repetition gives every server SECS seconds of load, in SLICES
+	# slices taken in turn, so that a change in the machine's speed during
+	# the run falls on all of them alike rather than on whichever ran then.
+	section "session rate, $CLIENTS clients, $SECS s in $SLICES slices"
 	for cfg in "${RATE[@]}"; do		# warm up: page cache, danted's children
 		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
+	slice=$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')
 	for r in $(seq "$REPS"); do
+		declare -A SUM=()
+		for _ in $(seq "$SLICES"); do
+			for cfg in "${RATE[@]}"; do
+				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
+			done
+		done
 		for cfg in "${RATE[@]}"; do
-			quiesce "$cfg"
-			before=$(kv "$(proc_line "$cfg")" ticks)
-			line=$("$LT" rate $(route "$cfg") -c "$CLIENTS" \
-			    -t "$SECS" 2>"$W/errors.last")
-			cat "$W/errors.last" >>"$W/errors"
-			quiesce "$cfg"
-			after=$(kv "$(proc_line "$cfg")" ticks)
-			add "rate:$cfg" "$(kv "$line" rate)"
+			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
+			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
+			add "rate:$cfg" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
 			# CPU per session: less disturbed by other load than the rate
 			# (not where the server is this machine's PID 1)
-			[ "${SPID[$cfg]}" = 1 ] || add "cpu_session:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
-			    -v n="$(kv "$line" sessions)" -v l="$(kv "$line" late)" -v f="$(kv "$line" failed)" \
-			    'BEGIN {if (n + l + f > 0) printf "%.2f\n", (a - b) * 1000 / t / (n + l + f)}')"
-			f=$(kv "$line" failed)
-			[ "${f:-1}" = 0 ] || NOTES+=("session rate $cfg, repetition $r: $f sessions failed (not counted): $(grep -m1 . "$W/errors.last" 2>/dev/null)")
+			[ "${SPID[$cfg]}" = 1 ] || add "cpu_session:$cfg" "$(awk -v a="$ticks" -v t="$(getconf CLK_TCK)" \
+			    -v n="$((n + l + f))" 'BEGIN {if (n > 0) printf "%.2f\n", a * 1000 / t / n}')"
+			[ "$f" = 0 ] || NOTES+=("session rate $cfg, repetition $r: $f sessions failed (not counted)")
 		done
 	done
 fi
