@@ -145,6 +145,7 @@ ssa() { start "$1" perconn systemd-socket-activate -a --inetd -l "127.0.0.1:$por
 tcps() { start "$1" perconn tcpserver -q -H -R -l 0 -c 1000 -b 1024 127.0.0.1 "$port" "${@:2}"; }
 
 setsid "$LT" serve -l 127.0.0.1:0 -t 1800 >"$W/sink.out" 2>"$W/sink.log" </dev/null &
+SINK_PID=$!
 PIDS+=($!)
 for _ in $(seq 100); do grep -q '^port=' "$W/sink.out" && break; sleep 0.05; done
 SINK=$(sed -n 's/^port=//p' "$W/sink.out")
@@ -240,11 +241,15 @@ declare -A VALS FAILS
 add() { VALS[$1]="${VALS[$1]:-} $2"; }
 fail() { FAILS[$1]=$(( ${FAILS[$1]:-0} + 1 )); }
 
-# stream FIGURE CONFIG N BYTES: GB/s, and for proxies CPU s per GiB
+sink_ticks() { kv "$("$LT" proc "$SINK_PID")" ticks; }
+
+# stream FIGURE CONFIG N BYTES: GB/s; CPU s per GiB of the proxy, and of
+# the whole path (client, sink and proxy) for the one-stream figure.
 stream() {
-	local fig=$1 cfg=$2 n=$3 bytes=$4 before after line
+	local fig=$1 cfg=$2 n=$3 bytes=$4 before=0 after=0 sink0 line gib
 	quiesce "$cfg"
 	[ "${KIND[$cfg]}" = direct ] || before=$(kv "$(proc_line "$cfg")" ticks)
+	sink0=$(sink_ticks)
 	if ! line=$("$LT" stream $(route "$cfg") -n "$n" -b "$bytes" \
 	    -t 600 2>>"$W/errors"); then
 		say "bench: $fig $cfg: not every byte verified: $line"
@@ -252,12 +257,14 @@ stream() {
 		return
 	fi
 	add "$fig:$cfg" "$(kv "$line" gbps)"
-	[ "${KIND[$cfg]}" = direct ] && return
 	quiesce "$cfg"
-	after=$(kv "$(proc_line "$cfg")" ticks)
-	add "cpu_$fig:$cfg" "$(awk -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" \
-	    -v bytes="$(kv "$line" bytes_each)" -v n="$n" \
-	    'BEGIN {printf "%.3f\n", (a - b) / t / (bytes * n / 1073741824)}')"
+	[ "${KIND[$cfg]}" = direct ] || after=$(kv "$(proc_line "$cfg")" ticks)
+	gib=$(awk -v b="$(kv "$line" bytes_each)" -v n="$n" 'BEGIN {print b * n / 1073741824}')
+	[ "${KIND[$cfg]}" = direct ] || add "cpu_$fig:$cfg" "$(awk -v a="$after" -v b="$before" \
+	    -v t="$(getconf CLK_TCK)" -v g="$gib" 'BEGIN {printf "%.3f\n", (a - b) / t / g}')"
+	[ "$fig" = one ] && add "cpu_path:$cfg" "$(awk -v p="$((after - before))" \
+	    -v s="$(( $(sink_ticks) - sink0 ))" -v c="$(kv "$line" cpu_s)" -v t="$(getconf CLK_TCK)" \
+	    -v g="$gib" 'BEGIN {printf "%.3f\n", ((p + s) / t + c) / g}')"
 }
 
 section() { say "bench: $1 ($((SECONDS - t_start)) s so far)"; }
@@ -413,15 +420,15 @@ echo "figure,config,unit,median,values,failures" >"$CSV"
 declare -A MED
 COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
-FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi idle_server)
+FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
 	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us [idle_server]=KiB
-	[cpu_session]="CPU ms/session")
+	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB")
 declare -A LABEL=([one]="one stream ($ONE)" [multi]="$STREAMS streams (aggregate)"
 	[rate]="sessions/s ($CLIENTS clients)" [idle]="idle KiB/session, PSS+PT"
 	[cpu_one]="CPU s/GiB, one stream" [cpu_multi]="CPU s/GiB, $STREAMS streams"
 	[startup]="start-up median, us" [idle_server]="server baseline KiB"
-	[cpu_session]="CPU ms/session (server side)")
+	[cpu_session]="CPU ms/session (server side)" [cpu_path]="CPU s/GiB, whole path, one")
 for f in "${FIGS[@]}"; do
 	for c in "${COLS[@]}"; do
 		v=${VALS[$f:$c]:-}
@@ -473,6 +480,12 @@ check() {	# NAME VALUE OP LIMIT
 	    "socks4d / haproxy: one stream $(ratio "${MED[one:socks4d/ssa]}" "${MED[one:haproxy]}")x," \
 	    "$STREAMS streams $(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:haproxy]}")x," \
 	    "CPU/GiB $(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:haproxy]}")x"
+	# What the path's CPU allows: client, proxy and sink share the CPUs.
+	echo "one stream, CPU per GiB of the whole path (client + sink + proxy), against the direct path's:" \
+	    "through socks4d $(ratio "${MED[cpu_path:socks4d/ssa]}" "${MED[cpu_path:direct]}")x," \
+	    "through HAProxy $(ratio "${MED[cpu_path:haproxy]}" "${MED[cpu_path:direct]}")x;" \
+	    "on $(nproc) CPUs socks4d's path could carry at most $(awk -v c="${MED[cpu_path:socks4d/ssa]}" -v n="$(nproc)" \
+	    -v d="${MED[one:direct]}" 'BEGIN {if (c + 0 > 0 && d + 0 > 0) printf "%.2f", n / c * 1.073741824 / d; else print "NA"}')x direct's rate"
 	for vn in "${VNAMES[@]}"; do
 		echo "variant $vn vs socks4d: one stream $(ratio "${MED[one:$vn/ssa]}" "${MED[one:socks4d/ssa]}")x," \
 		    "sessions/s ssa $(ratio "${MED[rate:$vn/ssa]}" "${MED[rate:socks4d/ssa]}")x," \

@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -576,11 +577,15 @@ run_stream(int n, int timeout)
 	}
 	t1 = now_us();
 	double secs = (t1 - t0) / 1e6, total = (double)stream_bytes * done;
+	struct rusage ru;	/* the client's own CPU, for what the whole path costs */
+	getrusage(RUSAGE_SELF, &ru);
 	printf("mode=stream streams=%d bytes_each=%llu verified=%d failed=%d secs=%.3f "
-	    "gbps=%.3f gibps=%.3f checksum=%s direction=%s\n", n,
+	    "gbps=%.3f gibps=%.3f checksum=%s direction=%s cpu_s=%.3f\n", n,
 	    (unsigned long long)stream_bytes, done, failed, secs, total / secs / 1e9,
 	    total / secs / 1073741824.0, mode_nock ? "off" : "on",
-	    mode_reverse ? "download" : "upload");
+	    mode_reverse ? "download" : "upload",
+	    ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	return failed == 0 && done == n ? 0 : 1;
 }
 
