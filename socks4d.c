@@ -52,7 +52,8 @@
 #define CONF_MAX	65536	/* socks.conf is read whole, once per client */
 #define CONF_LINE_MAX	512
 #define ADDRS_MAX	8	/* SOCKS4a addresses tried, at most */
-#define COPY_BUF	HEAD_MAX /* each direction copies, until it proves bulky */
+#define COPY_BUF	HEAD_MAX /* each direction copies until it proves bulky; the
+				   client's copies through head[] */
 #define PIPE_SIZE	(1 << 20) /* then it splices through a pipe this large */
 #define PIPE_MIN	65536	/* a smaller pipe is not worth splicing through */
 #define ROUNDS		8	/* moves per direction per poll() wake-up */
