@@ -880,15 +880,12 @@ parse_rule(char *line, struct rule *r, const char **err)
 	return 1;
 }
 
-/*
- * The next line of text into line[], a comment as an empty line: 1 a
- * line, 0 the end, -1 too long.
- */
+/* The next line of text into line[]: 1 a line, 0 the end, -1 too long. */
 static int
 next_line(const char *text, size_t len, size_t *pos, char *line)
 {
 	const char *start = text + *pos, *nl;
-	size_t n, lead = 0;
+	size_t n;
 
 	if (*pos >= len)
 		return 0;
@@ -897,10 +894,6 @@ next_line(const char *text, size_t len, size_t *pos, char *line)
 	*pos += n + 1;
 	if (n >= CONF_LINE_MAX)
 		return -1;
-	while (lead < n && is_blank(start[lead]))
-		lead++;
-	if (lead < n && start[lead] == '#')
-		n = 0;
 	memcpy(line, start, n);
 	line[n] = '\0';
 	return 1;
@@ -912,6 +905,13 @@ port_of(const struct sockaddr_storage *ss)
 	return ntohs(ss->ss_family == AF_INET6 ?
 	    ((const struct sockaddr_in6 *)ss)->sin6_port :
 	    ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* "socks.conf:LINE", as the firewall's reasons name a line. */
+static void
+add_conf_line(struct text *t, int lineno)
+{
+	add(t, conf_path), add(t, ":"), add_num(t, (unsigned)lineno, 1);
 }
 
 /*
@@ -933,8 +933,7 @@ conf_allows(const char *text, size_t len, int cmd, const struct sockaddr_storage
 	while ((got = next_line(text, len, &pos, line)) != 0) {
 		lineno++;
 		if (got == -1 || (got = parse_rule(line, &r, &err)) == -1) {
-			add(&t, conf_path), add(&t, ":"), add_num(&t, (unsigned)lineno, 1);
-			add(&t, ": "), add(&t, err);
+			add_conf_line(&t, lineno), add(&t, ": "), add(&t, err);
 			return -1;
 		}
 		if (got == 0 || decision != -1 || !(r.cmds & 1 << cmd) ||
@@ -947,7 +946,7 @@ conf_allows(const char *text, size_t len, int cmd, const struct sockaddr_storage
 		add(&t, "no rule in "), add(&t, conf_path), add(&t, " matches");
 		return 0;
 	}
-	add(&t, conf_path), add(&t, ":"), add_num(&t, (unsigned)decided_at, 1);
+	add_conf_line(&t, decided_at);
 	add(&t, decision ? " permits" : " denies");
 	return decision;
 }
@@ -1464,11 +1463,11 @@ add_escaped(struct text *t, const unsigned char *in, size_t n)
 }
 
 static void
-escape(const char *in, size_t n, char *out, size_t size)
+escape(const void *in, size_t n, char *out, size_t size)
 {
 	struct text t = { out, 0, size };
 
-	add_escaped(&t, (const unsigned char *)in, n);
+	add_escaped(&t, in, n);
 }
 
 /* The request's facts as log text, shared by the record and the end line. */
@@ -1526,7 +1525,7 @@ record_one_line(struct session *s, const struct facts *f, int prio)
 	char name[FIELD_MAX * 4 + 1], user[FIELD_MAX * 4 + 1];
 	char why[sizeof s->why + 16] = "", bind[INET6_ADDRSTRLEN + 48] = "";
 
-	escape((const char *)s->excerpt, s->excerpt_len, content, sizeof content);
+	escape(s->excerpt, s->excerpt_len, content, sizeof content);
 	escape(s->req.host, strlen(s->req.host), name, sizeof name);
 	escape(s->req.userid, strlen(s->req.userid), user, sizeof user);
 	if (s->peer.ss_family)
