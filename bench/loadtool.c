@@ -6,7 +6,7 @@
  *   loadtool rate    [-x PROXY] -d DEST [-c C] [-t SECS]
  *   loadtool idle    [-x PROXY] -d DEST [-k K] [-t SECS]
  *   loadtool startup -x PROXY -d DEST [-m M]
- *   loadtool proc    [-C] PID...                   CPU and memory of process trees
+ *   loadtool proc    PID...                        CPU and memory of process trees
  *   loadtool freeport                              a free TCP port on 127.0.0.1
  *
  * PROXY and DEST are IPv4 HOST:PORT.  With -x every connection is a SOCKS4

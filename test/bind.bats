@@ -53,17 +53,6 @@ bind_client() {
 	[ "$status" -eq 0 ] || die "bind_client.py $*: exit $status"
 }
 
-# record LOG: the classic record of client $CPORT, once it is complete.
-record() {
-	wait_for_log "$1" "^<S_PORT> :$CPORT\$"
-	awk -v want="<S_PORT> :$CPORT" '
-		/^<S_IP> :/ { rec = ""; on = 1 }
-		on { rec = rec $0 "\n" }
-		on && $0 == want { mine = 1 }
-		/^<Content> :/ { if (mine) { printf "%s", rec; exit } on = 0 }
-	' "$1"
-}
-
 # has RECORD LINE: the record holds exactly this line.
 has() {
 	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
@@ -74,7 +63,7 @@ has() {
 	bind_client --peer-from 127.0.0.2 --bytes $((4 << 20))
 	[[ $output == *"first 00 5a $(printf '%02x %02x' $((BPORT >> 8)) $((BPORT & 255))) 7f 00 00 01"* ]]
 	[[ $output == *"second 00 5a $(printf '%02x %02x' $((PPORT >> 8)) $((PPORT & 255))) 7f 00 00 02"* ]]
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Accept"
 	has "$rec" "<D_IP> :0.0.0.0"
@@ -86,7 +75,7 @@ has() {
 @test "BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121): that peer is granted" {
 	conf 'permit b 127.0.0.1'
 	bind_client --dst 127.0.0.1 --dport 2121 --peer-from 127.0.0.1
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<D_IP> :127.0.0.1"
 	has "$rec" "<D_PORT> :2121"
@@ -98,7 +87,7 @@ has() {
 	conf 'permit b *.*.*.*'
 	bind_client --dst 127.0.0.1 --peer-from 127.0.0.2 --mode wrong-peer
 	[[ $output == *"second 00 5b "* ]]
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<B_PORT> :$BPORT"
@@ -109,7 +98,7 @@ has() {
 	conf 'permit b 127.0.0.1'
 	bind_client --host localhost --peer-from 127.0.0.1
 	bind_client --host localhost --peer-from 127.0.0.2 --mode wrong-peer
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<D_NAME> :localhost"
 }
@@ -127,13 +116,13 @@ has() {
 	HOSTS_PID=$SOCKS_PID
 	conf 'permit b 127.0.0.0/8'
 	bind_client --host ftp.test --peer-from 127.0.0.3
-	has "$(record "$SOCKS_LOG")" "<Peer> :127.0.0.3:$PPORT"
+	has "$(record_of "$CPORT" "$SOCKS_LOG")" "<Peer> :127.0.0.3:$PPORT"
 	bind_client --host ftp.test --peer-from 127.0.0.4 --mode wrong-peer
 	# The first address is not permitted: only the second one may connect.
 	conf 'permit b 127.0.0.3'
 	bind_client --host ftp.test --peer-from 127.0.0.3
 	bind_client --host ftp.test --peer-from 127.0.0.2 --mode wrong-peer
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<Reason> :BIND peer 127.0.0.2 is not the expected 127.0.0.3"
 }
@@ -141,11 +130,11 @@ has() {
 @test "BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer that connects" {
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<Peer> :127.0.0.2:$PPORT"
 	bind_client --peer-from 127.0.0.3
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Reply> :Accept"
 	has "$rec" "<Peer> :127.0.0.3:$PPORT"
 }
@@ -153,7 +142,7 @@ has() {
 @test "firewall: with 'permit c' rules only, BIND is rejected (91) and nothing listens" {
 	conf 'permit c 127.0.0.0/8' 'permit c 10.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Reject"
 	! grep -q '^<B_PORT>' <<<"$rec" || die "a listener was opened: $rec"
@@ -170,7 +159,7 @@ has() {
 @test "BIND deadline (-B 2): nobody connects, 91 after 2 s, port released" {
 	conf 'permit b *.*.*.*'
 	bind_client --short --dst 127.0.0.1 --mode deadline --deadline 2
-	rec=$(record "$SHORT_LOG")
+	rec=$(record_of "$CPORT" "$SHORT_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<B_PORT> :$BPORT"
@@ -190,7 +179,7 @@ has() {
 @test "BIND: a client leaving during the wait still gets its record" {
 	conf 'permit b *.*.*.*'
 	bind_client --mode client-close
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Reject"
 	has "$rec" "<B_PORT> :$BPORT"
@@ -199,11 +188,11 @@ has() {
 @test "BIND rejected by the firewall: the record gives the reason" {
 	conf 'permit c 127.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	grep -qx '<Reason> :no rule in .* matches' <<<"$rec" || die "no reason: $rec"
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
-	rec=$(record "$SOCKS_LOG")
+	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	grep -qx '<Reason> :no rule in .* matches' <<<"$rec" || die "no reason: $rec"
 }
 

@@ -4,8 +4,8 @@
 # (curl, nc, and a chain through two socks4d), tnftp under Dante's socksify
 # in passive mode, curl --socks4 and --socks4a.
 #
-# Destinations are on 127.0.0.2: Dante's library goes around the proxy for
-# the proxy's own address (DESIGN.md, field notes).
+# Destinations are on 127.0.0.2: Dante's library connects straight to
+# anything on the proxy's own address (127.0.0.1), not through the proxy.
 #
 # Two SOCKS proxies in a row are chained with proxychains4, not curl:
 # curl's --preproxy puts a SOCKS proxy in front of an HTTP(S) proxy only;
@@ -13,7 +13,7 @@
 # it for the destination itself.
 
 BATS_TEST_TIMEOUT=90
-load clients_helper
+load test_helper
 
 setup_file() {
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
@@ -188,14 +188,14 @@ pc_conf() {
 
 @test "curl --socks4 and --socks4a through socks4d; for 4a socks4d resolves the name" {
 	local c1 c2
-	c1=$(pick_cport)
+	c1=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$c1" --socks4 "127.0.0.1:$MAIN_PORT" \
 		"http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]]
 	run -0 wait_recs "$MAIN_LOG" 0 \
 		"^<S_IP> :127\.0\.0\.1\|<S_PORT> :$c1\|<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|" 1
 
-	c2=$(pick_cport)
+	c2=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$c2" --socks4a "127.0.0.1:$MAIN_PORT" \
 		"http://localhost:$LO_PORT/"
 	[[ $output == *"$MARKER"* ]]

@@ -4,7 +4,7 @@
 # record and end line in the log.
 
 BATS_TEST_TIMEOUT=60
-load suite_helper
+load test_helper
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
@@ -179,36 +179,6 @@ teardown_file() {
 	pid=$(conn_pid "$cport")
 	[ "$(exit_code "$pid")" = 1 ]
 	! grep -q "^socks4d\[$pid\]: end:" "$SOCKS_LOG" || die "matched, and should not have"
-}
-
-# reset_mid_transfer: read 100 kB of the 100 MiB download, then close with
-# unread data (RST); sets CPORT.
-reset_mid_transfer() {
-	local t=$BATS_TEST_TMPDIR
-	CPORT=$(client_port)
-	{ printf "$(req 1 "$XFER_PORT" 127.0.0.2 u)"; sleep 2; } |
-		timeout 20 socat -t 5 - "TCP:127.0.0.1:$SOCKS_PORT,sourceport=$CPORT,reuseaddr" 2>/dev/null |
-		head -c 100000 > "$t/out" || true
-	[ "$(stat -c %s "$t/out")" = 100000 ]
-}
-
-@test "a client that resets mid-transfer ends the session; SIGPIPE does not kill socks4d" {
-	local pid
-	reset_mid_transfer
-	pid=$(conn_pid "$CPORT")
-	run -0 exit_code "$pid"
-	[ "$output" = 1 ]		# not killed by a signal
-	run -0 end_line "$pid"
-	[[ "$output" == *", error: "* ]]
-	echo_ok "$SOCKS_PORT"
-}
-
-@test "the end line blames the side that failed" {
-	local pid
-	reset_mid_transfer
-	pid=$(conn_pid "$CPORT")
-	run -0 end_line "$pid"
-	[[ "$output" == *", error: client: "* ]]
 }
 
 @test "no sanitizer reports in the log" {

@@ -6,7 +6,7 @@
 # shipped file.
 
 BATS_TEST_TIMEOUT=60
-load robust_helper
+load test_helper
 
 SHIPPED_CONF=$TOP/socks.conf
 

@@ -7,7 +7,7 @@
 # Deadlines here: -C 2 (connect), -B 2 (BIND accept).
 
 BATS_TEST_TIMEOUT=60
-load robust_helper
+load test_helper
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
@@ -100,11 +100,9 @@ out_line() {
 }
 
 @test "destination resets before sending anything: logged as an error, exit 1" {
-	# as for a client (hostile.bats): note_first_bytes()'s recv(MSG_PEEK)
-	# consumes the ECONNRESET, the read that follows returns 0, and the
-	# reset is relayed as a clean EOF (shutdown to the client, which cannot
-	# tell an aborted reply from an empty one), logged as "both sides
-	# closed", exit 0. Still so in def8cf3.
+	# as for a client (hostile.bats): the reset must be logged as one, not
+	# taken for an EOF and relayed as a clean end (a shutdown, which the
+	# client cannot tell from an empty reply), "both sides closed", exit 0.
 	client wait "$RESET0_PORT"
 	[ "$reply" = "005a$(hex4 "$RESET0_PORT")7f000002" ]
 	[ "$got" = 0 ]
@@ -122,7 +120,8 @@ stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 	before=$(stream_ends)
 	client drop "$STREAM_PORT" 262144
 	[ "$reply" = "005a$(hex4 "$STREAM_PORT")7f000002" ]
-	[ "$got" = 262144 ] && [ "$end" = us ]
+	[ "$got" = 262144 ]
+	[ "$end" = us ]
 	pid=$(the_pid)
 	died "$pid" 1
 	grep -qE "^socks4d\[$pid\]: end: [0-9]+ bytes to client, 0 from client, .*, error: client: (Connection reset by peer|Broken pipe)$" "$SOCKS_LOG"
@@ -151,7 +150,9 @@ stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 	local pid line
 	client halfclose "$HALF_PORT" 3145728
 	[ "$reply" = "005a$(hex4 "$HALF_PORT")7f000002" ]
-	[ "$got_before_send" = 4194304 ] && [ "$got" = 4194304 ] && [ "$end" = eof ]
+	[ "$got_before_send" = 4194304 ]
+	[ "$got" = 4194304 ]
+	[ "$end" = eof ]
 	line=$(out_line "$BATS_FILE_TMPDIR/half.out")
 	# the peer sent exactly what the client got, and after its own
 	# half-close received exactly what the client sent, then EOF

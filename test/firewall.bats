@@ -4,7 +4,7 @@
 # through `socks4d -t`, malformed and missing files, edits without restart.
 
 BATS_TEST_TIMEOUT=30
-load suite_helper
+load test_helper
 
 setup_file() {
 	export CONF=$BATS_FILE_TMPDIR/socks.conf	# a link to the test's own file
@@ -40,14 +40,13 @@ fwcheck() {
 	"$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/check.conf" "$@"
 }
 
-echo_hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 # try_echo: CONNECT to the echo peer from a fresh port CPORT, send "ping",
 # print the reply and the echo in hex.
 try_echo() {
 	CPORT=$(client_port)
 	raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 }
-granted() { echo "005a$(printf '%04x' "$ECHO_PORT")7f000002$(echo_hex $'ping\n')"; }
+granted() { echo "005a$(printf '%04x' "$ECHO_PORT")7f000002$(hex 'ping\n')"; }
 rejected() { echo "005b$(printf '%04x' "$ECHO_PORT")7f000002"; }
 accepts() { wc -l < "$ACCEPTS"; }
 
@@ -121,7 +120,7 @@ assert_rejected_untouched() {
 	[ "$(accepts)" = "$before" ]
 	conf 'permit c 127.0.0.2'
 	run -0 raw "$(client_port)" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw 127.0.0.2)ping\n"
-	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")00000001$(echo_hex $'ping\n')" ]
+	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")00000001$(hex 'ping\n')" ]
 }
 
 @test "IPv6 destinations: permit c ::1 lets a SOCKS4a request for ::1 through" {
@@ -129,7 +128,7 @@ assert_rejected_untouched() {
 	conf 'permit c ::1'
 	before=$(wc -l < "$V6_ACCEPTS")
 	run -0 raw "$(client_port)" "$SOCKS_PORT" "$(req 1 "$V6_PORT" 0.0.0.1 fw ::1)ping6\n"
-	[ "$output" = "005a$(printf '%04x' "$V6_PORT")00000001$(echo_hex $'ping6\n')" ]
+	[ "$output" = "005a$(printf '%04x' "$V6_PORT")00000001$(hex 'ping6\n')" ]
 	[ "$(wc -l < "$V6_ACCEPTS")" = $((before + 1)) ]
 	# an IPv4-only firewall rejects it, and ::1 is never contacted
 	conf 'permit c 127.0.0.0/8' 'permit c *.*.*.*'

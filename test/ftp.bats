@@ -71,29 +71,14 @@ ftp_session() {
 	echo "$output"
 }
 
-# since FILE: the lines FILE gained since `mark FILE`.
-mark() { wc -l <"$1" >"$BATS_TEST_TMPDIR/mark.$(basename "$1")"; }
-since() { tail -n +$(( $(cat "$BATS_TEST_TMPDIR/mark.$(basename "$1")") + 1 )) "$1"; }
-
-# records LOG_TEXT COMMAND: the classic records of that command, one a line,
-# fields joined by '|'.
-records() {
-	awk -v cmd="<Command> :$2" '
-		/^<S_IP> :/ { rec = ""; on = 1 }
-		on { rec = rec (rec == "" ? "" : "|") $0 }
-		on && $0 == cmd { mine = 1 }
-		/^<Content> :/ { if (mine) print rec; on = mine = 0 }
-	' <<<"$1"
-}
-
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 @test "FTP active mode (PORT) through socks4d, CONNECT and BIND: ${BIG_MIB} MiB up and down, byte-identical" {
-	local size=$((BIG_MIB << 20)) want t0 t1 t2
+	local size=$((BIG_MIB << 20)) want t0 t1 t2 soff foff
 	# Hashed as it is written: one pass less over 1100 MiB.
 	want=$(head -c "${BIG_MIB}M" /dev/urandom | tee "$CLI/big.bin" | sha256sum | cut -d' ' -f1)
 	[ "$(stat -c %s "$CLI/big.bin")" -eq "$size" ]
-	mark "$SOCKS_LOG"; mark "$FTP_LOG"
+	soff=$(log_size "$SOCKS_LOG") foff=$(log_size "$FTP_LOG")
 
 	t0=$(date +%s%N)
 	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' "put $CLI/big.bin big.bin"
@@ -116,10 +101,10 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	# The server was told socks4d's address (PORT 127,0,0,1,...), and
 	# connected there: each PORT names a BIND port socks4d listened on.
 	local slog flog bind ports p
-	slog=$(since "$SOCKS_LOG")
-	flog=$(since "$FTP_LOG")
-	[ "$(records "$slog" CONNECT | grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|")" -eq 2 ]
-	bind=$(records "$slog" BIND)
+	slog=$(log_since "$SOCKS_LOG" "$soff")
+	flog=$(log_since "$FTP_LOG" "$foff")
+	[ "$(recs <<<"$slog" | grep -F '|<Command> :CONNECT|' | grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|")" -eq 2 ]
+	bind=$(recs <<<"$slog" | grep -F '|<Command> :BIND|')
 	echo "$bind"
 	[ "$(grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:" <<<"$bind")" -eq 2 ]
 	ports=$(sed -n 's/.*<- PORT 127,0,0,1,\([0-9]*\),\([0-9]*\)$/\1 \2/p' <<<"$flog")
@@ -136,30 +121,32 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 }
 
 @test "FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0), checked against the server connecting" {
+	local soff foff
 	head -c 8M /dev/urandom >"$CLI/small.bin"
-	mark "$SOCKS_LOG"; mark "$FTP_LOG"
+	soff=$(log_size "$SOCKS_LOG") foff=$(log_size "$FTP_LOG")
 	ftp_session -- 'epsv4 off' "put $CLI/small.bin small.bin" "get small.bin $CLI/small.down"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '226 Transfer complete.' <<<"$output")" -eq 2 ]
 	[ "$(sha "$SRV/small.bin")" = "$(sha "$CLI/small.bin")" ]
 	[ "$(sha "$CLI/small.down")" = "$(sha "$CLI/small.bin")" ]
 	local slog
-	slog=$(since "$SOCKS_LOG")
-	[ "$(records "$slog" BIND | grep -c '<D_IP> :0.0.0.0|<D_PORT> :0|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:')" -eq 2 ]
-	[ "$(since "$FTP_LOG" | grep -c '<- PORT 127,0,0,1,')" -eq 2 ]
+	slog=$(log_since "$SOCKS_LOG" "$soff")
+	[ "$(recs <<<"$slog" | grep -F '|<Command> :BIND|' | grep -c '<D_IP> :0.0.0.0|<D_PORT> :0|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:')" -eq 2 ]
+	[ "$(log_since "$FTP_LOG" "$foff" | grep -c '<- PORT 127,0,0,1,')" -eq 2 ]
 }
 
 @test "FTP: without a 'permit b' rule the data connection is refused, nothing transferred" {
 	printf '%s\n' 'permit c 127.0.0.2' >"$BATS_TEST_TMPDIR/socks.conf"
 	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
+	local soff
 	head -c 1M /dev/urandom >"$CLI/nob.bin"
-	mark "$SOCKS_LOG"
+	soff=$(log_size "$SOCKS_LOG")
 	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' "put $CLI/nob.bin nob.bin"
 	ln -sfn "$BATS_FILE_TMPDIR/permit.conf" "$CONF"
 	[[ $output != *"226 Transfer complete."* ]]
 	[ ! -e "$SRV/nob.bin" ]
 	local bind
-	bind=$(records "$(since "$SOCKS_LOG")" BIND)
+	bind=$(log_since "$SOCKS_LOG" "$soff" | recs | grep -F '|<Command> :BIND|')
 	echo "$bind"
 	grep -q '<D_IP> :127.0.0.2|.*<Reply> :Reject|' <<<"$bind"
 	! grep -q '<B_PORT>' <<<"$bind" || die "matched, and should not have"

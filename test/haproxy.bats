@@ -6,7 +6,7 @@
 # listener accepts but runs no socks4d shows what the health check catches.
 
 BATS_TEST_TIMEOUT=60
-load clients_helper
+load test_helper
 
 N=40
 

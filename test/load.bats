@@ -11,7 +11,7 @@
 # would need -c 1000 -b 1024.)
 
 BATS_TEST_TIMEOUT=170
-load robust_helper
+load test_helper
 
 setup_file() {
 	(( $(ulimit -n) >= 8192 )) || ulimit -n 8192
@@ -37,8 +37,9 @@ oddities() {
 		"$SOCKS_LOG" | tail -20
 }
 
-# since MARK PATTERN: lines matching PATTERN in the log after line MARK.
-since() { tail -n +"$(( $1 + 1 ))" "$SOCKS_LOG" | grep -cE -- "$2" || true; }
+# count_since MARK PATTERN: lines matching PATTERN in the log after byte MARK
+# (a log_size).
+count_since() { log_since "$SOCKS_LOG" "$1" | grep -cE -- "$2" || true; }
 
 # records_intact: "RECORDS BROKEN" for the log on stdin, where a record is
 # broken if any other line falls between its <S_IP> and its <Content>.
@@ -55,8 +56,8 @@ records_intact() {
 # wait_count MARK PATTERN N SECS: until N such lines have been logged.
 wait_count() {
 	local tries=$(( $4 * 10 ))
-	while [ "$(since "$1" "$2")" -lt "$3" ] && (( tries-- > 0 )); do sleep 0.1; done
-	[ "$(since "$1" "$2")" = "$3" ] || die "$(since "$1" "$2") lines match '$2', expected $3"
+	while [ "$(count_since "$1" "$2")" -lt "$3" ] && (( tries-- > 0 )); do sleep 0.1; done
+	[ "$(count_since "$1" "$2")" = "$3" ] || die "$(count_since "$1" "$2") lines match '$2', expected $3"
 }
 
 @test "the super-server queues 1000 connections: listen backlog >= 1024" {
@@ -69,7 +70,7 @@ wait_count() {
 @test "500 concurrent CONNECT sessions, 1 MiB each way, every byte checked (sha256)" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
-	mark=$(wc -l < "$SOCKS_LOG")
+	mark=$(log_size "$SOCKS_LOG")
 	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
 		--sessions 500 --bytes 1048576 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
 	echo "$output"
@@ -78,17 +79,17 @@ wait_count() {
 	# all 500 were alive at once
 	[ "$(cat "$live")" = 500 ]
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 500 30
-	[ "$(since "$mark" '^Child [0-9]+ died with code')" = 500 ]
-	[ "$(since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
+	[ "$(count_since "$mark" '^Child [0-9]+ died with code')" = 500 ]
+	[ "$(count_since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
 	# 500 writers on one log: every record's seven lines stay together, in order
-	[ "$(tail -n +"$(( mark + 1 ))" "$SOCKS_LOG" | records_intact)" = "500 0" ]
+	[ "$(log_since "$SOCKS_LOG" "$mark" | records_intact)" = "500 0" ]
 	no_children 10
 }
 
 @test "1000 idle sessions held open at once, then released: no failure, no process left" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
-	mark=$(wc -l < "$SOCKS_LOG")
+	mark=$(log_size "$SOCKS_LOG")
 	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
 		--sessions 1000 --idle 2 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
 	echo "$output"
@@ -97,6 +98,6 @@ wait_count() {
 	[ "$(cat "$live")" = 1000 ]
 	no_children 30
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 1000 10
-	[ "$(since "$mark" '^Child [0-9]+ died with code')" = 1000 ]
-	[ "$(since "$mark" '^socks4d\[[0-9]+\]: end: 0 bytes to client, 0 from client, .*, both sides closed$')" = 1000 ]
+	[ "$(count_since "$mark" '^Child [0-9]+ died with code')" = 1000 ]
+	[ "$(count_since "$mark" '^socks4d\[[0-9]+\]: end: 0 bytes to client, 0 from client, .*, both sides closed$')" = 1000 ]
 }

@@ -7,7 +7,7 @@
 # touched.  Also: the socket as fd 3 (LISTEN_FDS), and usage from a terminal.
 
 BATS_TEST_TIMEOUT=30
-load suite_helper
+load test_helper
 
 # in_devlog_ns DIR CMD...: become CMD, run where /dev is DIR (with DIR/log,
 # the listener's socket), plus the real null, zero, random and urandom.
@@ -44,10 +44,8 @@ setup_file() {
 	for n in null zero random urandom; do : > "$d/dev/$n"; done
 	ln -s /proc/self/fd "$d/dev/fd"
 	export SYSLOG=$d/syslog.txt
-	: > "$SYSLOG"
-	"$PYTHON" "$BATS_TEST_DIRNAME/syslog_listener.py" "$d/dev/log" "$SYSLOG" \
-		</dev/null >/dev/null 2>>"$d/syslog_listener.err" 3>&- &
-	export SYSLOGD_PID=$!
+	start_syslog "$d" "$d/dev/log"
+	export SYSLOG_PID
 	start_http 127.0.0.2 "$d/www"
 	export HTTP_PORT HTTP_PID
 	start_peer ECHO echo 127.0.0.2
@@ -68,10 +66,8 @@ setup_file() {
 teardown_file() {
 	stop_socks4d
 	stop_http
-	kill_pids "$INETD_PID" "$NOERR_PID" "$FD3_PID" "$ECHO_PID" "$SYSLOGD_PID"
+	kill_pids "$INETD_PID" "$NOERR_PID" "$FD3_PID" "$ECHO_PID" "$SYSLOG_PID"
 }
-
-hex() { printf "$1" | od -An -tx1 | tr -d ' \n'; }
 
 # syslog_line PID TEXT: the syslog line of socks4d[PID] that starts with
 # TEXT, without the "<PRI>date host" part; waits for it.

@@ -14,7 +14,7 @@
 # so socks.conf lives in a world-readable directory of its own.
 
 BATS_TEST_TIMEOUT=60
-load clients_helper
+load test_helper
 
 setup_file() {
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
@@ -46,14 +46,14 @@ setup_file() {
 	serve TCPS 127.0.0.1 "$TCPS_LOG" with_port \
 		tcpserver -HRl0 127.0.0.1 @PORT@ "$SOCKS4D" -c "$CONF"
 
-	export NS_SKIP INETD_SKIP XSYS=$d/xinetd ISYS=$d/inetd
+	export NS_SKIP INETD_MISSING XSYS=$d/xinetd ISYS=$d/inetd
 	NS_SKIP=$(devlog_reason)
 	if [ -z "$NS_SKIP" ]; then
 		start_syslog "$XSYS"
 		export XINETD_SYSLOG_PID=$SYSLOG_PID
 		serve XINETD 127.0.0.1 "$XSYS/xinetd.out" run_xinetd
-		INETD_SKIP=$(openbsd_inetd "$CONF_DIR/openbsd-inetd") || true
-		if [ -z "$INETD_SKIP" ]; then
+		INETD_MISSING=$(openbsd_inetd "$CONF_DIR/openbsd-inetd") || true
+		if [ -z "$INETD_MISSING" ]; then
 			start_syslog "$ISYS"
 			export INETD_SYSLOG_PID=$SYSLOG_PID
 			serve INETD 127.0.0.1 "$ISYS/inetd.out" run_openbsd_inetd
@@ -79,18 +79,13 @@ run_xinetd() {
 }
 
 # openbsd_inetd DIR: Debian's openbsd-inetd unpacked into DIR, without
-# installing it (it conflicts with xinetd): the .deb from apt's cache, from
-# ~/.cache/socks4d-test, or fetched there with apt-get download.  Prints the
-# reason and fails if there is none.
+# installing it (it conflicts with xinetd): the .deb that make's deps step
+# put in ~/.cache/socks4d-test (or apt's cache has).  A test run downloads
+# nothing: without the .deb, prints why and fails.
 openbsd_inetd() {
 	local cache=${XDG_CACHE_HOME:-$HOME/.cache}/socks4d-test deb
 	deb=$(ls /var/cache/apt/archives/openbsd-inetd_*.deb "$cache"/openbsd-inetd_*.deb 2>/dev/null | tail -n 1)
-	if [ -z "$deb" ]; then
-		mkdir -p "$cache"
-		(cd "$cache" && timeout 60 apt-get download -q openbsd-inetd) >/dev/null 2>&1 || true
-		deb=$(ls "$cache"/openbsd-inetd_*.deb 2>/dev/null | tail -n 1)
-	fi
-	[ -n "$deb" ] || { echo "no openbsd-inetd .deb: apt-get download openbsd-inetd failed (offline?)"; return 1; }
+	[ -n "$deb" ] || { echo "no openbsd-inetd .deb in $cache: run 'make test-deps' first"; return 1; }
 	dpkg -x "$deb" "$1" && [ -x "$1/usr/sbin/inetd" ] ||
 		{ echo "cannot unpack $deb"; return 1; }
 }
@@ -111,7 +106,7 @@ run_openbsd_inetd() {
 # curl_through PORT: curl --socks4 to the page through PORT from a known
 # local port; sets CPORT.
 curl_through() {
-	CPORT=$(pick_cport)
+	CPORT=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$CPORT" --socks4 "127.0.0.1:$1" \
 		"http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
@@ -143,24 +138,24 @@ no_log_to_client() {
 	shift 2
 	printf -v p4 '%04x' "$ECHO_PORT"
 
-	c=$(pick_cport) off=$(log_size "$sys")
-	run -0 raw_session "$c" "$port" "$(socks4_bytes 1 "$ECHO_PORT" 127.0.0.2 fd2)ping\\n"
+	c=$(client_port) off=$(log_size "$sys")
+	run -0 raw "$c" "$port" "$(req 1 "$ECHO_PORT" 127.0.0.2 fd2)ping\\n" 5
 	[ "$output" = "005a${p4}7f000002$(hex 'ping\n')" ]
 	run -0 wait_lines "$sys" "$off" "^<30>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$c -> 127\.0\.0\.2:$ECHO_PORT user \"fd2\": Accept, content \"ping\\\\n\"$" 1
 	run -0 wait_lines "$sys" "$off" "^<30>.* socks4d\[[0-9]+\]: end: 5 bytes to client, 5 from client, .*, both sides closed$" 1
 
-	c=$(pick_cport) off=$(log_size "$sys")
-	run -0 raw_session "$c" "$port" "$(socks4_bytes 1 80 192.0.2.1 fd2)"
+	c=$(client_port) off=$(log_size "$sys")
+	run -0 raw "$c" "$port" "$(req 1 80 192.0.2.1 fd2)" 5
 	[ "$output" = 005b0050c0000201 ]
 	run -0 wait_lines "$sys" "$off" "^<29>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$c -> 192\.0\.2\.1:80 user \"fd2\": Reject \(no rule in $CONF matches\), content \"\"$" 1
 
-	c=$(pick_cport) off=$(log_size "$sys")
-	run -0 raw_session "$c" "$port" '\x05\x01\x00'
+	c=$(client_port) off=$(log_size "$sys")
+	run -0 raw "$c" "$port" '\x05\x01\x00' 5
 	[ "$output" = "" ]
 	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: rejected: version is not 4$' 1
 
-	c=$(pick_cport) off=$(log_size "$sys")
-	run -0 raw_session "$c" "$port" '\x04\x01\x00'
+	c=$(client_port) off=$(log_size "$sys")
+	run -0 raw "$c" "$port" '\x04\x01\x00' 5
 	[ "$output" = "" ]
 	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: client closed before a complete request$' 1
 
@@ -187,8 +182,8 @@ no_log_to_client() {
 	# hold a session open and look at its process
 	[ "$(id -u)" = 0 ] || return 0	# not started as root: nothing to drop
 	local c child uid
-	c=$(pick_cport)
-	{ printf "$(socks4_bytes 1 "$ECHO_PORT" 127.0.0.2 hold)"; sleep 2; } |
+	c=$(client_port)
+	{ printf "$(req 1 "$ECHO_PORT" 127.0.0.2 hold)"; sleep 2; } |
 		timeout 10 socat -t 1 - "TCP:127.0.0.1:$TCPS_PORT,sourceport=$c,reuseaddr" >/dev/null 3>&- &
 	local held=$! tries=100
 	until child=$(cat /proc/"$TCPS_PID"/task/*/children 2>/dev/null | awk '{ print $1 }') &&
@@ -215,7 +210,7 @@ no_log_to_client() {
 
 @test "openbsd-inetd, unprivileged, with the inetd.conf.example line: curl through socks4d, one-line record on syslog (daemon)" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
-	[ -z "$INETD_SKIP" ] || skip "$INETD_SKIP"
+	[ -z "$INETD_MISSING" ] || die "$INETD_MISSING"
 	run -0 awk '/^Uid:/ { print $2 }' "/proc/$INETD_PID/status"
 	[ "$output" = 65534 ]
 	curl_through "$INETD_PORT"
@@ -227,7 +222,7 @@ no_log_to_client() {
 
 @test "openbsd-inetd: fd 2 is the client, and not one log byte reaches it" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
-	[ -z "$INETD_SKIP" ] || skip "$INETD_SKIP"
+	[ -z "$INETD_MISSING" ] || die "$INETD_MISSING"
 	no_log_to_client "$INETD_PORT" "$ISYS/syslog.txt" "$ISYS/inetd.out"
 }
 
