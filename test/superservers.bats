@@ -152,12 +152,12 @@ no_log_to_client() {
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x05\x01\x00' 5
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: rejected: version is not 4$' 1
+	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: .*version is not 4' 1
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x04\x01\x00' 5
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: client closed before a complete request$' 1
+	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: .*client closed before a complete request' 1
 
 	run ! grep -a -e '<S_IP>' -e '<Reply>' "$sys" "$@"
 	run ! grep -a 'socks4d\[' "$@"
