@@ -152,7 +152,7 @@ no_log_to_client() {
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x05\x01\x00' 5
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: .*version is not 4' 1
+	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(version is not 4\), content ""$' 1
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x04\x01\x00' 5
