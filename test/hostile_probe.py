@@ -14,9 +14,11 @@ steps   what the client does, in order, space-separated:
           shut         shutdown(SHUT_WR): a half-close
           close        close(): FIN, the client is gone
           rst          close() with SO_LINGER 0: RST, the client is gone
-                       (both first wait until socks4d has been spawned for
-                       this connection: a reset in the accept queue would
-                       test the super-server, not socks4d)
+                       (both first wait until socks4d runs for this
+                       connection and has blocked, as it does only once it
+                       knows the client's address: a reset before that
+                       would test the super-server or leave socks4d no
+                       address to name the client by in its record)
           read:N:SECS  read until N bytes in all have come (at most SECS)
           wait:SECS    read for SECS
         then, unless the client closed, it reads until the end.
@@ -231,6 +233,25 @@ class Client:
         self._ended("us")
 
 
+def settled(pid, secs=5):
+    """Until process pid is socks4d (exec'd: its name begins so) and
+    sleeping (state S), or has ended, or secs have passed.  socks4d's first
+    sleep is its wait for the request, after it has asked for the
+    client's address (getpeername)."""
+    end = time.monotonic() + secs
+    while pid is not None and time.monotonic() < end:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            return
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        if state in "ZX" or (name.startswith("socks4d") and state == "S"):
+            return
+        time.sleep(0.005)
+
+
 slowest = [0]
 
 
@@ -265,8 +286,7 @@ def run_case(case, args, var, log):
             except OSError:
                 pass
         elif kind in ("close", "rst"):
-            # socks4d, not the super-server's accept queue, must see it go
-            log.pid_of(c.sport, 5)
+            settled(log.pid_of(c.sport, 5))
             c.close(kind == "rst")
         elif kind == "read":
             n, _, secs = arg.partition(":")
