@@ -91,8 +91,11 @@ listens() {
 # stderr appended to LOG, and must exec the server (so that its PID is the
 # listener's).  If the server dies before it listens (someone took the port
 # meanwhile: free_port can only say what was free), it is started again on
-# another port.  Sets and exports NAME_PORT, NAME_PID.
-serve() {
+# another port.  Sets and exports NAME_PORT, NAME_PID.  The starters below
+# call it as _serve: a suite may define a serve of its own
+# (hw4cgi_servers.bats does).
+serve() { _serve "$@"; }
+_serve() {
 	local name=$1 addr=$2 log=$3 port pid try end
 	shift 3
 	for try in 1 2 3 4 5; do
@@ -128,7 +131,7 @@ start_socks4d_as() {
 	local name=$1 conf=$2 log_var=${1}_LOG
 	shift 2
 	declare -gx "$log_var=${!log_var:-$BATS_FILE_TMPDIR/$name.log}"
-	serve "$name" 127.0.0.1 "${!log_var}" with_port \
+	_serve "$name" 127.0.0.1 "${!log_var}" with_port \
 		systemd-socket-activate -a --inetd -l 127.0.0.1:@PORT@ "$SOCKS4D" -c "$conf" "$@"
 }
 
@@ -164,7 +167,7 @@ start_peer() {
 # start_web NAME ADDR DIR: Python's http.server for DIR on ADDR; its access
 # log is $BATS_FILE_TMPDIR/http.log.  Sets NAME_PORT, NAME_PID.
 start_web() {
-	serve "$1" "$2" "$BATS_FILE_TMPDIR/http.log" with_port \
+	_serve "$1" "$2" "$BATS_FILE_TMPDIR/http.log" with_port \
 		"$PYTHON" -m http.server --bind "$2" --directory "$3" @PORT@
 }
 
@@ -183,7 +186,7 @@ stop_http() {
 # start_echo ADDR: a TCP echo server (socat, one cat per client) on ADDR.
 # Sets ECHO_PORT, ECHO_PID.
 start_echo() {
-	serve ECHO "$1" "$BATS_FILE_TMPDIR/echo.log" with_port \
+	_serve ECHO "$1" "$BATS_FILE_TMPDIR/echo.log" with_port \
 		socat "TCP-LISTEN:@PORT@,bind=$1,reuseaddr,fork" EXEC:cat
 }
 
@@ -191,7 +194,7 @@ start_echo() {
 # Sets FTP_PORT, FTP_PID, FTP_LOG.
 start_ftpd() {
 	export FTP_LOG=$BATS_FILE_TMPDIR/ftpd.log
-	serve FTP "$1" "$FTP_LOG" with_port \
+	_serve FTP "$1" "$FTP_LOG" with_port \
 		"$PYTHON" -m pyftpdlib -i "$1" -p @PORT@ -w -d "$2" -u tester -P secret
 }
 
