@@ -162,7 +162,7 @@ no_log_to_client() {
 	c=$(pick_cport) off=$(log_size "$sys")
 	run -0 raw_session "$c" "$port" '\x04\x01\x00'
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: client closed before a complete request$' 1
+	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(client closed before a complete request\), content ""$' 1
 
 	run ! grep -a -e '<S_IP>' -e '<Reply>' "$sys" "$@"
 	run ! grep -a 'socks4d\[' "$@"
