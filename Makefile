@@ -86,7 +86,7 @@ install: $(PROG)
 	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
 	sed 's|/usr/local/etc|$(sysconfdir)|; s|/usr/local/sbin|$(sbindir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
-	install -m 644 socks.conf.5 $(DESTDIR)$(mandir)/man5/socks.conf.5
+	sed 's|/usr/local/etc|$(sysconfdir)|' socks.conf.5 > $(DESTDIR)$(mandir)/man5/socks.conf.5
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
