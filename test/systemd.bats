@@ -141,3 +141,40 @@ journal_of() {
 	run -0 curl -sS --fail --max-time 30 --socks4 "127.0.0.1:$PORT" "http://127.0.0.1:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]] || die "the next client: $output"
 }
+
+# exposure DIR: the overall exposure of DIR/socks4d@.service (with any
+# drop-in in DIR/socks4d@.service.d), as systemd-analyze security rates it.
+exposure() {
+	local out
+	out=$(systemd-analyze security --offline=yes "$1/socks4d@.service" 2>&1)
+	sed -nE 's/.*Overall exposure level for socks4d@[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out"
+}
+
+@test "systemd-analyze security: socks4d@.service at most 2.0, with examples/socks4d-strict.conf at most 1.0" {
+	local d=$BATS_TEST_TMPDIR/units level
+	mkdir -p "$d"
+	cp "$TOP/socks4d@.service" "$d/"
+	level=$(exposure "$d")
+	echo "# socks4d@.service: exposure $level" >&3
+	[ -n "$level" ] || die "no exposure level"
+	awk -v l="$level" 'BEGIN { exit !(l <= 2.0) }' || die "exposure $level > 2.0"
+	mkdir "$d/socks4d@.service.d"
+	cp "$TOP/examples/socks4d-strict.conf" "$d/socks4d@.service.d/"
+	level=$(exposure "$d")
+	echo "# with socks4d-strict.conf: exposure $level" >&3
+	[ -n "$level" ] || die "no exposure level with the drop-in"
+	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || die "exposure with the drop-in $level > 1.0"
+}
+
+@test "systemd: with examples/socks4d-strict.conf, a session still works, under an allow list of system calls" {
+	UNIT_DROPIN=$TOP/examples/socks4d-strict.conf install_units 'permit c 127.0.0.0/8'
+	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$PORT" "http://127.0.0.1:$HTTP_PORT/"
+	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
+	run -0 sd systemctl show -p ProtectKernelTunables -p ProtectHome -p SystemCallFilter "$UNIT@probe.service"
+	grep -qx 'ProtectKernelTunables=yes' <<<"$output" || die "drop-in not applied: $output"
+	grep -qx 'ProtectHome=yes' <<<"$output" || die "drop-in not applied: $output"
+	# an allow list is shown as the calls allowed, a deny list with "~"
+	grep -q '^SystemCallFilter=[a-z_]' <<<"$output" || die "not an allow list: ${output:0:300}"
+	run -0 grep -o -w -e socket -e setuid <<<"$output"
+	[ "$output" = socket ] || die "socket allowed and setuid denied? $output"
+}
