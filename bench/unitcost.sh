@@ -8,7 +8,8 @@
 #
 # usage: bench/unitcost.sh NAME=SERVICE[+DROPIN] ...
 #   each variant is a service file (ExecStart= is replaced by socks4d from
-#   this tree with ./socks.conf), optionally with a drop-in on top; the
+#   this tree with ./socks.conf), optionally with a drop-in on top, under a
+#   NAME of letters, digits, - and _ (it becomes a unit's name); the
 #   variants are measured in turns, ROUNDS times, SECS seconds each turn.
 # Knobs: ROUNDS=5 SECS=3 CLIENTS=8 SOCKS4D=./socks4d
 # Prints one line per variant: sessions, failed, CPU ms/session over all
@@ -59,6 +60,7 @@ SD=$("$PS" start) || die "no private systemd would boot"
 declare -A PORT
 for v in "$@"; do
 	n=${v%%=*} files=${v#*=}
+	[[ $n =~ ^[A-Za-z0-9_-]+$ ]] || die "variant name '$n': letters, digits, - and _ only (a unit name)"
 	svc=${files%%+*} dropin=
 	[ "$files" != "$svc" ] && dropin=${files#*+}
 	port=$("$LT" freeport)
