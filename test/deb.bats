@@ -42,6 +42,7 @@ setup_file() {
 	for tool in dpkg-buildpackage dh lintian apt-get; do
 		command -v "$tool" >/dev/null || skip "$tool is not installed (make deps)"
 	done
+	(cd "$TOP" && dpkg-checkbuilddeps) || skip "the build dependencies are missing (make deps)"
 	[ "$(pkg_status)" = not-installed ] ||
 		skip "a socks4d package is on this machine already ($(pkg_status)): this test would purge it"
 	local d=$BATS_FILE_TMPDIR
@@ -180,6 +181,7 @@ served_by_package() {
 	local installed=$output p left=
 	sd systemctl stop socks4d.socket
 	run -0 apt_get purge socks4d
+	(cd "$TOP" && dpkg-checkbuilddeps) || skip "the build dependencies are missing (make deps)"
 	[ "$(pkg_status)" = not-installed ] || die "status $(pkg_status)"
 	while read -r p; do
 		[ "$p" != /. ] || continue
