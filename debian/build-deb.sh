@@ -23,13 +23,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/socks4d-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/src"
 
-# What git knows of (committed or not, ignored files left out), else all.
+# What git knows of (committed or not, ignored files left out), else all;
+# not the packages an earlier `make deb` left at the top.
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git -C "$top" ls-files -z --cached --others --exclude-standard |
 		(cd "$top" && xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\n" "$f"; done' sh) |
+		grep -v '^[^/]*\.\(deb\|ddeb\|buildinfo\|changes\)$' |
 		tar -C "$top" -cf - --no-recursion -T - | tar -C "$work/src" -xf -
 else
-	tar -C "$top" --exclude=.git -cf - . | tar -C "$work/src" -xf -
+	tar -C "$top" --exclude=.git --exclude='./*.deb' --exclude='./*.ddeb' \
+		--exclude='./*.buildinfo' --exclude='./*.changes' -cf - . | tar -C "$work/src" -xf -
 fi
 
 cd "$work/src"
