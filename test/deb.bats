@@ -84,8 +84,9 @@ teardown_file() {
 	if [ -n "${SD_PID:-}" ]; then
 		"$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_PID"
 	elif [ -n "${PORT:-}" ]; then
-		rm -rf /run/systemd/system/socks4d.socket.d/deb-test.conf \
+		rm -f /run/systemd/system/socks4d.socket.d/deb-test.conf \
 			/run/systemd/system/socks4d@.service.d/deb-test.conf
+		rmdir /run/systemd/system/socks4d.socket.d /run/systemd/system/socks4d@.service.d 2>/dev/null
 		systemctl daemon-reload
 	fi
 	kill_pids "${HTTP_PID:-}"
