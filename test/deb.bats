@@ -113,7 +113,8 @@ served_by_package() {
 }
 
 @test "deb: lintian finds no error and no warning in the package" {
-	run -0 lintian --fail-on error,warning "${DEB1%.deb}.changes"
+	run lintian --fail-on error,warning "${DEB1%.deb}.changes"
+	[ "$status" = 0 ] || die "lintian: $output"
 	[[ $output != *"E: "* ]] || die "$output"
 	[[ $output != *"W: "* ]] || die "$output"
 }
@@ -129,7 +130,10 @@ served_by_package() {
 	    /etc/lighttpd/conf-available/50-socks4d.conf; do
 		[ -f "$f" ] || die "missing $f"
 	done
-	[ -x /usr/sbin/socks4d ] || die "/usr/sbin/socks4d is not executable"
+	# The program's own version is the package's, and it is the static build.
+	run -0 /usr/sbin/socks4d -V
+	[[ $output == "socks4d $V1 "* ]] || die "socks4d -V: $output, the package is $V1"
+	[[ $output == *static* ]] || die "not linked statically: $output"
 	[ ! -e /etc/lighttpd/conf-enabled/50-socks4d.conf ] || die "the lighttpd snippet is enabled"
 	run -0 dpkg-query -W -f '${Conffiles}\n' socks4d
 	grep -q '^ /etc/socks4d/socks.conf [0-9a-f]\{32\}$' <<<"$output" || die "socks.conf is no conffile: $output"
@@ -170,6 +174,9 @@ served_by_package() {
 	run -0 apt_get install "$DEB2"
 	[ "$(dpkg-query -W -f '${Version}' socks4d)" = "$V2" ] || die "not upgraded to $V2"
 	[ "$(head -n 1 /etc/socks4d/socks.conf)" = "$edit" ] || die "the edit is gone: $(head -n 3 /etc/socks4d/socks.conf)"
+	# Every file is the new package's, but for the edited conffile.
+	run dpkg --verify socks4d
+	[ "$output" = '??5?????? c /etc/socks4d/socks.conf' ] || die "dpkg --verify: $output"
 	run -0 ls /etc/socks4d
 	[ "$output" = socks.conf ] || die "/etc/socks4d holds: $output"
 	run -1 /usr/sbin/socks4d -t c 127.0.0.2 80
