@@ -90,6 +90,7 @@ teardown_file() {
 		systemctl daemon-reload
 	fi
 	kill_pids "${HTTP_PID:-}"
+	[ ! -s "$BATS_FILE_TMPDIR/lighttpd.pid" ] || kill_pids "$(cat "$BATS_FILE_TMPDIR/lighttpd.pid")"
 	return 0
 }
 
@@ -166,6 +167,30 @@ served_by_package() {
 	run -0 sd systemctl start socks4d.socket
 	wait_for_port 127.0.0.1 "$PORT"
 	served_by_package
+}
+
+@test "deb: the lighttpd snippet, once included, serves the form and runs hw4.cgi" {
+	local d=$BATS_FILE_TMPDIR port
+	port=$(free_port)
+	cat >"$d/lighttpd.conf" <<-EOF
+		server.document-root = "$d/www"
+		server.bind = "127.0.0.1"
+		server.port = $port
+		server.errorlog = "$d/lighttpd.log"
+		server.modules = ( "mod_indexfile", "mod_staticfile" )
+		mimetype.assign = ( ".htm" => "text/html" )
+		include "/etc/lighttpd/conf-available/50-socks4d.conf"
+	EOF
+	lighttpd -D -f "$d/lighttpd.conf" </dev/null >>"$d/lighttpd.log" 2>&1 3>&- &
+	echo $! >"$d/lighttpd.pid"
+	wait_for_port 127.0.0.1 "$port" || die "lighttpd: $(tail -n 5 "$d/lighttpd.log")"
+	run -0 curl -sS --fail --max-time 20 "http://127.0.0.1:$port/socks4d/"
+	[ "$output" = "$(cat /usr/lib/cgi-bin/socks4d/form_get2.htm)" ] || die "not the form: $output"
+	run -0 curl -sS --fail --max-time 20 -D "$d/cgi.head" -o "$d/cgi.body" "http://127.0.0.1:$port/socks4d/hw4.cgi"
+	grep -qi '^content-type: text/html' "$d/cgi.head" || die "not the CGI's page: $(cat "$d/cgi.head")"
+	! grep -q ELF "$d/cgi.body" || die "hw4.cgi's bytes were served, not run"
+	kill_pids "$(cat "$d/lighttpd.pid")"
+	rm "$d/lighttpd.pid"
 }
 
 @test "deb: an upgrade to a rebuilt, bumped version keeps the edited socks.conf" {
