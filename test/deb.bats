@@ -78,16 +78,16 @@ setup_file() {
 
 teardown_file() {
 	if [ -e "$BATS_FILE_TMPDIR/installed" ] && [ "$(pkg_status)" != not-installed ]; then
-		sd systemctl stop socks4d.socket 2>/dev/null
-		apt_get purge socks4d >/dev/null 2>&1 || dpkg --purge socks4d >/dev/null
+		sd systemctl stop socks4d.socket 2>/dev/null || true
+		apt_get purge socks4d >/dev/null 2>&1 || dpkg --purge socks4d >/dev/null || true
 	fi
 	if [ -n "${SD_PID:-}" ]; then
 		"$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_PID"
 	elif [ -n "${PORT:-}" ]; then
 		rm -f /run/systemd/system/socks4d.socket.d/deb-test.conf \
 			/run/systemd/system/socks4d@.service.d/deb-test.conf
-		rmdir /run/systemd/system/socks4d.socket.d /run/systemd/system/socks4d@.service.d 2>/dev/null
-		systemctl daemon-reload
+		rmdir /run/systemd/system/socks4d.socket.d /run/systemd/system/socks4d@.service.d 2>/dev/null || true
+		systemctl daemon-reload || true
 	fi
 	kill_pids "${HTTP_PID:-}"
 	[ ! -s "$BATS_FILE_TMPDIR/lighttpd.pid" ] || kill_pids "$(cat "$BATS_FILE_TMPDIR/lighttpd.pid")"
@@ -214,7 +214,6 @@ served_by_package() {
 	local installed=$output p left=
 	sd systemctl stop socks4d.socket
 	run -0 apt_get purge socks4d
-	(cd "$TOP" && dpkg-checkbuilddeps) || skip "the build dependencies are missing (make deps)"
 	[ "$(pkg_status)" = not-installed ] || die "status $(pkg_status)"
 	while read -r p; do
 		[ "$p" != /. ] || continue
