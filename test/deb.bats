@@ -81,6 +81,10 @@ teardown_file() {
 		sd systemctl stop socks4d.socket 2>/dev/null || true
 		apt_get purge socks4d >/dev/null 2>&1 || dpkg --purge socks4d >/dev/null || true
 	fi
+	local link=/etc/lighttpd/conf-enabled/50-socks4d.conf
+	if [ -e "$BATS_FILE_TMPDIR/lighty-enabled" ] && [ -L "$link" ] && [ ! -e "$link" ]; then
+		rm -f "$link"
+	fi
 	if [ -n "${SD_PID:-}" ]; then
 		"$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_PID"
 	elif [ -n "${PORT:-}" ]; then
@@ -213,6 +217,10 @@ served_by_package() {
 	run -0 dpkg -L socks4d
 	local installed=$output p left=
 	sd systemctl stop socks4d.socket
+	# An administrator had enabled hw4.cgi in lighttpd.
+	touch "$BATS_FILE_TMPDIR/lighty-enabled"
+	run -0 lighty-enable-mod socks4d
+	[ -L /etc/lighttpd/conf-enabled/50-socks4d.conf ] || die "lighty-enable-mod socks4d: $output"
 	run -0 apt_get purge socks4d
 	[ "$(pkg_status)" = not-installed ] || die "status $(pkg_status)"
 	while read -r p; do
