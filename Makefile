@@ -142,3 +142,14 @@ test-deps: deps
 	@.ci/install-debs --no-daemons $(TEST_DEBS)
 	@ls $(DEBCACHE)/openbsd-inetd_*.deb >/dev/null 2>&1 || \
 	  { mkdir -p $(DEBCACHE) && cd $(DEBCACHE) && apt-get download -q openbsd-inetd; }
+
+# The Debian package (issue 15), built from a copy of this tree, since
+# dpkg-buildpackage cleans where it builds: socks4d_VERSION_ARCH.deb lands
+# here, for `apt install ./socks4d_*.deb`; the version is debian/changelog's.
+.PHONY: deb deb-test
+deb:
+	debian/build-deb.sh $(if $(shell command -v lintian),-l) .
+
+# Build, install, serve, upgrade and purge it on this machine (root).
+deb-test:
+	bats test/deb.bats
