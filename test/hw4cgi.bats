@@ -95,7 +95,10 @@ connects() {
 	is_page "$page"
 	for n in 1 2 3 4 5; do
 		check_session page "$page" "$n"
-		grep -q "<th>127.0.0.$((n + 1)):$(eval echo "\$SH$n") via 127.0.0.1:$SOCKS_PORT<br>t$n.txt</th>" "$page"
+		grep -q "<h2>127.0.0.$((n + 1)):$(eval echo "\$SH$n")</h2>" "$page"
+		grep -q "^<div class=\"meta\">via SOCKS 127.0.0.1:$SOCKS_PORT, test file t$n.txt</div>" "$page"
+		grep -q "^<script>st($n,\"running\",\"running\",-1)</script>$" "$page"
+		grep -q "^<script>st($n,\"closed\",\"closed\",[0-9]*)</script>$" "$page"
 	done
 	# The bold commands really are <b> elements, right after the prompt.
 	grep -qF 'a(1,"<b>printenv PATH<\/b><br>")' "$page"
@@ -136,8 +139,9 @@ connects() {
 	local n dom=$BATS_TEST_TMPDIR/cgi.dom
 	chromium_dom "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")" >"$dom"
 	for n in 1 2 3 4 5; do check_session dom "$dom" "$n"; done
-	grep -q '<td id="s1"><b>' "$dom" && die "column 1 starts with a command, not the banner"
-	grep -q '<td id="s3">\*\*\*\*' "$dom"
+	grep -q 'id="s1" tabindex="0"><b>' "$dom" && die "pane 1 starts with a command, not the banner"
+	grep -q 'id="s3" tabindex="0">\*\*\*\*' "$dom"
+	[ "$(grep -o 'data-state="closed"' "$dom" | wc -l)" -eq 5 ]
 }
 
 @test "firewall: socks.conf denies row 2's host; that column says rejected by SOCKS server, the other four complete" {
@@ -158,7 +162,7 @@ connects() {
 	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
 	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page" || die "matched, and should not have"
 	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page" || die "matched, and should not have"
-	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>a([12],"' "$page") + 1 )) ]
+	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>\(a\|st\)([12],"' "$page") + 1 )) ]
 	column page "$page" 1 text >"$text"
 	grep -qxF '<script>alert(1)</script>' "$text"
 	grep -qxF "<img src=x onerror=alert(2)> & \"quoted\" 'single' \\" "$text"
@@ -181,7 +185,9 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	! grep -q '<img' "$dom" || die "matched, and should not have"
 	column dom "$dom" 1 text | grep -qxF '<script>alert(1)</script>'
 	[ "$(column dom "$dom" 1 notes)" = "[connection closed]" ]
-	grep -q '</td></tr></tbody></table>' "$dom"
+	grep -q 'id="s1" tabindex="0">' "$dom"
+	grep -q '</div></section>' "$dom"
+	grep -q 'data-state="closed"' "$dom"
 }
 
 @test "test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an unknown name are refused in their columns" {
@@ -213,13 +219,13 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 		'h1=%3Cscript%3E&p1=1&f1=t1.txt' "$huge" 'h1=a+b&p1=65536&f1=t1.txt'; do
 		run_cgi "$q"
 		cgi_clean || die "query '${q:0:80}'"
-		! grep -q '<td id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
+		! grep -q 'id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
 	done
 	run_cgi 'h1=%3Cscript%3E&p1=1&f1=t1.txt'
 	grep -qx '<p class="err">Session 1 left out: a host name has a character hosts do not have.</p>' "$CGI_OUT"
-	# QUERY_STRING unset: a page that says so.
+	# QUERY_STRING unset: the form.
 	env -u QUERY_STRING HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$BATS_TEST_TMPDIR/none.html"
-	grep -q 'No session given' "$BATS_TEST_TMPDIR/none.html"
+	grep -q '<form method="GET" action="hw4.cgi">' "$BATS_TEST_TMPDIR/none.html"
 	# Rows 1 and 3 are bad; rows 2 and 4 run as if they were alone.
 	run_cgi "h1=127.0.0.2&p1=99999&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=x%&p3=1&f3=t3.txt&h4=127.0.0.5&p4=$SH4&f4=t4.txt&sh4=127.0.0.1&sp4=$SOCKS_PORT&junk=%%%"
 	cgi_clean
