@@ -20,6 +20,8 @@ setup_file() {
 	printf 'evil-html\nevil-utf8\nevil-big\nexit\n' >"$TESTDIR/evil.txt"
 	printf 'evil-html\nevil-utf8\nexit\n' >"$TESTDIR/evil-small.txt"
 	printf 'echo one\necho two\nexit\n' >"$TESTDIR/slow.txt"
+	printf 'evil-wide\nexit\n' >"$TESTDIR/wide.txt"
+	printf 'evil-big\nexit\n' >"$TESTDIR/big.txt"
 	ln -s /etc/passwd "$TESTDIR/link.txt"
 
 	# Five shells on five loopback addresses, so socks.conf can tell them apart.
@@ -29,6 +31,9 @@ setup_file() {
 	done
 	inetd_server 127.0.0.7 "$PYTHON" "$RSHELL" --name slow --pause 2
 	export SLOW=$SRV_PORT
+	# Anything that connects here is written down: HW4_ALLOW must stop it.
+	inetd_server 127.0.0.8 /bin/sh -c "echo connected >>$BATS_FILE_TMPDIR/hits"
+	export HIT=$SRV_PORT
 
 	printf 'permit c 127.0.0.0/8\n' >"$conf/open.conf"
 	printf '# row 2 is behind the firewall\ndeny c 127.0.0.3\npermit c 127.0.0.0/8\n' \
@@ -59,13 +64,19 @@ teardown_file() {
 	stop_spawned
 }
 
-# query_five SOCKS_PORT: the five rows, t1..t5, all through one SOCKS server.
+# query_five SOCKS_PORT [FILE]: the five rows, t1..t5 (or all FILE), all
+# through one SOCKS server.
 query_five() {
 	local i q=
 	for i in 1 2 3 4 5; do
-		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=t$i.txt&sh$i=127.0.0.1&sp$i=$1"
+		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=${2:-t$i.txt}&sh$i=127.0.0.1&sp$i=$1"
 	done
 	echo "$q"
+}
+
+# finals PAGE: how many panes the page ended in a final state.
+finals() {
+	grep -c '^<script>st([1-5],"\(closed\|error\)","[^"]*",[0-9]\+)</script>$' "$1" || true
 }
 
 # check_session SRC FILE ROW [TEST SHELL]: the column holds every line of
@@ -289,4 +300,85 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	run_cgi "h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
 	cgi_clean
 	[ "$(column page "$CGI_OUT" 1 cmds)" = "$(cat "$TESTDIR/evil.txt")" ]
+}
+
+@test "output budget (ASan+UBSan): five shells send 1 MiB of the widest escape each; HW4_MAX_OUTPUT=200000 bounds the page, every pane says where it was cut" {
+	local n note sum=0
+	run_cgi "$(query_five "$SOCKS_PORT" wide.txt)" HW4_MAX_OUTPUT=200000
+	cgi_clean
+	echo "# page: $(stat -c %s "$CGI_OUT") bytes for 5 MiB of shell output" >&3
+	(( $(stat -c %s "$CGI_OUT") < 200000 + 30000 )) || die "page is $(stat -c %s "$CGI_OUT") bytes"
+	for n in 1 2 3 4 5; do
+		note=$(column page "$CGI_OUT" "$n" notes)
+		[[ $note =~ ^\[output\ truncated\ at\ ([0-9]+)\ bytes\ \(HW4_MAX_OUTPUT\ 200000\ for\ the\ page\)\]$ ]] ||
+			die "pane $n: $note"
+		sum=$((sum + BASH_REMATCH[1]))
+	done
+	# Each control byte is 8 page bytes (&#xFFFD;), each banner byte one (at
+	# most 140 a pane): the budget, nearly all used and no more.
+	(( sum <= 200000 / 8 + 5 * 140 )) || die "shown $sum bytes"
+	(( sum > 190000 / 8 )) || die "shown $sum bytes"
+	[ "$(grep -c '^<script>st([1-5],"closed","closed: output truncated",[0-9]\+)</script>$' "$CGI_OUT")" -eq 5 ]
+	[ "$(finals "$CGI_OUT")" -eq 5 ]
+}
+
+@test "output budget through lighttpd: five 1 MiB lines against the default 4 MiB; the page stays under it and every pane ends" {
+	local page=$BATS_TEST_TMPDIR/big.html
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT" big.txt)"
+	is_page "$page"
+	echo "# page: $(stat -c %s "$page") bytes" >&3
+	(( $(stat -c %s "$page") < 4 * 1048576 + 65536 )) || die "page is $(stat -c %s "$page") bytes"
+	grep -q '^<script>a([1-5],"<div class=.err.>\[output truncated at [0-9]* bytes (HW4_MAX_OUTPUT 4194304 for the page)\]' "$page"
+	[ "$(finals "$page")" -eq 5 ]
+}
+
+@test "HW4_ALLOW unset or empty: direct rows are refused in their panes and nothing is connected to; SOCKS rows run" {
+	local q page=$BATS_TEST_TMPDIR/noallow.html
+	local why='[direct connection refused: HW4_ALLOW is not set, so only rows with a SOCKS server run]'
+	rm -f "$BATS_FILE_TMPDIR/hits"
+	q="h1=127.0.0.8&p1=$HIT&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&sh2=127.0.0.1&sp2=$SOCKS_PORT"
+	env -u HW4_ALLOW QUERY_STRING="$q" HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$page"
+	is_page "$page"
+	[ "$(column page "$page" 1 notes)" = "$why" ]
+	grep -q '^<script>st(1,"error","error: direct connection refused: HW4_ALLOW is not set' "$page"
+	check_session page "$page" 2
+	for allow in '' ' , '; do
+		run_cgi "$q" HW4_ALLOW="$allow"
+		cgi_clean
+		[ "$(column page "$CGI_OUT" 1 notes)" = "$why" ]
+		check_session page "$CGI_OUT" 2
+	done
+	# A web server that sets no HW4_ALLOW: the same.
+	start_lighttpd "$TESTDIR" 5 ""
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$q"
+	is_page "$page"
+	[ "$(column page "$page" 1 notes)" = "$why" ]
+	check_session page "$page" 2
+	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected"
+}
+
+@test "HW4_ALLOW: CIDRs and ports decide direct rows, on the address connected to; a list it cannot read refuses them all" {
+	local q a
+	rm -f "$BATS_FILE_TMPDIR/hits"
+	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=127.0.0.8&p3=$HIT&f3=t3.txt&h4=localhost&p4=$HIT&f4=t4.txt"
+	run_cgi "$q" HW4_ALLOW="127.0.0.2/32:$SH1, 10.0.0.0/8 127.0.0.8:1-$((HIT - 1))"
+	cgi_clean
+	check_session page "$CGI_OUT" 1
+	[ "$(column page "$CGI_OUT" 2 notes)" = "[direct connection to 127.0.0.3:$SH2 refused: not in HW4_ALLOW]" ]
+	[ "$(column page "$CGI_OUT" 3 notes)" = "[direct connection to 127.0.0.8:$HIT refused: not in HW4_ALLOW]" ]
+	[ "$(column page "$CGI_OUT" 4 notes)" = "[direct connection to 127.0.0.1:$HIT refused: not in HW4_ALLOW]" ]
+	# A /30 and a port range let row 2 in; 127.0.0.8 is still out.
+	run_cgi "$q" HW4_ALLOW="127.0.0.0/30:$SH2-$SH2 127.0.0.2:1-65535 127.0.0.1/32:1-$((HIT - 1))"
+	cgi_clean
+	check_session page "$CGI_OUT" 1
+	check_session page "$CGI_OUT" 2
+	[ "$(column page "$CGI_OUT" 3 notes)" = "[direct connection to 127.0.0.8:$HIT refused: not in HW4_ALLOW]" ]
+	for a in 127.0.0.0/33 127.0.0.1:0 "127.0.0.1:9-8" localhost 127.0.0.1/8x "127.0.0.1:" 127.0.0.1:65536 \
+		"/8" "127.0.0.1:-5" "$(printf '127.0.0.1/32 %.0s' $(seq 70))"; do
+		run_cgi "$q" HW4_ALLOW="127.0.0.0/8 $a"
+		cgi_clean
+		[ "$(column page "$CGI_OUT" 1 notes)" = "[direct connection refused: HW4_ALLOW cannot be read, so only rows with a SOCKS server run]" ] ||
+			die "HW4_ALLOW '127.0.0.0/8 ${a:0:40}': $(column page "$CGI_OUT" 1 notes)"
+	done
+	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected where HW4_ALLOW does not reach"
 }
