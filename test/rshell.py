@@ -29,12 +29,13 @@ Hostile output, for the CGI's escaping and limits:
 For the browser tests and the demo:
 
     lines N         N numbered lines of words (N at most 100000)
-    wait-file PATH  wait until PATH exists (120 s at most), then say so:
-                    a test holds a session mid-stream with it
+    wait-file PATH  wait until PATH (relative to --dir) exists (120 s at
+                    most), then say so: a test holds a session mid-stream
 
 Options: --pause SECS waits before every prompt after the first (to see
 output stream); --line-pause SECS waits after every line it writes (the
-demo's pace); --name NAME is shown in the banner.
+demo's pace); --name NAME is shown in the banner; --dir DIR is where
+wait-file looks.
 """
 import argparse
 import os
@@ -53,7 +54,7 @@ FILES = {
 LISTING = ["bin", "hello.txt", "poem.txt", "test.html"]
 
 
-def answer(line, env):
+def answer(line, env, where="."):
     """The output for one command line, as bytes; None means exit."""
     words = line.split()
     if not words:
@@ -95,7 +96,7 @@ def answer(line, env):
             for i in range(1, n + 1)).encode()
     if cmd == "wait-file" and len(args) == 1:
         for _ in range(2400):
-            if os.path.exists(args[0]):
+            if os.path.exists(os.path.join(where, args[0])):
                 return b"waited\n"
             time.sleep(0.05)
         return b"wait-file: gave up\n"
@@ -121,6 +122,7 @@ def main():
     ap.add_argument("--pause", type=float, default=0.0)
     ap.add_argument("--line-pause", type=float, default=0.0)
     ap.add_argument("--name", default="")
+    ap.add_argument("--dir", default=".")
     opt = ap.parse_args()
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     write = paced(out, opt.line_pause)
@@ -140,7 +142,8 @@ def main():
         line = inp.readline()
         if not line:
             return
-        reply = answer(line.decode("utf-8", "replace").strip("\r\n"), env)
+        reply = answer(line.decode("utf-8", "replace").strip("\r\n"), env,
+                       opt.dir)
         if reply is None:
             return
         write(reply)
