@@ -52,6 +52,7 @@ FILES = {
                 "sugar is sweet,\nand so are you.\n",
 }
 LISTING = ["bin", "hello.txt", "poem.txt", "test.html"]
+SEED = [0]      # from --name: each shell's "lines" read differently
 
 
 def answer(line, env, where="."):
@@ -92,7 +93,8 @@ def answer(line, env, where="."):
     if cmd == "lines" and len(args) == 1 and args[0].isdigit():
         n = min(int(args[0]), 100000)
         return "".join("line %d: %s\n" % (i, " ".join(
-            WORDS[(i + k * 7) % len(WORDS)] for k in range(3 + i % 9)))
+            WORDS[(i + k * 7 + SEED[0]) % len(WORDS)]
+            for k in range(3 + (i + SEED[0]) % 9)))
             for i in range(1, n + 1)).encode()
     if cmd == "wait-file" and len(args) == 1:
         for _ in range(2400):
@@ -126,6 +128,7 @@ def main():
     opt = ap.parse_args()
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     write = paced(out, opt.line_pause)
+    SEED[0] = sum(opt.name.encode()) * 3
     env = {"PATH": "bin:."}
     name = (" " + opt.name) if opt.name else ""
     write(b"****************************************\n"
