@@ -382,3 +382,21 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	done
 	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected where HW4_ALLOW does not reach"
 }
+
+@test "a page cut off while its sessions run (the CGI killed): chromium ends every unfinished pane in an error" {
+	local out=$BATS_TEST_TMPDIR/cut.out page=$BATS_TEST_TMPDIR/cut.html dom=$BATS_TEST_TMPDIR/cut.dom pid tries=400
+	env QUERY_STRING="h1=127.0.0.1&p1=$FAKE_SILENT&f1=t1.txt&h2=127.0.0.2&p2=$SH1&f2=t1.txt" \
+		HW4_TEST_DIR="$TESTDIR" HW4_ALLOW=127.0.0.0/8 HW4_TIMEOUT=60 "$CGI" >"$out" 2>/dev/null 3>&- &
+	pid=$!
+	# Pane 1 is running (its shell says nothing) and pane 2 has ended.
+	until grep -q '^<script>st(1,"running"' "$out" && grep -q '^<script>st(2,"closed"' "$out"; do
+		(( tries-- > 0 )) || { kill_pids "$pid"; die "the CGI did not get there: $(tail -3 "$out")"; }
+		sleep 0.05
+	done
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	sed -e '1,/^\r$/d' "$out" >"$page"
+	chromium_dom "file://$page" >"$dom"
+	grep -q '<span class="state error" id="st1" data-state="error">error: the page ended first</span>' "$dom"
+	grep -q '<span class="state closed" id="st2" data-state="closed">closed</span>' "$dom"
+}
