@@ -498,13 +498,16 @@ form_field(const struct session *s, enum field k)
 {
 	static const char *labels[NFIELD] = { "host", "port", "test file",
 	    "SOCKS host", "SOCKS port" };
+	static const char *heads[NFIELD] = { "Host", "Port", "Test file",
+	    "SOCKS host", "SOCKS port" };
 	const char *text[NFIELD] = { s->host, s->port, s->file, s->shost,
 	    s->sport };
 	const char *key = field_key[k];
 	int bad = s->why != NULL && s->bad == k;
 
-	printf("<td><input name=\"%s%d\" id=\"%s%d\" aria-label=\"%s %d\"",
-	    key, s->row, key, s->row, labels[k], s->row);
+	printf("<td data-label=\"%s\"><input name=\"%s%d\" id=\"%s%d\" "
+	    "aria-label=\"%s %d\"", heads[k], key, s->row, key, s->row,
+	    labels[k], s->row);
 	if (k == F_PORT || k == F_SPORT)
 		fputs(" size=\"5\" maxlength=\"5\" inputmode=\"numeric\" "
 		    "pattern=\"[0-9]{1,5}\"", stdout);
