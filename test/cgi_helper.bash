@@ -5,6 +5,9 @@
 CGI_DIR=$TOP/hw4cgi
 CGI=$CGI_DIR/hw4.cgi
 CGI_SAN=$CGI_DIR/hw4-san.cgi
+# What the suites ask lighttpd for: HW4_CGI_NAME=hw4-san.cgi for the
+# sanitizer build.
+CGI_NAME=${HW4_CGI_NAME:-hw4.cgi}
 RSHELL=$TOP/test/rshell.py
 FAKE_SOCKS=$TOP/test/fake_socks.py
 

@@ -3,6 +3,8 @@
 # (test/rshell.py) and socks4d run under systemd-socket-activate; curl -N
 # and headless Chromium load the page.  The ASan+UBSan build is run
 # directly for the hostile inputs, its exit status and stderr checked.
+# HW4_CGI_NAME=hw4-san.cgi has lighttpd run that build too (its stderr,
+# in lighttpd's log, is checked after each test).
 
 load test_helper
 load cgi_helper
@@ -57,11 +59,15 @@ setup_file() {
 	export DEAD_PORT=$(free_port)
 
 	start_lighttpd "$TESTDIR" 5
-	export WEB
+	export WEB WEB_LOG
 }
 
 teardown_file() {
 	stop_spawned
+}
+
+teardown() {
+	no_sanitizer_reports "$WEB_LOG"
 }
 
 # query_five SOCKS_PORT [FILE]: the five rows, t1..t5 (or all FILE), all
@@ -102,7 +108,7 @@ connects() {
 @test "lighttpd runs hw4.cgi: five shells through socks4d, each column holds its commands (bold) and the exact output" {
 	local n before page=$BATS_TEST_TMPDIR/curl.html
 	before=$(connects "$SOCKS_LOG")
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")"
 	is_page "$page"
 	for n in 1 2 3 4 5; do
 		check_session page "$page" "$n"
@@ -126,7 +132,7 @@ connects() {
 
 @test "the page streams: with a shell pausing 2 s between prompts, the first bytes arrive long before the end" {
 	local first end cmds
-	eval "$(arrival_times "$WEB/hw4.cgi?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
+	eval "$(arrival_times "$WEB/$CGI_NAME?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
 	echo "# arrival: first session chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
 	[ "${#cmds[@]}" -eq 3 ]
 	# The banner comes before the first pause ends; each later prompt 2 s
@@ -148,7 +154,7 @@ connects() {
 
 @test "chromium loads hw4.cgi: the DOM holds five columns with each session's commands and output (the scripts ran)" {
 	local n dom=$BATS_TEST_TMPDIR/cgi.dom
-	chromium_dom "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")" >"$dom"
+	chromium_dom "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")" >"$dom"
 	for n in 1 2 3 4 5; do check_session dom "$dom" "$n"; done
 	grep -q 'id="s1" tabindex="0"><b>' "$dom" && die "pane 1 starts with a command, not the banner"
 	grep -q 'id="s3" tabindex="0">\*\*\*\*' "$dom"
@@ -157,7 +163,7 @@ connects() {
 
 @test "firewall: socks.conf denies row 2's host; that column says rejected by SOCKS server, the other four complete" {
 	local n page=$BATS_TEST_TMPDIR/fw.html
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$FW_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$FW_PORT")"
 	is_page "$page"
 	[ "$(column page "$page" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
 	[ -z "$(column page "$page" 2 shell)" ]
@@ -168,7 +174,7 @@ connects() {
 @test "hostile shell output: markup, invalid UTF-8 and 1 MiB without a newline are shown as text in a complete page" {
 	local page=$BATS_TEST_TMPDIR/evil.html text=$BATS_TEST_TMPDIR/evil.txt
 	curl -sSN -i --max-time 60 -o "$page" \
-		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
+		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
 	is_page "$page"
 	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
 	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page" || die "matched, and should not have"
@@ -190,7 +196,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 
 @test "hostile shell output in chromium: the markup stays text, no element is created from it" {
 	local dom=$BATS_TEST_TMPDIR/evil.dom
-	chromium_dom "$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
+	chromium_dom "$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$dom"
 	grep -q '&lt;img src=x onerror=alert(2)&gt;' "$dom"
 	! grep -q '<img' "$dom" || die "matched, and should not have"
@@ -204,7 +210,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 @test "test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an unknown name are refused in their columns" {
 	local q page=$BATS_TEST_TMPDIR/names.html
 	curl -sSN -i --max-time 60 -o "$page" \
-		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
 	is_page "$page"
 	[ "$(column page "$page" 1 notes)" = '[refused test file name "../../etc/passwd": names only, no / or ..]' ]
 
@@ -245,7 +251,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	check_session page "$CGI_OUT" 2
 	check_session page "$CGI_OUT" 4
 	# A long query through lighttpd too.
-	curl -sSN -i --max-time 60 -o "$BATS_TEST_TMPDIR/long.html" "$WEB/hw4.cgi?h1=$long$long$long&p1=1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt"
+	curl -sSN -i --max-time 60 -o "$BATS_TEST_TMPDIR/long.html" "$WEB/$CGI_NAME?h1=$long$long$long&p1=1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt"
 	is_page "$BATS_TEST_TMPDIR/long.html"
 	check_session page "$BATS_TEST_TMPDIR/long.html" 2
 }
@@ -324,7 +330,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 
 @test "output budget through lighttpd: five 1 MiB lines against the default 4 MiB; the page stays under it and every pane ends" {
 	local page=$BATS_TEST_TMPDIR/big.html
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT" big.txt)"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT" big.txt)"
 	is_page "$page"
 	echo "# page: $(stat -c %s "$page") bytes" >&3
 	(( $(stat -c %s "$page") < 4 * 1048576 + 65536 )) || die "page is $(stat -c %s "$page") bytes"
@@ -350,7 +356,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	done
 	# A web server that sets no HW4_ALLOW: the same.
 	start_lighttpd "$TESTDIR" 5 ""
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$q"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$q"
 	is_page "$page"
 	[ "$(column page "$page" 1 notes)" = "$why" ]
 	check_session page "$page" 2
