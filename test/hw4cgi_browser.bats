@@ -5,7 +5,8 @@
 # lighttpd runs the CGI; five stand-in shells (test/rshell.py) sit behind
 # socks4d.  Each test file holds its session at "wait-file go" until the
 # test creates the file: that is "mid-stream", whatever the machine's speed.
-# HW4_SHOTS=DIR keeps the two screenshots there (hw4cgi/doc/ has them).
+# HW4_SHOTS=DIR keeps the two screenshots there (hw4cgi/doc/ has them,
+# made smaller with pngquant --quality 70-95).
 
 load test_helper
 load cgi_helper
@@ -92,6 +93,10 @@ if d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR":
 	[ "$foreign" -eq 0 ]
 	[ "$images" -eq 0 ]
 	[ "$scripts_in_panes" -eq 0 ]
+	# Lines wrap between words (a word longer than the pane is broken);
+	# commands stand apart from output.
+	[ "$wrap" = pre-wrap/break-word/normal ]
+	[ "$cmd_apart" -eq 1 ]
 	# Five side by side; light by default, dark when the system is.
 	[ "$columns" -eq 5 ]
 	awk -v l="$light" -v d="$dark" 'BEGIN { exit !(l > 0.8 && d < 0.2) }' || die "light $light dark $dark"

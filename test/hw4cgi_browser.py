@@ -143,6 +143,13 @@ def stream(url, gate, shots, profile):
             scripts_in_panes=len(drv.find_elements(By.CSS_SELECTOR,
                                                    ".out script")),
             columns=len(set(p["y"] for p in done)) == 1 and len(done),
+            wrap=drv.execute_script("""const c = getComputedStyle(
+                document.getElementById('s1'));
+                return [c.whiteSpace, c.overflowWrap, c.wordBreak].join('/')"""),
+            cmd_apart=drv.execute_script("""const o = getComputedStyle(
+                document.getElementById('s1')), b = getComputedStyle(
+                document.querySelector('#s1 b'));
+                return +(b.color != o.color && b.backgroundColor != o.backgroundColor)"""),
             light=round(luminance(drv), 2))
         scheme(drv, "dark")
         say(dark=round(luminance(drv), 2))

@@ -68,6 +68,9 @@ fetch_all() {
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/form.html"
 	# The test files beside the installed CGI, found through SCRIPT_FILENAME.
 	for f in 1 2 3 4 5; do grep -qx "<option value=\"t$f.txt\">" "$t/form.html"; done
+	# The directory itself leads to the form.
+	curl -sS -L --max-time 30 -o "$t/index.html" "$base/socks4d/"
+	grep -q '<form method="GET" action="hw4.cgi">' "$t/index.html"
 	curl -sS --fail --max-time 30 -D "$t/static.head" -o "$t/static.html" "$base/socks4d/form_get2.htm"
 	grep -qi '^Content-Type: text/html' "$t/static.head"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/static.html"
