@@ -636,7 +636,7 @@ pane(const struct session *s)
 		printf("via SOCKS %s:%s", s->shost, s->sport);
 	else
 		fputs("direct", stdout);
-	fputs(", test file ", stdout);
+	fputs("</div>\n<div class=\"meta\">test file ", stdout);
 	put_str(s->file);
 	printf("</div>\n<div><span class=\"state connecting\" id=\"st%d\" "
 	    "data-state=\"connecting\">connecting</span> <span class=\"clock\" "

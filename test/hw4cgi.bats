@@ -113,7 +113,8 @@ connects() {
 	for n in 1 2 3 4 5; do
 		check_session page "$page" "$n"
 		grep -q "<h2>127.0.0.$((n + 1)):$(eval echo "\$SH$n")</h2>" "$page"
-		grep -q "^<div class=\"meta\">via SOCKS 127.0.0.1:$SOCKS_PORT, test file t$n.txt</div>" "$page"
+		grep -q "^<div class=\"meta\">via SOCKS 127.0.0.1:$SOCKS_PORT</div>" "$page"
+		grep -q "^<div class=\"meta\">test file t$n.txt</div>" "$page"
 		grep -q "^<script>st($n,\"running\",\"running\",-1)</script>$" "$page"
 		grep -q "^<script>st($n,\"closed\",\"closed\",[0-9]*)</script>$" "$page"
 	done
