@@ -131,6 +131,10 @@ DEBS = gcc make musl-tools pkg-config systemd
 TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib dante-client \
 	dante-server ftp clang libclang-rt-dev lighttpd chromium proxychains4 xinetd \
 	haproxy netcat-openbsd procps iproute2 mandoc
+# hw4cgi_browser.bats and hw4cgi_servers.bats
+TEST_DEBS += chromium-driver python3-selenium apache2 nginx fcgiwrap
+# deb.bats
+TEST_DEBS += debhelper lintian
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:
