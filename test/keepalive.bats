@@ -24,9 +24,14 @@ setup_file() {
 	printf 'permit c 10.213.7.2\n' >"$BATS_FILE_TMPDIR/socks.conf"
 }
 
+# The test's own processes: their PIDs are set in the test, which
+# teardown_file cannot see; one left running would keep bats waiting.
+teardown() {
+	kill_pids "${PEER_PID:-}" "${SOCKS_PID:-}" "${CLIENT_PID:-}"
+}
+
 teardown_file() {
 	[ -n "${NS_A:-}" ] || return 0
-	kill_pids "${PEER_PID:-}" "${SOCKS_PID:-}" "${CLIENT_PID:-}"
 	ip netns del "$NS_A" 2>/dev/null || true
 	ip netns del "$NS_B" 2>/dev/null || true
 	return 0
@@ -60,12 +65,13 @@ PY
 @test "a destination that vanishes mid-session ends the relay within the keepalive budget (-K 2)" {
 	local d=$BATS_FILE_TMPDIR port ms
 	port=$(free_port)
-	in_ns "$NS_B" "$PYTHON" "$BATS_TEST_DIRNAME/peer.py" echo 10.213.7.2 "$port" \
+	# ip netns exec execs the server, so $! is its PID
+	ip netns exec "$NS_B" "$PYTHON" "$BATS_TEST_DIRNAME/peer.py" echo 10.213.7.2 "$port" \
 		--ready "$d/peer.ready" </dev/null >/dev/null 2>"$d/peer.log" 3>&- &
 	PEER_PID=$!
 	wait_for_log "$d/peer.ready" . 10
 	SOCKS_PORT=$(free_port)
-	in_ns "$NS_A" systemd-socket-activate -a --inetd -l "127.0.0.1:$SOCKS_PORT" \
+	ip netns exec "$NS_A" systemd-socket-activate -a --inetd -l "127.0.0.1:$SOCKS_PORT" \
 		"$SOCKS4D" -c "$d/socks.conf" -K 2 2>"$d/socks4d.log" 3>&- &
 	SOCKS_PID=$!
 	local tries=100
