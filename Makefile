@@ -40,12 +40,18 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats test/requests.bats \
 	  test/hostile.bats test/faults.bats test/bind.bats
 
-# libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
+# libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
+# parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
-FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
+FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users
+FUZZ_CC = clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c
-	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $<
+	$(FUZZ_CC) -o $@ $<
+fuzz/fuzz_socks5: fuzz/fuzz_socks5.c socks5.c socks5.h socks.h
+	$(FUZZ_CC) -o $@ fuzz/fuzz_socks5.c socks5.c
+fuzz/fuzz_users: fuzz/fuzz_users.c users.c users.h sha512crypt.c sha512crypt.h
+	$(FUZZ_CC) -o $@ fuzz/fuzz_users.c users.c sha512crypt.c -lcrypt
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \

@@ -166,8 +166,9 @@ update_repeated(struct sha512 *c, const uint8_t digest[64], size_t len)
 
 /*
  * "$6$", then "rounds=N$" (N in 1000..999999999, no leading zero), then
- * up to 16 bytes of salt ended by "$" or the end; the C library refuses
- * the same salt bytes.  Rounds or -1.
+ * up to 16 bytes of salt ended by "$" or the end.  Like the C library,
+ * refuses a setting with blanks, control bytes, non-ASCII bytes or any of
+ * : ; * ! \ anywhere.  Rounds or -1.
  */
 static long
 parse_setting(const char *setting, const char **salt, size_t *salt_len)
@@ -178,11 +179,16 @@ parse_setting(const char *setting, const char **salt, size_t *salt_len)
 
 	if (strncmp(setting, "$6$", 3) != 0)
 		return -1;
+	for (n = 0; setting[n] != '\0'; n++)
+		if ((unsigned char)setting[n] <= ' ' || (unsigned char)setting[n] >= 0x7f ||
+		    strchr(":;*!\\", setting[n]) != NULL)
+			return -1;
 	if (strncmp(p, "rounds=", 7) == 0) {
 		p += 7;
 		if (*p < '1' || *p > '9')
 			return -1;
-		for (rounds = 0, n = 0; p[n] >= '0' && p[n] <= '9'; n++) {
+		rounds = 0;
+		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++) {
 			if (n == 9)
 				return -1;
 			rounds = rounds * 10 + (p[n] - '0');
@@ -192,9 +198,7 @@ parse_setting(const char *setting, const char **salt, size_t *salt_len)
 		p += n + 1;
 	}
 	for (n = 0; p[n] != '\0' && p[n] != '$'; n++)
-		if ((unsigned char)p[n] <= ' ' || (unsigned char)p[n] >= 0x7f ||
-		    strchr(":;*!\\", p[n]) != NULL)
-			return -1;
+		continue;
 	*salt = p;
 	*salt_len = n < SALT_MAX ? n : SALT_MAX;
 	return rounds;
