@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# SOCKS5 CONNECT through socks4d with real clients on loopback: curl
+# --socks5 (ATYP 1), --socks5-hostname and socks5h:// (ATYP 3, socks4d
+# resolves), an IPv6 destination, username/password right and wrong, and
+# what the record says. SOCKS4 on the same port keeps working.
+
+BATS_TEST_TIMEOUT=60
+load socks5_helper
+load suite_helper
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR
+	mkdir -p "$d/www"
+	printf '<html><body>socks4d SOCKS5 test page</body></html>\n' > "$d/www/index.html"
+	head -c 1048576 /dev/urandom > "$d/www/bin.dat"
+	printf 'permit c 127.0.0.0/8\npermit c ::1\n' > "$d/socks.conf"
+	printf 'permit c 127.0.0.0/8\n' > "$d/v4only.conf"
+	users_file "$d/socks.passwd" alice wonderland bob 'b:0b s3cret'
+
+	start_http ::1 "$d/www"
+	export HTTP6_PORT=$HTTP_PORT HTTP6_PID=$HTTP_PID
+	start_http 127.0.0.2 "$d/www"
+	export HTTP_PORT HTTP_PID
+	start_socks4d "$d/socks.conf"
+	speaks_socks5 || export SOCKS5_MISSING=1
+	export SOCKS_PORT SOCKS_PID SOCKS_LOG
+	# The same, with a users file: curl --proxy-user logs in.
+	local port=$SOCKS_PORT pid=$SOCKS_PID
+	SOCKS_LOG=$d/socks4d-users.log start_socks4d "$d/socks.conf" -u "$d/socks.passwd"
+	export USERS_PORT=$SOCKS_PORT USERS_PID=$SOCKS_PID USERS_LOG=$d/socks4d-users.log
+	export SOCKS_PORT=$port SOCKS_PID=$pid
+}
+
+teardown_file() {
+	stop_socks4d
+	kill_pids "$USERS_PID" "$HTTP6_PID"
+	stop_http
+}
+
+setup() {
+	skip_unless_socks5
+}
+
+@test "curl --socks5 (ATYP 1) fetches files byte for byte" {
+	local f
+	for f in index.html bin.dat; do
+		run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
+			-o "$BATS_TEST_TMPDIR/$f" "http://127.0.0.2:$HTTP_PORT/$f"
+		cmp "$BATS_FILE_TMPDIR/www/$f" "$BATS_TEST_TMPDIR/$f"
+	done
+}
+
+@test "curl --socks5-hostname (ATYP 3): socks4d resolves localhost, tries its addresses" {
+	local cport
+	cport=$(client_port)
+	run -0 curl -sS --fail --max-time 20 --local-port "$cport" \
+		--socks5-hostname "127.0.0.1:$SOCKS_PORT" \
+		-o "$BATS_TEST_TMPDIR/bin.dat" "http://localhost:$HTTP6_PORT/bin.dat"
+	cmp "$BATS_FILE_TMPDIR/www/bin.dat" "$BATS_TEST_TMPDIR/bin.dat"
+	run -0 record_of "$cport"
+	[[ "$output" == *$'<D_NAME> :localhost\n'* ]] || die "no name in the record: $output"
+	[[ "$output" == *$'<Reply> :Accept\n'* ]] || die "not accepted: $output"
+}
+
+@test "socks5h:// to an IPv6 literal (ATYP 4 or a name): [::1] served" {
+	run -0 curl -sS --fail --max-time 20 -x "socks5h://127.0.0.1:$SOCKS_PORT" \
+		"http://[::1]:$HTTP6_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+	run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://[::1]:$HTTP6_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+}
+
+@test "a destination socks.conf does not permit: curl fails, nothing fetched" {
+	local port=$SOCKS_PORT pid=$SOCKS_PID
+	SOCKS_LOG=$BATS_TEST_TMPDIR/v4only.log start_socks4d "$BATS_FILE_TMPDIR/v4only.conf"
+	run ! curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://[::1]:$HTTP6_PORT/index.html"
+	stop_socks4d
+	SOCKS_PORT=$port SOCKS_PID=$pid
+	grep -q 'not allowed\|no rule' "$BATS_TEST_TMPDIR/v4only.log" || die "no rejection logged"
+}
+
+@test "--proxy-user: right password served, wrong password and unknown name refused" {
+	run -0 curl -sS --fail --max-time 20 --proxy-user alice:wonderland \
+		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+	run -0 curl -sS --fail --max-time 20 --proxy-user 'bob:b:0b s3cret' \
+		-x "socks5h://127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	run ! curl -sS --fail --max-time 20 --proxy-user alice:wonderlant \
+		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	run ! curl -sS --fail --max-time 20 --proxy-user mallory:wonderland \
+		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	wait_for_log "$USERS_LOG" 'mallory.*unknown user'
+	wait_for_log "$USERS_LOG" 'alice.*wrong password'
+	run ! grep -e wonderland -e wonderlant -e s3cret "$USERS_LOG"
+}
+
+@test "with a users file, a client offering only 'no authentication' is still served" {
+	run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$USERS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+}
+
+@test "SOCKS4 on the same port still works" {
+	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+}
