@@ -76,33 +76,55 @@ ror(uint64_t x, int n)
 	return x >> n | x << (64 - n);
 }
 
+static uint64_t
+load64(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+	    (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+	    (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
+
 static void
 compress(uint64_t h[8], const uint8_t *p)
 {
-	uint64_t w[80], v[8], t1, t2;
+	uint64_t w[80], a, b, c, d, e, f, g, hh, t1, t2;
 	int i;
 
 	for (i = 0; i < 16; i++)
-		w[i] = (uint64_t)p[8 * i] << 56 | (uint64_t)p[8 * i + 1] << 48 |
-		    (uint64_t)p[8 * i + 2] << 40 | (uint64_t)p[8 * i + 3] << 32 |
-		    (uint64_t)p[8 * i + 4] << 24 | (uint64_t)p[8 * i + 5] << 16 |
-		    (uint64_t)p[8 * i + 6] << 8 | (uint64_t)p[8 * i + 7];
+		w[i] = load64(p + 8 * i);
 	for (; i < 80; i++)
 		w[i] = (ror(w[i - 2], 19) ^ ror(w[i - 2], 61) ^ w[i - 2] >> 6) +
 		    w[i - 7] + (ror(w[i - 15], 1) ^ ror(w[i - 15], 8) ^ w[i - 15] >> 7) +
 		    w[i - 16];
-	memcpy(v, h, sizeof v);
+	a = h[0];
+	b = h[1];
+	c = h[2];
+	d = h[3];
+	e = h[4];
+	f = h[5];
+	g = h[6];
+	hh = h[7];
 	for (i = 0; i < 80; i++) {
-		t1 = v[7] + (ror(v[4], 14) ^ ror(v[4], 18) ^ ror(v[4], 41)) +
-		    ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
-		t2 = (ror(v[0], 28) ^ ror(v[0], 34) ^ ror(v[0], 39)) +
-		    ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-		memmove(v + 1, v, 7 * sizeof v[0]);
-		v[4] += t1;
-		v[0] = t1 + t2;
+		t1 = hh + (ror(e, 14) ^ ror(e, 18) ^ ror(e, 41)) + ((e & f) ^ (~e & g)) +
+		    k[i] + w[i];
+		t2 = (ror(a, 28) ^ ror(a, 34) ^ ror(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
 	}
-	for (i = 0; i < 8; i++)
-		h[i] += v[i];
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += hh;
 }
 
 static void

@@ -1,8 +1,10 @@
 /*
  * libFuzzer target for the users file (users.c) and SHA-512 crypt
- * (sha512crypt.c).  Input: a name length byte, a password length byte, the
- * name, the password, then the text of a users file.  SHA-512 crypt is
- * checked against the C library's crypt(3) on "$6$" settings found in it.
+ * (sha512crypt.c).  Input: the name, a NUL, the password, a NUL, then the
+ * text of a users file, where "@@" stands for
+ * the password's hash (so that logins can succeed and the names around them
+ * be explored).  SHA-512 crypt is checked against the C library's crypt(3)
+ * on "$6$" settings found in the text.
  */
 #define _GNU_SOURCE		/* crypt(), memmem() */
 #include <stdlib.h>
@@ -81,7 +83,7 @@ same_as_libc(const char *text, size_t len, const uint8_t *password, size_t passw
 	size_t n = len < sizeof setting - 1 ? len : sizeof setting - 1;
 	int r;
 
-	if (len < 3 || memcmp(text, "$6$", 3) != 0)
+	if (len < 3 || memcmp(text, "$6$", 3) != 0 || password_len >= sizeof key)
 		return;
 	memcpy(setting, text, n);
 	setting[n] = '\0';
@@ -95,29 +97,55 @@ same_as_libc(const char *text, size_t len, const uint8_t *password, size_t passw
 		check(theirs != NULL && strcmp(ours, theirs) == 0);
 }
 
+/* The text with its first few "@@" replaced by the password's hash. */
+static size_t
+expand(const char *text, size_t len, const uint8_t *password, size_t password_len,
+    char *out)
+{
+	char hash[SHA512_CRYPT_MAX];
+	size_t n = 0, hash_len, tokens = 0;
+
+	if (sha512_crypt(password, password_len, "$6$rounds=1000$fuzz", hash) != 0)
+		abort();
+	hash_len = strlen(hash);
+	for (size_t i = 0; i < len; i++) {
+		if (tokens < 4 && i + 1 < len && text[i] == '@' && text[i + 1] == '@') {
+			memcpy(out + n, hash, hash_len);
+			n += hash_len;
+			tokens++;
+			i++;
+		} else
+			out[n++] = text[i];
+	}
+	return n;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const uint8_t *name, *password;
+	const uint8_t *name, *password, *nul;
 	size_t name_len, password_len, text_len;
 	const char *text;
+	static char expanded[2048 + 4 * SHA512_CRYPT_MAX];
 	char msg[512];
 	int n, r;
 
-	if (size < 2)
+	name = data;
+	if ((nul = memchr(name, '\0', size)) == NULL)
 		return 0;
-	name_len = data[0];
-	password_len = data[1];
-	if (name_len + password_len > size - 2)
+	name_len = (size_t)(nul - name);
+	password = nul + 1;
+	if ((nul = memchr(password, '\0', size - name_len - 1)) == NULL)
 		return 0;
-	name = data + 2;
-	password = name + name_len;
-	text = (const char *)password + password_len;
-	text_len = size - 2 - name_len - password_len;
-	if (costly(text, text_len))
+	password_len = (size_t)(nul - password);
+	text = (const char *)nul + 1;
+	text_len = size - name_len - password_len - 2;
+	if (costly(text, text_len) || text_len > 2048)
 		return 0;
 
 	same_as_libc(text, text_len, password, password_len);
+	text_len = expand(text, text_len, password, password_len, expanded);
+	text = expanded;
 
 	n = users_validate(text, text_len, "users", msg, sizeof msg);
 	check(n >= -1);
