@@ -22,16 +22,20 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 all: $(PROG)
 	$(MAKE) -C hw4cgi
 
-$(PROG): socks4d.c
+# The session, and beside it what is pure and separately tested.
+SRCS	= socks4d.c addr.c firewall.c log.c socks4.c text.c
+HDRS	= addr.h firewall.h log.h request.h socks.h socks4.h text.h
+
+$(PROG): $(SRCS) $(HDRS)
 ifneq ($(STATIC_CC),)
-	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
+	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 else
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 endif
 
 # The same program built with ASan and UBSan; the suite runs it too.
-$(PROG)-san: socks4d.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c
+$(PROG)-san: $(SRCS) $(HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).
@@ -44,14 +48,13 @@ test: all $(PROG)-san
 # parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users
-FUZZ_CC = clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c
-	$(FUZZ_CC) -o $@ $<
-fuzz/fuzz_socks5: fuzz/fuzz_socks5.c socks5.c socks5.h socks.h
-	$(FUZZ_CC) -o $@ fuzz/fuzz_socks5.c socks5.c
-fuzz/fuzz_users: fuzz/fuzz_users.c users.c users.h sha512crypt.c sha512crypt.h
-	$(FUZZ_CC) -o $@ fuzz/fuzz_users.c users.c sha512crypt.c -lcrypt
+FUZZ_LINK_request = socks4.c
+FUZZ_LINK_conf = firewall.c addr.c text.c
+FUZZ_LINK_socks5 = socks5.c
+FUZZ_LINK_users = users.c sha512crypt.c -lcrypt
+fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
+	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_LINK_$*)
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \
