@@ -8,11 +8,14 @@ unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/nul
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c99 -Wall -Wextra -Werror
-CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"'
+CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' -DSOCKS_PASSWD='"$(sysconfdir)/socks.passwd"'
 # An exec per client is most of what a short session costs: where musl is
 # installed, socks4d is linked statically against it, which starts in a
 # third of the time of a dynamic glibc build (make bench measures it).
 STATIC_CC ?= $(shell command -v musl-gcc 2>/dev/null)
+# SHA-512 crypt is built in; with glibc, crypt(3) checks other hashes too
+# (Debian's musl has no crypt(3)).
+CRYPT	 = -DHAVE_CRYPT
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 -include config.mak
@@ -23,19 +26,20 @@ all: $(PROG)
 	$(MAKE) -C hw4cgi
 
 # The session, and beside it what is pure and separately tested.
-SRCS	= socks4d.c addr.c firewall.c log.c socks4.c text.c
-HDRS	= addr.h firewall.h log.h request.h socks.h socks4.h text.h
+SRCS	= socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c
+HDRS	= addr.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h \
+	  sha512crypt.h
 
 $(PROG): $(SRCS) $(HDRS)
 ifneq ($(STATIC_CC),)
 	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 else
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+	$(CC) $(CPPFLAGS) $(CRYPT) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) -lcrypt
 endif
 
 # The same program built with ASan and UBSan; the suite runs it too.
 $(PROG)-san: $(SRCS) $(HDRS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+	$(CC) $(CPPFLAGS) $(CRYPT) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS) -lcrypt
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).

@@ -159,7 +159,7 @@ prefix() { printf '%s' "${1:0:$((2 * $2))}"; }
 	{
 		for ((k = 1; k < ${#r4} / 2; k++)); do
 			echo "IPv4 request, first $k bytes | x:050100+$(prefix "$r4" "$k") shut | 0500 | eof | 1 | ~client closed before | 0-5000"
-			echo "IPv4 request, first $k bytes, reset | x:050100+$(prefix "$r4" "$k") rst | 0500 | us | 1 | ~client closed before|Connection reset by peer | 0-5000"
+			echo "IPv4 request, first $k bytes, reset | x:050100+$(prefix "$r4" "$k") rst | ~(0500)? | us | 1 | ~client closed before|Connection reset by peer | 0-5000"
 		done
 		for ((k = 1; k < ${#r6} / 2; k++)); do
 			echo "IPv6 request, first $k bytes | x:050100+$(prefix "$r6" "$k") shut | 0500 | eof | 1 | ~client closed before | 0-5000"

@@ -63,11 +63,11 @@ for i in range(len(data)):
 # 8 bytes, VN 0, CD 91
 is_91() { [[ "$OUT" =~ ^005b[0-9a-f]{12}$ ]] || die "expected a 91 reply, got '$OUT'"; }
 
-@test "VN 5 (or 0): closed with no reply, at once, exit 1" {
-	send '\x05\x01\x00\x50\x7f\x00\x00\x02\x00'
+@test "VN 6 (or 0): closed with no reply, at once, exit 1" {
+	send '\x06\x01\x00\x50\x7f\x00\x00\x02\x00'	# VN 5 is SOCKS5
 	[ -z "$OUT" ] && [ "$CODE" = 1 ]
 	reason 'version is not 4'
-	send '\x05\x01\x00'		# a SOCKS5 greeting
+	send '\x06\x01\x00'
 	[ -z "$OUT" ] && [ "$CODE" = 1 ]
 	reason 'version is not 4'
 	send '\x00\x01\x00\x50\x7f\x00\x00\x02\x00'

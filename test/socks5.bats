@@ -19,21 +19,23 @@ setup_file() {
 
 	start_http ::1 "$d/www"
 	export HTTP6_PORT=$HTTP_PORT HTTP6_PID=$HTTP_PID
+	start_http 127.0.0.1 "$d/www"
+	export HTTP1_PORT=$HTTP_PORT HTTP1_PID=$HTTP_PID
 	start_http 127.0.0.2 "$d/www"
 	export HTTP_PORT HTTP_PID
-	start_socks4d "$d/socks.conf"
+	# With a users file: curl --proxy-user logs in.
+	SOCKS_LOG=$d/socks4d-users.log
+	start_socks4d "$d/socks.conf" -u "$d/socks.passwd"
+	export USERS_PORT=$SOCKS_PORT USERS_PID=$SOCKS_PID USERS_LOG=$SOCKS_LOG
+	# Without one (-u names a file that does not exist).
+	SOCKS_LOG=$d/socks4d.log
+	start_socks4d "$d/socks.conf" -u "$d/none"
 	speaks_socks5 || export SOCKS5_MISSING=1
-	export SOCKS_PORT SOCKS_PID SOCKS_LOG
-	# The same, with a users file: curl --proxy-user logs in.
-	local port=$SOCKS_PORT pid=$SOCKS_PID
-	SOCKS_LOG=$d/socks4d-users.log start_socks4d "$d/socks.conf" -u "$d/socks.passwd"
-	export USERS_PORT=$SOCKS_PORT USERS_PID=$SOCKS_PID USERS_LOG=$d/socks4d-users.log
-	export SOCKS_PORT=$port SOCKS_PID=$pid
 }
 
 teardown_file() {
 	stop_socks4d
-	kill_pids "$USERS_PID" "$HTTP6_PID"
+	kill_pids "$USERS_PID" "$HTTP6_PID" "$HTTP1_PID"
 	stop_http
 }
 
@@ -50,12 +52,12 @@ setup() {
 	done
 }
 
-@test "curl --socks5-hostname (ATYP 3): socks4d resolves localhost, tries its addresses" {
+@test "curl --socks5-hostname (ATYP 3): socks4d resolves the name" {
 	local cport
 	cport=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$cport" \
 		--socks5-hostname "127.0.0.1:$SOCKS_PORT" \
-		-o "$BATS_TEST_TMPDIR/bin.dat" "http://localhost:$HTTP6_PORT/bin.dat"
+		-o "$BATS_TEST_TMPDIR/bin.dat" "http://localhost:$HTTP1_PORT/bin.dat"
 	cmp "$BATS_FILE_TMPDIR/www/bin.dat" "$BATS_TEST_TMPDIR/bin.dat"
 	run -0 record_of "$cport"
 	[[ "$output" == *$'<D_NAME> :localhost\n'* ]] || die "no name in the record: $output"
@@ -72,13 +74,14 @@ setup() {
 }
 
 @test "a destination socks.conf does not permit: curl fails, nothing fetched" {
-	local port=$SOCKS_PORT pid=$SOCKS_PID
-	SOCKS_LOG=$BATS_TEST_TMPDIR/v4only.log start_socks4d "$BATS_FILE_TMPDIR/v4only.conf"
+	SOCKS_LOG=$BATS_TEST_TMPDIR/v4only.log
+	start_socks4d "$BATS_FILE_TMPDIR/v4only.conf"
 	run ! curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
 		"http://[::1]:$HTTP6_PORT/index.html"
-	stop_socks4d
-	SOCKS_PORT=$port SOCKS_PID=$pid
-	grep -q 'not allowed\|no rule' "$BATS_TEST_TMPDIR/v4only.log" || die "no rejection logged"
+	[[ "$output" == *"SOCKS5 connection to ::1. (2)"* ]] || die "not REP 02: $output"
+	kill "$SOCKS_PID"
+	wait "$SOCKS_PID" || true
+	grep -q '<Reason> :no rule in .* matches' "$SOCKS_LOG" || die "no rejection logged"
 }
 
 @test "--proxy-user: right password served, wrong password and unknown name refused" {
@@ -106,4 +109,25 @@ setup() {
 	run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$SOCKS_PORT" \
 		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+}
+
+@test "socks.conf 'user': only a client logged in as a listed name; a SOCKS4 USERID never counts" {
+	local d=$BATS_TEST_TMPDIR
+	printf 'permit c 127.0.0.0/8 user alice,carol\n' > "$d/users.conf"
+	SOCKS_LOG=$d/users-rule.log
+	start_socks4d "$d/users.conf" -u "$BATS_FILE_TMPDIR/socks.passwd"
+	run -0 curl -sS --fail --max-time 20 --proxy-user alice:wonderland \
+		--socks5 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+	run ! curl -sS --fail --max-time 20 --proxy-user 'bob:b:0b s3cret' \
+		--socks5 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	[[ "$output" == *"(2)"* ]] || die "bob: not REP 02: $output"
+	run ! curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	run ! curl -sS --fail --max-time 20 --proxy-user alice: \
+		--socks4 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+	kill "$SOCKS_PID"
+	wait "$SOCKS_PID" || true
+	[ "$(grep -c '<Reason> :no rule in .* matches' "$SOCKS_LOG")" = 3 ] || die "$(cat "$SOCKS_LOG")"
+	grep -q '<User> :alice' "$SOCKS_LOG" || die "no <User> in the record"
 }

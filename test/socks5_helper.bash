@@ -38,4 +38,4 @@ users_file() {
 }
 
 # hexstr TEXT: TEXT's bytes as hex digits.
-hexstr() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+hexstr() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
