@@ -131,3 +131,24 @@ setup() {
 	[ "$(grep -c '<Reason> :no rule in .* matches' "$SOCKS_LOG")" = 3 ] || die "$(cat "$SOCKS_LOG")"
 	grep -q '<User> :alice' "$SOCKS_LOG" || die "no <User> in the record"
 }
+
+@test "BIND: a peer from another loopback address is relayed; a stranger is refused with 02" {
+	local d=$BATS_TEST_TMPDIR first
+	printf 'permit b 127.0.0.0/8\n' > "$d/bind.conf"
+	SOCKS_LOG=$d/bind.log
+	start_socks4d "$d/bind.conf" -B 10
+	run -0 bind5 "$SOCKS_PORT" 127.0.0.3 127.0.0.3
+	echo "$output"
+	first=$(sed -n 's/^first //p' <<< "$output")
+	[[ "$first" =~ ^050000017f000001[0-9a-f]{4}$ ]] || die "first reply $first"
+	[[ "$output" =~ second\ 050000017f000003([0-9a-f]{4})\ peer\ ([0-9]+) ]] || die "second reply"
+	[ "$((16#${BASH_REMATCH[1]}))" = "${BASH_REMATCH[2]}" ] || die "second reply's port is not the peer's"
+	[[ "$output" == *"client got from-peer"* ]] || die "peer to client"
+	[[ "$output" == *"peer got from-client"* ]] || die "client to peer"
+	run -0 bind5 "$SOCKS_PORT" 127.0.0.3 127.0.0.4
+	echo "$output"
+	[[ "$output" =~ second\ 05020001000000000000 ]] || die "stranger not refused with 02"
+	kill "$SOCKS_PID"
+	wait "$SOCKS_PID" || true
+	grep -q '<Reason> :BIND peer 127.0.0.4 is not the expected 127.0.0.3' "$SOCKS_LOG" || die "$(cat "$SOCKS_LOG")"
+}

@@ -39,3 +39,44 @@ users_file() {
 
 # hexstr TEXT: TEXT's bytes as hex digits.
 hexstr() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# bind5 PORT EXPECT PEER: a SOCKS5 BIND through socks4d on PORT naming EXPECT
+# (0.0.0.0: anyone), then a peer connecting from PEER to the port of the
+# first reply. Prints both replies in hex, then what each side received.
+bind5() {
+	"$PYTHON" - "$@" <<'PY'
+import socket, sys
+port, expect, peer = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def read(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            break
+        b += c
+    return b
+
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+c.sendall(b"\x05\x01\x00")
+assert read(c, 2) == b"\x05\x00"
+c.sendall(b"\x05\x02\x00\x01" + socket.inet_aton(expect) + b"\x00\x00")
+first = read(c, 10)
+print("first", first.hex())
+if len(first) < 10 or first[1] != 0:
+    sys.exit(0)
+p = socket.socket()
+p.bind((peer, 0))
+p.settimeout(10)
+p.connect(("127.0.0.1", int.from_bytes(first[8:10], "big")))
+second = read(c, 10)
+print("second", second.hex(), "peer", p.getsockname()[1])
+if len(second) == 10 and second[1] == 0:
+    p.sendall(b"from-peer")
+    c.sendall(b"from-client")
+    print("client got", read(c, 9).decode())
+    print("peer got", read(p, 11).decode())
+else:
+    print("after", read(c, 100).hex())
+PY
+}
