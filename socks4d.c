@@ -77,6 +77,9 @@
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 #define DRAIN_MS	1000	/* how long a turned-down client is read, at most */
 #define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
+#define DATAGRAM_MAX	65535	/* a UDP payload, at most */
+#define PEERS_MAX	16	/* destinations a UDP association hears back from */
+#define NAMES_MAX	8	/* names a UDP association resolves, once each */
 
 #define EXIT_RELAYED	0	/* session ran and both sides closed */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed; relay failed */
@@ -112,6 +115,7 @@ struct session {
 	unsigned char	 excerpt[EXCERPT_MAX];
 	size_t		 excerpt_len;
 	unsigned long long sent, received;	/* to and from the client */
+	unsigned long long datagrams_sent, datagrams_received, datagrams_dropped;
 	struct timespec	 start;
 	/*
 	 * Last, so that a short request shares its page with the fields above:
@@ -152,6 +156,8 @@ static void	open_users(void);
 static void	load_rules(struct session *, int, const char *);
 static int	do_connect(struct session *);
 static int	do_bind(struct session *);
+static enum end	do_udp(struct session *);
+static void	record_first_bytes(struct session *, const uint8_t *, size_t);
 static void	keep_alive(int);
 static enum end	relay(struct session *, int);
 static void	reject(struct session *, const char *, const char *) __attribute__((noreturn));
@@ -211,6 +217,8 @@ main(int argc, char *argv[])
 
 	read_request(&s);
 	load_rules(&s, conf_fd, conf_why);
+	if (s.req.cmd == SOCKS_UDP_ASSOCIATE)
+		finish(&s, do_udp(&s));
 	remote = s.req.cmd == SOCKS_CONNECT ? do_connect(&s) : do_bind(&s);
 	keep_alive(s.in);
 	keep_alive(remote);
@@ -643,10 +651,6 @@ negotiate5(struct session *s, size_t len, long long deadline)
 		memcpy(s->req.ip4, r.dst.ip, 4);
 	memcpy(s->req.host, r.dst.name, sizeof s->req.host);
 	s->req.len = off + r.len;
-	if (r.cmd == SOCKS_UDP_ASSOCIATE) {
-		owe(s, SOCKS5_CMD_UNSUPPORTED);
-		reject(s, "UDP ASSOCIATE is not supported", NULL);
-	}
 }
 
 /* The name the client logged in as, for socks.conf's user lists; or NULL. */
@@ -1057,6 +1061,237 @@ do_bind(struct session *s)
 	return fd;
 }
 
+/* A UDP association: the client's side, the way out, and what it remembers. */
+struct association {
+	int		 client_fd;		/* where the client's datagrams come */
+	int		 out_fd[2];		/* IPv4 and IPv6 out, opened when needed */
+	struct sockaddr_storage client;		/* the client's UDP address, once seen */
+	int		 client_known;
+	struct sockaddr_storage peers[PEERS_MAX];	/* whom it may hear back from */
+	int		 n_peers, next_peer;
+	struct {
+		char			 name[FIELD_MAX + 1];
+		struct sockaddr_storage	 addr;	/* AF_UNSPEC: did not resolve */
+	}		 names[NAMES_MAX];
+	int		 n_names;
+};
+
+/* A UDP socket on the address the client reached us by, any port. */
+static int
+udp_near(const struct sockaddr_storage *local, struct sockaddr_storage *bound)
+{
+	socklen_t len = sizeof *bound;
+	int fd, err;
+
+	*bound = *local;
+	set_port(bound, 0);
+	if ((fd = socket(bound->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)bound, addr_len(bound)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)bound, &len) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A name in a client's datagram, resolved once per association (within
+ * the connect deadline, as a CONNECT's would be) and remembered, failures
+ * too: 0, or -1 when it does not resolve.
+ */
+static int
+udp_resolve(struct session *s, struct association *a, const char *name,
+    struct sockaddr_storage *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	int i, err;
+
+	for (i = 0; i < a->n_names; i++)
+		if (strcmp(a->names[i].name, name) == 0)
+			break;
+	if (i == a->n_names) {
+		if (i == NAMES_MAX)
+			i = --a->n_names;	/* the last one makes room */
+		memcpy(a->names[i].name, name, strlen(name) + 1);
+		memset(&a->names[i].addr, 0, sizeof a->names[i].addr);
+		alarm_session = s;
+		signal(SIGALRM, on_alarm);
+		alarm((unsigned)connect_timeout);
+		err = getaddrinfo(name, NULL, &hints, &res);
+		alarm(0);
+		if (err == 0) {
+			memcpy(&a->names[i].addr, res->ai_addr, res->ai_addrlen);
+			freeaddrinfo(res);
+		}
+		a->n_names++;
+	}
+	*out = a->names[i].addr;
+	return out->ss_family == AF_UNSPEC ? -1 : 0;
+}
+
+static void
+remember_peer(struct association *a, const struct sockaddr_storage *dst)
+{
+	for (int i = 0; i < a->n_peers; i++)
+		if (same_host(&a->peers[i], dst) && port_of(&a->peers[i]) == port_of(dst))
+			return;
+	if (a->n_peers < PEERS_MAX)
+		a->n_peers++;
+	a->peers[a->next_peer] = *dst;
+	a->next_peer = (a->next_peer + 1) % PEERS_MAX;
+}
+
+static int
+is_peer(const struct association *a, const struct sockaddr_storage *from)
+{
+	for (int i = 0; i < a->n_peers; i++)
+		if (same_host(&a->peers[i], from) && port_of(&a->peers[i]) == port_of(from))
+			return 1;
+	return 0;
+}
+
+/*
+ * One datagram from the client's side: only from the client's address (and
+ * the port its request named, if it named one), whole (FRAG 0), to a
+ * destination socks.conf's u rules permit.  Anything else is dropped.
+ */
+static void
+udp_from_client(struct session *s, struct association *a, uint8_t *buf)
+{
+	struct sockaddr_storage from, dst;
+	socklen_t len = sizeof from;
+	struct socks5_udp u;
+	char ignored[REASON_MAX];
+	struct text why = TEXT(ignored);
+	const char *malformed;
+	ssize_t n;
+	int *fd;
+
+	if ((n = recvfrom(a->client_fd, buf, DATAGRAM_MAX, 0, (struct sockaddr *)&from,
+	    &len)) == -1)
+		return;
+	if (!same_host(&from, &s->src) || (s->req.port != 0 && port_of(&from) != s->req.port) ||
+	    (a->client_known && port_of(&from) != port_of(&a->client)))
+		goto drop;
+	if (socks5_parse_udp(buf, (size_t)n, &u, &malformed) != 1 || u.frag != 0)
+		goto drop;
+	if (u.dst.atyp == SOCKS5_ATYP_NAME) {
+		if (udp_resolve(s, a, u.dst.name, &dst) == -1)
+			goto drop;
+		set_port(&dst, u.dst.port);
+	} else
+		socks5_sockaddr(&u.dst, &dst);
+	if (u.dst.port == 0 || is_unspecified(&dst) ||
+	    !conf_decide(s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
+		goto drop;
+	fd = &a->out_fd[dst.ss_family == AF_INET6];
+	if (*fd == -1 && (*fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		goto drop;
+	a->client = from;
+	a->client_known = 1;
+	record_first_bytes(s, buf + u.len, (size_t)n - u.len);
+	if (sendto(*fd, buf + u.len, (size_t)n - u.len, 0, (struct sockaddr *)&dst,
+	    addr_len(&dst)) == -1)
+		goto drop;
+	remember_peer(a, &dst);
+	s->datagrams_received++;
+	s->received += (size_t)n - u.len;
+	return;
+drop:
+	s->datagrams_dropped++;
+}
+
+/* One datagram from outside: only from a destination the client sent to. */
+static void
+udp_from_peer(struct session *s, struct association *a, int fd, uint8_t *buf)
+{
+	uint8_t *data = buf + SOCKS5_REPLY_MAX, header[SOCKS5_REPLY_MAX];
+	struct sockaddr_storage from;
+	socklen_t len = sizeof from;
+	size_t h;
+	ssize_t n;
+
+	if ((n = recvfrom(fd, data, DATAGRAM_MAX, 0, (struct sockaddr *)&from, &len)) == -1)
+		return;
+	if (!a->client_known || !is_peer(a, &from)) {
+		s->datagrams_dropped++;
+		return;
+	}
+	h = socks5_udp_header(header, (struct sockaddr *)&from);
+	memcpy(data - h, header, h);
+	if (sendto(a->client_fd, data - h, h + (size_t)n, 0, (struct sockaddr *)&a->client,
+	    addr_len(&a->client)) == -1) {
+		s->datagrams_dropped++;
+		return;
+	}
+	s->datagrams_sent++;
+	s->sent += (size_t)n;
+}
+
+/*
+ * UDP ASSOCIATE: a UDP socket for the client beside its TCP connection,
+ * relaying until that connection closes (or the idle deadline passes).
+ * What the client sends on the TCP connection meanwhile is read and dropped.
+ */
+static enum end
+do_udp(struct session *s)
+{
+	static uint8_t buf[SOCKS5_REPLY_MAX + DATAGRAM_MAX];
+	struct association a = { .out_fd = { -1, -1 } };
+	struct sockaddr_storage bound;
+	uint8_t reply[SOCKS5_REPLY_MAX];
+	struct pollfd p[4];
+	size_t len;
+	ssize_t n;
+	int i;
+
+	owe(s, SOCKS5_NOT_ALLOWED);
+	if (!conf_may(s->rules, SOCKS_UDP_ASSOCIATE))
+		reject(s, "no rule in ", s->rules->path);
+	owe(s, SOCKS5_GENERAL_FAILURE);
+	if ((a.client_fd = udp_near(&s->local, &bound)) == -1)
+		reject(s, "UDP socket: ", strerror(errno));
+	s->bound_port = port_of(&bound);
+	len = socks5_reply(reply, SOCKS5_SUCCEEDED, (struct sockaddr *)&bound);
+	if (write_within(s->out, reply, len, request_timeout) < len) {
+		s->end_errno = errno;
+		abandon(s, "client gone before the reply: ", strerror(errno));
+	}
+	s->refusal_len = 0;
+	s->granted = 1;
+	for (;;) {
+		p[0] = (struct pollfd){ .fd = s->in, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = a.client_fd, .events = POLLIN };
+		for (i = 0; i < 2; i++)
+			p[2 + i] = (struct pollfd){ .fd = a.out_fd[i], .events = POLLIN };
+		n = poll(p, 4, idle_timeout > 0 ? (int)idle_timeout * 1000 : -1);
+		if (n == 0)
+			return END_IDLE;
+		if (n == -1 && errno != EINTR)
+			return END_POLL_FAILED;
+		if (n == -1)
+			continue;
+		if (p[0].revents) {
+			n = read(s->in, buf, sizeof buf);
+			if (n == 0)
+				return END_CLOSED;
+			if (n == -1 && errno != EINTR && errno != EAGAIN) {
+				s->end_errno = errno;
+				return END_CLIENT_FAILED;
+			}
+		}
+		if (p[1].revents)
+			udp_from_client(s, &a, buf);
+		for (i = 0; i < 2; i++)
+			if (p[2 + i].revents)
+				udp_from_peer(s, &a, a.out_fd[i], buf);
+	}
+}
+
 /*
  * A peer that vanishes without a FIN (a host switched off, a route gone)
  * would hold the relay forever: after keepalive_idle quiet seconds it is
@@ -1318,19 +1553,29 @@ log_request(struct session *s)
 }
 
 static const char *
-end_text(enum end end, int err, char *buf, size_t size)
+end_text(const struct session *s, enum end end, char *buf, size_t size)
 {
 	struct text t = { buf, 0, size };
 
 	switch (end) {
-	case END_CLOSED: return "both sides closed";
-	case END_IDLE: return "idle timeout";
-	case END_POLL_FAILED: return "error: poll";
+	case END_CLOSED: add(&t, "both sides closed"); break;
+	case END_IDLE: add(&t, "idle timeout"); break;
+	case END_POLL_FAILED: add(&t, "error: poll"); break;
 	case END_CLIENT_FAILED: add(&t, "error: client: "); break;
 	case END_DEST_FAILED: add(&t, "error: destination: "); break;
 	default: return "rejected";
 	}
-	add(&t, strerror(err));
+	if (end == END_CLIENT_FAILED || end == END_DEST_FAILED)
+		add(&t, strerror(s->end_errno));
+	if (s->req.cmd == SOCKS_UDP_ASSOCIATE) {
+		add(&t, "; datagrams: ");
+		add_num(&t, s->datagrams_sent, 1);
+		add(&t, " to client, ");
+		add_num(&t, s->datagrams_received, 1);
+		add(&t, " from client, ");
+		add_num(&t, s->datagrams_dropped, 1);
+		add(&t, " dropped");
+	}
 	return buf;
 }
 
@@ -1361,7 +1606,7 @@ finish(struct session *s, enum end end)
 {
 	struct timespec now;
 	struct facts f;
-	char why[160];
+	char why[256];
 
 	if (end == END_REJECTED && s->refusal_len > 0)
 		write_within(s->out, s->refusal, s->refusal_len, request_timeout);
@@ -1372,7 +1617,7 @@ finish(struct session *s, enum end end)
 	if (end < END_REJECTED) {
 		monotonic(&now);
 		describe(s, &f);
-		log_end(&f.r, end_text(end, s->end_errno, why, sizeof why),
+		log_end(&f.r, end_text(s, end, why, sizeof why),
 		    (unsigned long long)(ms_of(&now) - ms_of(&s->start)));
 	} else
 		close_gracefully(s);

@@ -88,7 +88,9 @@ prefix() { printf '%s' "${1:0:$((2 * $2))}"; }
 	{
 		for k in 1 2 3; do
 			echo "greeting, first $k bytes, half-close | x:$(prefix "$g" "$k") shut | - | eof | 1 | ~client closed before | 0-5000"
-			echo "greeting, first $k bytes, reset | x:$(prefix "$g" "$k") rst | - | us | 1 | ~client closed before|Connection reset by peer | 0-5000"
+			# no reason checked: a reset that comes before socks4d has
+			# asked for its peer's address leaves a record without it
+			echo "greeting, first $k bytes, reset | x:$(prefix "$g" "$k") rst | - | us | 1 | - | 0-5000"
 		done
 	} | probe
 }
@@ -159,7 +161,7 @@ prefix() { printf '%s' "${1:0:$((2 * $2))}"; }
 	{
 		for ((k = 1; k < ${#r4} / 2; k++)); do
 			echo "IPv4 request, first $k bytes | x:050100+$(prefix "$r4" "$k") shut | 0500 | eof | 1 | ~client closed before | 0-5000"
-			echo "IPv4 request, first $k bytes, reset | x:050100+$(prefix "$r4" "$k") rst | ~(0500)? | us | 1 | ~client closed before|Connection reset by peer | 0-5000"
+			echo "IPv4 request, first $k bytes, reset | x:050100+$(prefix "$r4" "$k") read:2:5 rst | 0500 | us | 1 | ~client closed before|Connection reset by peer | 0-5000"
 		done
 		for ((k = 1; k < ${#r6} / 2; k++)); do
 			echo "IPv6 request, first $k bytes | x:050100+$(prefix "$r6" "$k") shut | 0500 | eof | 1 | ~client closed before | 0-5000"

@@ -80,3 +80,57 @@ else:
     print("after", read(c, 100).hex())
 PY
 }
+
+# udp5 PORT STEP...: a SOCKS5 UDP ASSOCIATE through socks4d on PORT, then
+# each STEP as a datagram to the relay, "HOST:PORT:DATA" (HOST an address or
+# a name; a leading "frag:" sets FRAG 1). Prints the reply in hex, then
+# "got HOST PORT DATA" for each answer, which come within 10 s of the
+# datagrams that asked for them; steps whose answer is not awaited are
+# marked with a leading "-".
+udp5() {
+	"$PYTHON" - "$@" <<'PY'
+import socket, sys
+port, steps = int(sys.argv[1]), sys.argv[2:]
+
+def read(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            break
+        b += c
+    return b
+
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+c.sendall(b"\x05\x01\x00")
+assert read(c, 2) == b"\x05\x00"
+c.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+reply = read(c, 10)
+print("reply", reply.hex())
+if len(reply) < 10 or reply[1] != 0:
+    sys.exit(0)
+relay = (socket.inet_ntoa(reply[4:8]), int.from_bytes(reply[8:10], "big"))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+u.settimeout(10)
+awaited = 0
+for step in steps:
+    quiet = step.startswith("-")
+    step = step.lstrip("-")
+    frag = step.startswith("frag:")
+    host, dport, data = step[5 if frag else 0:].split(":", 2)
+    try:
+        addr = b"\x01" + socket.inet_aton(host)
+    except OSError:
+        addr = b"\x03" + bytes([len(host)]) + host.encode()
+    u.sendto(b"\x00\x00" + bytes([1 if frag else 0]) + addr + int(dport).to_bytes(2, "big") +
+             data.encode(), relay)
+    if quiet:
+        continue
+    d = u.recv(65535)
+    assert d[:4] == b"\x00\x00\x00\x01", d
+    print("got", socket.inet_ntoa(d[4:8]), int.from_bytes(d[8:10], "big"), d[10:].decode())
+c.close()
+print("relay", relay[1])
+PY
+}
