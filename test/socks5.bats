@@ -180,3 +180,54 @@ setup() {
 	wait "$SOCKS_PID" || true
 	kill_pids "$UECHO_PID" "$UECHO1_PID" "$UTRAP_PID" || true
 }
+
+# chromium5 PORT URL OUT: headless Chromium through socks5://127.0.0.1:PORT;
+# the DOM goes to OUT, its messages to OUT.err.
+chromium5() {
+	local profile
+	profile=$(mktemp -d "$BATS_TEST_TMPDIR/chromium.XXXXXX")
+	timeout -k 5 45 chromium --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --user-data-dir="$profile" \
+		--proxy-server="socks5://127.0.0.1:$1" --proxy-bypass-list='<-loopback>' \
+		--dump-dom "$2" </dev/null >"$3" 2>"$3.err" 3>&-
+	rm -rf "$profile"
+}
+
+@test "Chromium socks5://: a page on, off (socks.conf rewritten), on again, no restart" {
+	local d=$BATS_TEST_TMPDIR url page
+	url="http://127.0.0.2:$HTTP_PORT/index.html"
+	page=$(cat "$BATS_FILE_TMPDIR/www/index.html")
+	printf 'permit c 127.0.0.2\n' > "$d/chrome.conf"
+	SOCKS_LOG=$d/chrome.log
+	start_socks4d "$d/chrome.conf"
+	chromium5 "$SOCKS_PORT" "$url" "$d/on1.html"
+	grep -qF 'SOCKS5 test page' "$d/on1.html" || die "on: $(tail -3 "$d/on1.html.err")"
+	printf 'deny c 127.0.0.2\n' > "$d/chrome.conf"
+	chromium5 "$SOCKS_PORT" "$url" "$d/off.html"
+	run ! grep -qF 'SOCKS5 test page' "$d/off.html"
+	printf 'permit c 127.0.0.2\n' > "$d/chrome.conf"
+	chromium5 "$SOCKS_PORT" "$url" "$d/on2.html"
+	grep -qF 'SOCKS5 test page' "$d/on2.html" || die "on again: $(tail -3 "$d/on2.html.err")"
+	grep -q '<Reason> :.*chrome.conf:1 denies' "$SOCKS_LOG" || die "no denial logged"
+	[ "$(grep -c '^Listening on ' "$SOCKS_LOG")" -eq 1 ]
+	kill "$SOCKS_PID"
+	wait "$SOCKS_PID" || true
+}
+
+@test "proxychains4 'socks5 HOST PORT user pass' runs curl; ncat --proxy-type socks5 --proxy-auth" {
+	local d=$BATS_TEST_TMPDIR msg="plain tcp $RANDOM"
+	printf '%s\n' strict_chain quiet_mode '[ProxyList]' \
+		"socks5 127.0.0.1 $USERS_PORT alice wonderland" > "$d/pc.conf"
+	run -0 proxychains4 -q -f "$d/pc.conf" curl -sS --fail --max-time 20 \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
+	start_peer ECHO echo 127.0.0.2
+	run -0 timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" --proxy-type socks5 \
+		--proxy-auth alice:wonderland 127.0.0.2 "$ECHO_PORT" <<< "$msg"
+	[ "$output" = "$msg" ]
+	run ! timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" --proxy-type socks5 \
+		--proxy-auth alice:wonderlant 127.0.0.2 "$ECHO_PORT" <<< "$msg"
+	kill_pids "$ECHO_PID" || true
+	[ "$(grep -c '<User> :alice' "$USERS_LOG")" -ge 2 ] || die "logins not recorded"
+}
