@@ -1245,13 +1245,17 @@ do_udp(struct session *s)
 	struct sockaddr_storage bound;
 	uint8_t reply[SOCKS5_REPLY_MAX];
 	struct pollfd p[4];
+	char more[PATH_MAX + 48];
+	struct text t = TEXT(more);
 	size_t len;
 	ssize_t n;
 	int i;
 
 	owe(s, SOCKS5_NOT_ALLOWED);
+	add(&t, s->rules->path);
+	add(&t, " permits UDP ASSOCIATE");
 	if (!conf_may(s->rules, SOCKS_UDP_ASSOCIATE))
-		reject(s, "no rule in ", s->rules->path);
+		reject(s, "no rule in ", more);
 	owe(s, SOCKS5_GENERAL_FAILURE);
 	if ((a.client_fd = udp_near(&s->local, &bound)) == -1)
 		reject(s, "UDP socket: ", strerror(errno));

@@ -130,6 +130,7 @@ prefix() { printf '%s' "${1:0:$((2 * $2))}"; }
 	{
 		echo "request VER 4 | x:050100+04010001+7f000002+\$TP shut | 0500+$F01 | eof | 1 | version is not 5 | 0-5000"
 		echo "request RSV 1 | x:050100+05010101+7f000002+\$TP shut | 0500+$F01 | eof | 1 | reserved byte is not 0 | 0-5000"
+		echo "UDP ASSOCIATE, no u rule | x:050100+05030001+00000000+0000 shut | 0500+05020001000000000000 | eof | 1 | permits UDP ASSOCIATE | 0-5000"
 		for cmd in 0 {4..255}; do
 			printf "CMD %d | x:050100+05%02x0001+7f000002+\$TP shut | 0500+%s | eof | 1 | command is not CONNECT, BIND or UDP ASSOCIATE | 0-5000\n" "$cmd" "$cmd" "$F07"
 		done

@@ -153,7 +153,7 @@ setup() {
 	grep -q '<Reason> :BIND peer 127.0.0.4 is not the expected 127.0.0.3' "$SOCKS_LOG" || die "$(cat "$SOCKS_LOG")"
 }
 
-@test "UDP ASSOCIATE: round trips by address and by name; a denied destination and a fragment dropped; the relay gone with the TCP connection" {
+@test "UDP ASSOCIATE: round trips by address and by name; a denied destination, a fragment and a stranger dropped; the relay gone with the TCP connection" {
 	local d=$BATS_TEST_TMPDIR relay
 	printf 'permit u 127.0.0.2\npermit u 127.0.0.1\n' > "$d/udp.conf"
 	: > "$d/utrap.log"
@@ -164,13 +164,15 @@ setup() {
 	start_socks4d "$d/udp.conf"
 	run -0 udp5 "$SOCKS_PORT" "-127.0.0.3:$UTRAP_PORT:denied" \
 		"-frag:127.0.0.2:$UECHO_PORT:fragment" "127.0.0.2:$UECHO_PORT:ping" \
-		"localhost:$UECHO1_PORT:by-name"
+		"localhost:$UECHO1_PORT:by-name" "-stranger:127.0.0.2:$UECHO_PORT:stranger" \
+		"127.0.0.2:$UECHO_PORT:last"
 	echo "$output"
 	[[ "$output" =~ reply\ 050000017f000001[0-9a-f]{4} ]] || die "reply"
 	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT ping"* ]] || die "no answer by address"
 	[[ "$output" == *"got 127.0.0.1 $UECHO1_PORT by-name"* ]] || die "no answer by name"
+	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT last"* ]] || die "a stranger's datagram was relayed"
 	relay=$(sed -n 's/^relay //p' <<< "$output")
-	wait_for_log "$SOCKS_LOG" 'datagrams: 2 to client, 2 from client, 2 dropped'
+	wait_for_log "$SOCKS_LOG" 'datagrams: 3 to client, 3 from client, 3 dropped'
 	[ ! -s "$d/utrap.log" ] || die "a denied datagram went out: $(cat "$d/utrap.log")"
 	run -0 record_of "$(sed -n 's/^<S_PORT> :\([0-9]*\)$/\1/p' "$SOCKS_LOG" | tail -1)"
 	[[ "$output" == *$'<Command> :UDP\n'* ]] || die "record: $output"

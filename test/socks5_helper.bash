@@ -83,7 +83,8 @@ PY
 
 # udp5 PORT STEP...: a SOCKS5 UDP ASSOCIATE through socks4d on PORT, then
 # each STEP as a datagram to the relay, "HOST:PORT:DATA" (HOST an address or
-# a name; a leading "frag:" sets FRAG 1). Prints the reply in hex, then
+# a name; a leading "frag:" sets FRAG 1, "stranger:" sends it from
+# 127.0.0.5 rather than the client's address). Prints the reply in hex, then
 # "got HOST PORT DATA" for each answer, which come within 10 s of the
 # datagrams that asked for them; steps whose answer is not awaited are
 # marked with a leading "-".
@@ -118,13 +119,19 @@ for step in steps:
     quiet = step.startswith("-")
     step = step.lstrip("-")
     frag = step.startswith("frag:")
-    host, dport, data = step[5 if frag else 0:].split(":", 2)
+    stranger = step.startswith("stranger:")
+    host, dport, data = step.split(":", 1)[1].split(":", 2) if frag or stranger else \
+        step.split(":", 2)
     try:
         addr = b"\x01" + socket.inet_aton(host)
     except OSError:
         addr = b"\x03" + bytes([len(host)]) + host.encode()
-    u.sendto(b"\x00\x00" + bytes([1 if frag else 0]) + addr + int(dport).to_bytes(2, "big") +
-             data.encode(), relay)
+    sock = u
+    if stranger:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.5", 0))
+    sock.sendto(b"\x00\x00" + bytes([1 if frag else 0]) + addr + int(dport).to_bytes(2, "big") +
+                data.encode(), relay)
     if quiet:
         continue
     d = u.recv(65535)
