@@ -84,7 +84,7 @@ PY
 # udp5 PORT STEP...: a SOCKS5 UDP ASSOCIATE through socks4d on PORT, then
 # each STEP as a datagram to the relay, "HOST:PORT:DATA" (HOST an address or
 # a name; a leading "frag:" sets FRAG 1, "stranger:" sends it from
-# 127.0.0.5 rather than the client's address). Prints the reply in hex, then
+# 127.0.0.5, the client's port on another address). Prints the reply in hex, then
 # "got HOST PORT DATA" for each answer, which come within 10 s of the
 # datagrams that asked for them; steps whose answer is not awaited are
 # marked with a leading "-".
@@ -129,7 +129,7 @@ for step in steps:
     sock = u
     if stranger:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.5", 0))
+        sock.bind(("127.0.0.5", u.getsockname()[1]))	# the client's port, not its address
     sock.sendto(b"\x00\x00" + bytes([1 if frag else 0]) + addr + int(dport).to_bytes(2, "big") +
                 data.encode(), relay)
     if quiet:
