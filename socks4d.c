@@ -233,16 +233,16 @@ usage(void)
 "               [-K secs]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -V\n"
-"socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its standard\n"
-"input\n"
-"and output; a super-server starts it once per connection, e.g.\n"
+"socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
+"standard input and output; a super-server starts it once per connection, e.g.\n"
 "  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
 "or systemd's socks4d.socket (Accept=yes), inetd or tcpserver. -c names the\n"
-"firewall (default %s), -u the SOCKS5 users file (default %s);\n"
-"-T -C -B -I set the request, connect,\n"
+"firewall (default %s), -u the SOCKS5 users file\n"
+"(default %s); -T -C -B -I set the request, connect,\n"
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -K the TCP\n"
-"keepalive idle time (120; 0: off); -t checks the firewall, or asks it about\n"
-"one request, and exits; -V prints the version and build.\n", SOCKS_CONF, SOCKS_PASSWD);
+"keepalive idle time (120; 0: off); -t checks the firewall and the users file,\n"
+"or asks the firewall about one request, and exits; -V prints the version and\n"
+"build.\n", SOCKS_CONF, SOCKS_PASSWD);
 	exit(EXIT_USAGE);
 }
 
