@@ -216,6 +216,8 @@ main(int argc, char *argv[])
 	drop_privileges();
 
 	read_request(&s);
+	if (users_fd != -1)		/* no login was asked for */
+		close(users_fd);
 	load_rules(&s, conf_fd, conf_why);
 	if (s.req.cmd == SOCKS_UDP_ASSOCIATE)
 		finish(&s, do_udp(&s));
