@@ -22,7 +22,9 @@
 #   units ...  socks4d.socket and socks4d@.service from this tree, as NAME
 #              listening on 127.0.0.1:PORT and running PROGRAM -c CONF
 #              (both copied under /run/NAME, which PrivateTmp= and
-#              ProtectHome= leave visible), started
+#              ProtectHome= leave visible), started.  UNIT_SOCKET and
+#              UNIT_SERVICE name other unit files to install instead, and
+#              UNIT_DROPIN a drop-in for the service (e.g. a hardening set)
 #   remove ... NAME stopped and its files gone
 #   (enter and boot are its own steps into the namespaces)
 # PID "-" is this machine's own systemd (PID 1).
@@ -149,10 +151,14 @@ units)
 	put "$pid" "$run/socks4d" <"$program"
 	inside "$pid" chmod 755 "$run/socks4d"
 	put "$pid" "$run/socks.conf" <"$conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "$top/socks4d.socket" |
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "${UNIT_SOCKET:-$top/socks4d.socket}" |
 		put "$pid" "$sys/$name.socket"
-	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" "$top/socks4d@.service" |
-		put "$pid" "$sys/$name@.service"
+	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" \
+		"${UNIT_SERVICE:-$top/socks4d@.service}" | put "$pid" "$sys/$name@.service"
+	if [ -n "${UNIT_DROPIN:-}" ]; then
+		inside "$pid" mkdir -p "$sys/$name@.service.d"
+		put "$pid" "$sys/$name@.service.d/dropin.conf" <"$UNIT_DROPIN"
+	fi
 	if [ "$pid" != - ]; then	# keep sysinit.target out: see above
 		for u in "$name.socket" "$name@.service"; do
 			inside "$pid" mkdir -p "$sys/$u.d"
