@@ -10,11 +10,11 @@
  * HAVE_CRYPT, the C library's crypt(3) verifies the others.
  */
 #define _GNU_SOURCE		/* crypt() in <unistd.h> */
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sha512crypt.h"
+#include "text.h"
 #include "users.h"
 
 #define PASSWORD_MAX	255	/* as RFC 1929's PLEN */
@@ -96,10 +96,25 @@ parse_line(const char *line, size_t len, struct entry *e, const char **why)
 	return *why == NULL ? 1 : -1;
 }
 
+/* "file:line: " into msg, which is size bytes. */
+static struct text
+at_line(char *msg, size_t size, const char *file, unsigned line)
+{
+	struct text t = { msg, 0, size };
+
+	add(&t, file);
+	add(&t, ":");
+	add_num(&t, line, 1);
+	add(&t, ": ");
+	return t;
+}
+
 static int
 file_error(char *err, size_t size, const char *file, unsigned line, const char *why)
 {
-	snprintf(err, size, "%s:%u: %s", file, line, why);
+	struct text t = at_line(err, size, file, line);
+
+	add(&t, why);
 	return USERS_MALFORMED;
 }
 
@@ -117,7 +132,12 @@ users_validate(const char *text, size_t len, const char *file, char *err, size_t
 	int n = 0, r;
 
 	if (len > USERS_FILE_MAX) {
-		snprintf(err, size, "%s: longer than %d bytes", file, USERS_FILE_MAX);
+		struct text t = { err, 0, size };
+
+		add(&t, file);
+		add(&t, ": longer than ");
+		add_num(&t, USERS_FILE_MAX, 1);
+		add(&t, " bytes");
 		return USERS_MALFORMED;
 	}
 	while (next_line(&ls, &line, &line_len)) {
@@ -163,7 +183,8 @@ verifiable(const struct entry *e)
 
 /* Does the password hash to hash?  A hash no one can verify matches nothing. */
 static int
-hash_matches(const char *hash, size_t hash_len, const uint8_t *password, size_t password_len)
+hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
+    size_t password_len)
 {
 	char setting[USERS_LINE_MAX + 1], computed[SHA512_CRYPT_MAX];
 	const char *result = NULL;
@@ -202,8 +223,10 @@ users_check(const char *text, size_t len, const char *file, const uint8_t *name,
     size_t name_len, const uint8_t *password, size_t password_len, char *msg, size_t size)
 {
 	struct lines ls = { text, len, 0, 0 };
-	struct entry e, user = { NULL, NULL, 0, 0 }, any = { NULL, dummy_hash, 0, sizeof dummy_hash - 1 };
+	struct entry e, user = { NULL, NULL, 0, 0 };
+	struct entry any = { NULL, dummy_hash, 0, sizeof dummy_hash - 1 };
 	const char *line, *why;
+	struct text t;
 	size_t line_len;
 	unsigned user_line = 0;
 	int r, usable;
@@ -218,8 +241,10 @@ users_check(const char *text, size_t len, const char *file, const uint8_t *name,
 		if (e.name_len != name_len || memcmp(e.name, name, name_len) != 0)
 			continue;
 		if (user.name != NULL) {
-			snprintf(msg, size, "%s:%u: name listed again (first on line %u)",
-			    file, ls.number, user_line);
+			t = at_line(msg, size, file, ls.number);
+			add(&t, "name listed again (first on line ");
+			add_num(&t, user_line, 1);
+			add(&t, ")");
 			return USERS_MALFORMED;
 		}
 		user = e;
@@ -246,6 +271,7 @@ users_check(const char *text, size_t len, const char *file, const uint8_t *name,
 		why = "wrong password";
 	else
 		why = "password accepted";
-	snprintf(msg, size, "%s", why);
+	t = (struct text){ msg, 0, size };
+	add(&t, why);
 	return r ? USERS_OK : USERS_DENIED;
 }
