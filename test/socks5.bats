@@ -31,6 +31,7 @@ setup_file() {
 	SOCKS_LOG=$d/socks4d.log
 	start_socks4d "$d/socks.conf" -u "$d/none"
 	speaks_socks5 || export SOCKS5_MISSING=1
+	export FILE_SOCKS_PID=$SOCKS_PID
 }
 
 teardown_file() {
@@ -41,6 +42,15 @@ teardown_file() {
 
 setup() {
 	skip_unless_socks5
+}
+
+# What a test started for itself, stopped even when it failed halfway.
+teardown() {
+	local p
+	[ "${SOCKS_PID:-}" = "$FILE_SOCKS_PID" ] || kill "$SOCKS_PID" 2>/dev/null || true
+	for p in "${UECHO_PID:-}" "${UECHO1_PID:-}" "${UTRAP_PID:-}" "${ECHO_PID:-}"; do
+		[ -z "$p" ] || kill "$p" 2>/dev/null || true
+	done
 }
 
 @test "curl --socks5 (ATYP 1) fetches files byte for byte" {
@@ -180,7 +190,6 @@ setup() {
 	run ! grep -i ":$(printf '%04X' "$relay") " /proc/net/udp
 	kill "$SOCKS_PID"
 	wait "$SOCKS_PID" || true
-	kill_pids "$UECHO_PID" "$UECHO1_PID" "$UTRAP_PID" || true
 }
 
 # chromium5 PORT URL OUT: headless Chromium through socks5://127.0.0.1:PORT;
@@ -230,6 +239,5 @@ chromium5() {
 	[ "$output" = "$msg" ]
 	run ! timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" --proxy-type socks5 \
 		--proxy-auth alice:wonderlant 127.0.0.2 "$ECHO_PORT" <<< "$msg"
-	kill_pids "$ECHO_PID" || true
 	[ "$(grep -c '<User> :alice' "$USERS_LOG")" -ge 2 ] || die "logins not recorded"
 }
