@@ -146,6 +146,8 @@ TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib dante-client \
 TEST_DEBS += chromium-driver python3-selenium apache2 nginx fcgiwrap
 # deb.bats
 TEST_DEBS += debhelper lintian
+# socks5.bats
+TEST_DEBS += ncat openssl
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:
