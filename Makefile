@@ -8,17 +8,22 @@ unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/nul
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c99 -Wall -Wextra -Werror
-CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"'
+CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' -DSOCKS_PASSWD='"$(sysconfdir)/socks.passwd"'
 # The session (socks4d.c), and beside it what is pure and separately
 # tested; the sources but socks4d.c (main) are linked into the fuzzers.
-SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c
-HDRS	 = addr.h firewall.h log.h request.h socks.h socks4.h text.h
+SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c
+HDRS	 = addr.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h \
+	   sha512crypt.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
 # is installed, socks4d is linked statically against musl, which starts in
 # a third of the time of a dynamic glibc build (make bench measures it).
 # STATIC_CC= builds with $(CC) alone.
 STATIC_CC ?= musl-gcc
+# SHA-512 crypt is built in; with glibc, crypt(3) checks other hashes too
+# (Debian's musl has no crypt(3)).
+CRYPT	 = -DHAVE_CRYPT
+CRYPT_LIBS = -lcrypt
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 -include config.mak
@@ -28,24 +33,28 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 all: $(PROG)
 	$(MAKE) -C hw4cgi
 
-# How socks4d is built (the compiler on the first line, then the flags),
+# How socks4d is built (the compiler on the first line, then the flags,
+# then the libraries),
 # decided when this recipe runs rather than when make starts, so that
 # `make deps all` builds with the musl-gcc that deps has just installed.
 # The file changes only when the choice does, and then socks4d is rebuilt.
 BUILD_CMD = .$(PROG).cmd
 $(BUILD_CMD): FORCE | $(filter deps test-deps,$(MAKECMDGOALS))
 	@{ if [ -n "$(STATIC_CC)" ] && command -v $(STATIC_CC) >/dev/null 2>&1; \
-	  then echo "$(STATIC_CC) -static"; else echo "$(CC)"; fi; \
-	  echo $(CPPFLAGS) $(CFLAGS) $(LDFLAGS); } > $@.new
+	  then echo "$(STATIC_CC) -static"; else echo "$(CC) $(CRYPT)"; fi; \
+	  echo $(CPPFLAGS) $(CFLAGS) $(LDFLAGS); \
+	  if [ -n "$(STATIC_CC)" ] && command -v $(STATIC_CC) >/dev/null 2>&1; \
+	  then echo; else echo "$(CRYPT_LIBS)"; fi; } > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 $(PROG): $(SRCS) $(HDRS) $(BUILD_CMD)
-	@cc=$$(sed 1q $(BUILD_CMD)) && echo $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) && \
-	  $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+	@cc=$$(sed 1q $(BUILD_CMD)) && libs=$$(sed -n 3p $(BUILD_CMD)) && \
+	  echo $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $$libs && \
+	  $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $$libs
 
 # The same program built with ASan and UBSan; the suite runs it too.
 $(PROG)-san: $(SRCS) $(HDRS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+	$(CC) $(CPPFLAGS) $(CRYPT) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(CRYPT_LIBS)
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).
@@ -54,12 +63,14 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats test/requests.bats \
 	  test/hostile.bats test/faults.bats test/bind.bats
 
-# libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
+# libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
+# parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
-FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
+FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users
 fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_SRCS)
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_SRCS) \
+	  $(CRYPT_LIBS)
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \
@@ -142,6 +153,8 @@ TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib dante-client \
 TEST_DEBS += chromium-driver python3-selenium apache2 nginx fcgiwrap
 # deb.bats
 TEST_DEBS += debhelper lintian
+# socks5.bats
+TEST_DEBS += ncat openssl
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:

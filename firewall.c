@@ -18,7 +18,7 @@
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
-#define FIELDS_MAX	7	/* permit c ADDR port N from SRC */
+#define FIELDS_MAX	9	/* permit c ADDR port N from SRC user NAMES */
 
 /*
  * Opened before privileges are dropped, so it may be root's; nonblocking,
@@ -208,8 +208,10 @@ parse_commands(const char *s, struct rule *r)
 			r->cmds |= 1 << SOCKS_CONNECT;
 		else if (*s == 'b')
 			r->cmds |= 1 << SOCKS_BIND;
+		else if (*s == 'u')
+			r->cmds |= 1 << SOCKS_UDP_ASSOCIATE;
 		else
-			return "command must be c, b or cb";
+			return "command must be letters of c, b and u";
 	}
 	return NULL;
 }
@@ -231,12 +233,35 @@ parse_ports(char *s, struct rule *r)
 	return NULL;
 }
 
-/* One line: 1 a rule, 0 blank or comment, -1 malformed (why says how). */
+/* "NAME[,NAME...]": names of 1..255 bytes. */
+static const char *
+parse_users(const char *s, size_t off, struct rule *r)
+{
+	size_t len = strlen(s), name = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != ',') {
+			name++;
+			continue;
+		}
+		if (name == 0 || name > 255)
+			return "bad user list";
+		name = 0;
+	}
+	r->users_off = (uint32_t)off;
+	r->users_len = (uint16_t)len;
+	return NULL;
+}
+
+/*
+ * One line, which starts at off in the text: 1 a rule, 0 blank or
+ * comment, -1 malformed (why says how).
+ */
 static int
-parse_rule(char *line, struct rule *r, const char **why)
+parse_rule(char *line, size_t off, struct rule *r, const char **why)
 {
 	char *tok[FIELDS_MAX];
-	int n, i, seen_port = 0, seen_from = 0;
+	int n, i, seen_port = 0, seen_from = 0, seen_user = 0;
 
 	if ((n = split_fields(line, tok, FIELDS_MAX)) == -1) {
 		*why = "too many fields";
@@ -251,14 +276,14 @@ parse_rule(char *line, struct rule *r, const char **why)
 		r->permit = 1;
 	else if (strcmp(tok[0], "deny") != 0)
 		return -1;
-	*why = "expected 'permit|deny c|b|cb ADDRESS'";
+	*why = "expected 'permit|deny c|b|u|cbu ADDRESS'";
 	if (n < 3 || (*why = parse_commands(tok[1], r)) != NULL)
 		return -1;
 	*why = "bad address pattern";
 	if (parse_pattern(tok[2], &r->dst) == -1)
 		return -1;
 	for (i = 3; i < n; i += 2) {
-		*why = "'port' and 'from' need a value";
+		*why = "'port', 'from' and 'user' need a value";
 		if (i + 1 == n)
 			return -1;
 		if (strcmp(tok[i], "from") == 0) {
@@ -269,8 +294,13 @@ parse_rule(char *line, struct rule *r, const char **why)
 			*why = "'port' or 'from' given twice";
 			if (seen_port++ || (*why = parse_ports(tok[i + 1], r)) != NULL)
 				return -1;
+		} else if (strcmp(tok[i], "user") == 0) {
+			*why = "'user' given twice";
+			if (seen_user++ || (*why = parse_users(tok[i + 1],
+			    off + (size_t)(tok[i + 1] - line), r)) != NULL)
+				return -1;
 		} else {
-			*why = "expected 'port' or 'from'";
+			*why = "expected 'port', 'from' or 'user'";
 			return -1;
 		}
 	}
@@ -291,6 +321,7 @@ conf_parse(const char *text, size_t len, struct ruleset *rs, struct conf_error *
 	int lineno = 0, bad = 0, got;
 
 	rs->n = 0;
+	rs->text = text;
 	while (pos < len) {
 		start = text + pos;
 		nl = memchr(start, '\n', len - pos);
@@ -306,7 +337,7 @@ conf_parse(const char *text, size_t len, struct ruleset *rs, struct conf_error *
 		} else {
 			memcpy(line, start, n);
 			line[n] = '\0';
-			got = parse_rule(line, &rs->rule[rs->n], &why);
+			got = parse_rule(line, (size_t)(start - text), &rs->rule[rs->n], &why);
 		}
 		if (got == -1 && bad++ < max) {
 			errs[bad - 1].line = lineno;
@@ -336,13 +367,37 @@ conf_error_text(const struct ruleset *rs, const struct conf_error *e, struct tex
 }
 
 /*
+ * Whether a rule's user list names user, the name a SOCKS5 client logged
+ * in as (NULL: none; a SOCKS4 USERID is a claim, not a login).
+ */
+static int
+user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
+{
+	const char *p = rs->text + r->users_off, *end = p + r->users_len, *comma;
+	size_t len;
+
+	if (r->users_len == 0)
+		return 1;
+	if (user == NULL)
+		return 0;
+	len = strlen(user);
+	for (; p < end; p = comma + 1) {
+		if ((comma = memchr(p, ',', (size_t)(end - p))) == NULL)
+			comma = end;
+		if ((size_t)(comma - p) == len && memcmp(p, user, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The first rule that matches decides; no match denies.  A CONNECT to
  * 0.0.0.0/8, :: or port 0 is never made, whatever the rules say.  1
  * permit, 0 deny; why says which line decided.
  */
 int
 conf_decide(const struct ruleset *rs, int cmd, const struct sockaddr_storage *dst,
-    const struct sockaddr_storage *src, struct text *why)
+    const struct sockaddr_storage *src, const char *user, struct text *why)
 {
 	const struct rule *r;
 	uint16_t port = port_of(dst);
@@ -353,7 +408,8 @@ conf_decide(const struct ruleset *rs, int cmd, const struct sockaddr_storage *ds
 	}
 	for (r = rs->rule; r < rs->rule + rs->n; r++) {
 		if (!(r->cmds & 1 << cmd) || !pattern_matches(&r->dst, dst) ||
-		    !pattern_matches(&r->src, src) || port < r->port_lo || port > r->port_hi)
+		    !pattern_matches(&r->src, src) || port < r->port_lo || port > r->port_hi ||
+		    !user_matches(rs, r, user))
 			continue;
 		add_conf_line(why, rs, r->line);
 		add(why, r->permit ? " permits" : " denies");

@@ -28,10 +28,13 @@ struct rule {
 	uint16_t	 port_lo, port_hi;
 	int		 line;
 	struct pattern	 dst, src;
+	uint32_t	 users_off;		/* "user NAME,...": where in the text */
+	uint16_t	 users_len;		/* 0: any client, logged in or not */
 };
 
 struct ruleset {
 	const char	*path;
+	const char	*text;			/* what was parsed: user lists */
 	int		 n;
 	struct rule	 rule[RULES_MAX];
 };
@@ -47,7 +50,7 @@ int	conf_read(int, const char *, char *, size_t *, struct text *);
 int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *, int);
 void	conf_error_text(const struct ruleset *, const struct conf_error *, struct text *);
 int	conf_decide(const struct ruleset *, int, const struct sockaddr_storage *,
-	    const struct sockaddr_storage *, struct text *);
+	    const struct sockaddr_storage *, const char *, struct text *);
 int	conf_may(const struct ruleset *, int);
 int	conf_has_sources(const struct ruleset *);
 int	conf_port_bounds(const struct ruleset *, uint16_t *, int);

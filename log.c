@@ -159,6 +159,10 @@ record_classic(const struct record *r)
 		if (r->name[0] != '\0')
 			add_field_escaped(&t, "D_NAME", r->name, strlen(r->name));
 		add_field(&t, "Command", r->command);
+		if (r->version == 5)
+			add_field(&t, "Version", "5");
+		if (r->login != NULL)
+			add_field_escaped(&t, "User", r->login, strlen(r->login));
 	}
 	add_field(&t, "Reply", r->reply);
 	if (rejected(r))
@@ -220,6 +224,12 @@ journal(int prio, const char *msg, const struct record *r, const char *name,
 	add_num(&t, r->received, 1);
 	add(&t, "\nSOCKS_BYTES_OUT=");
 	add_num(&t, r->sent, 1);
+	add(&t, "\nSOCKS_VERSION=");
+	add_num(&t, (unsigned)r->version, 1);
+	if (r->login != NULL) {
+		add(&t, "\nSOCKS_USER=");
+		add_escaped_str(&t, r->login);
+	}
 	add(&t, "\nSOCKS_REASON=");
 	if (rejected(r))
 		add_escaped_str(&t, r->reason);

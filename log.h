@@ -14,7 +14,9 @@ struct record {
 	const char	*dst;			/* NULL: no request to name one */
 	unsigned	 dst_port;
 	const char	*name;			/* a name to resolve, or "" */
-	const char	*user;			/* USERID, raw */
+	const char	*user;			/* USERID or SOCKS5 login, raw */
+	int		 version;		/* 4 or 5; 0 before a request */
+	const char	*login;			/* SOCKS5: the user logged in, or NULL */
 	const char	*command;		/* NULL with dst */
 	const char	*reply;			/* "Accept" or "Reject" */
 	const char	*reason;		/* with "Reject": why, raw */

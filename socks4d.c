@@ -1,5 +1,5 @@
 /*
- * socks4d - a SOCKS4 and SOCKS4a proxy that serves one client and exits.
+ * socks4d - a SOCKS4, SOCKS4a and SOCKS5 proxy that serves one client and exits.
  *
  * A super-server (inetd, xinetd, systemd Accept=yes, tcpserver) accepts the
  * connection and runs socks4d with it on stdin/stdout, or, under systemd
@@ -9,7 +9,8 @@
  * the exit status.
  *
  * Protocol: Ying-Da Lee, "SOCKS: A protocol for TCP proxy across firewalls"
- * and "SOCKS 4A: A Simple Extension to SOCKS 4 Protocol".
+ * and "SOCKS 4A: A Simple Extension to SOCKS 4 Protocol"; RFC 1928 (SOCKS
+ * Protocol Version 5) and RFC 1929 (Username/Password Authentication).
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -47,7 +48,9 @@
 #include "request.h"
 #include "socks.h"
 #include "socks4.h"
+#include "socks5.h"
 #include "text.h"
+#include "users.h"
 
 #ifndef VERSION
 #define VERSION		"1.1"
@@ -58,6 +61,9 @@
 #endif
 #ifndef SOCKS_CONF
 #define SOCKS_CONF	"/usr/local/etc/socks.conf"
+#endif
+#ifndef SOCKS_PASSWD
+#define SOCKS_PASSWD	"/usr/local/etc/socks.passwd"
 #endif
 
 #define SECS_MAX	86400	/* longest deadline an option may set */
@@ -71,6 +77,9 @@
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 #define DRAIN_MS	1000	/* how long a turned-down client is read, at most */
 #define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
+#define DATAGRAM_MAX	65535	/* a UDP payload, at most */
+#define PEERS_MAX	16	/* destinations a UDP association hears back from */
+#define NAMES_MAX	8	/* names a UDP association resolves, once each */
 
 #define EXIT_RELAYED	0	/* session ran and both sides closed */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed; relay failed */
@@ -96,15 +105,17 @@ struct session {
 	struct sockaddr_storage src, local, dst, peer;
 	struct ruleset	*rules;
 	uint16_t	 bound_port;		/* BIND: our listening port */
-	uint8_t		 refusal[SOCKS4_REPLY_LEN];	/* the reply owed on rejection */
+	uint8_t		 refusal[SOCKS5_REPLY_MAX];	/* the reply owed on rejection */
 	size_t		 refusal_len;		/* 0: none is owed */
 	int		 granted;		/* the last reply said yes: relaying */
+	int		 logged_in;		/* SOCKS5: req.user passed a login */
 	int		 recorded;		/* the record is out (at the first bytes) */
 	int		 end_errno;
 	char		 reason[REASON_MAX];	/* why it was turned down */
 	unsigned char	 excerpt[EXCERPT_MAX];
 	size_t		 excerpt_len;
 	unsigned long long sent, received;	/* to and from the client */
+	unsigned long long datagrams_sent, datagrams_received, datagrams_dropped;
 	struct timespec	 start;
 	/*
 	 * Last, so that a short request shares its page with the fields above:
@@ -125,6 +136,9 @@ struct flow {
 
 /* Options: set once from the command line, read-only after. */
 static const char *conf_path = SOCKS_CONF;
+static const char *users_path;		/* -u, or where the users file is found */
+static int users_fd = -1;		/* the users file, opened as socks.conf is */
+static int users_present;		/* it exists: SOCKS5 logins are asked for */
 static long request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
 static long idle_timeout;		/* 0: none */
 static long keepalive_idle = 120;	/* 0: no TCP keepalive */
@@ -137,12 +151,17 @@ static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	drop_privileges(void);
 static void	read_request(struct session *);
+static void	negotiate5(struct session *, size_t, long long);
+static void	open_users(void);
 static void	load_rules(struct session *, int, const char *);
 static int	do_connect(struct session *);
 static int	do_bind(struct session *);
+static enum end	do_udp(struct session *);
+static void	record_first_bytes(struct session *, const uint8_t *, size_t);
 static void	keep_alive(int);
 static enum end	relay(struct session *, int);
 static void	reject(struct session *, const char *, const char *) __attribute__((noreturn));
+static void	owe(struct session *, int);
 static void	abandon(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	reject_connect_error(struct session *, int) __attribute__((noreturn));
 static void	reject_no_bind_rule(struct session *) __attribute__((noreturn));
@@ -161,9 +180,10 @@ main(int argc, char *argv[])
 	int ch, check = 0, stderr_closed, conf_fd, remote, on = 1;
 	socklen_t len;
 
-	while ((ch = getopt(argc, argv, "B:c:C:hI:K:tT:V")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:C:hI:K:tT:u:V")) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
+		case 'u': users_path = optarg; break;
 		case 't': check = 1; break;
 		case 'T': request_timeout = option_secs(ch, optarg, 1); break;
 		case 'C': connect_timeout = option_secs(ch, optarg, 1); break;
@@ -192,10 +212,15 @@ main(int argc, char *argv[])
 	getsockname(s.in, (struct sockaddr *)&s.local, &len);
 	ioctl(s.in, FIONBIO, &on);
 	conf_fd = conf_open(conf_path, &why);
+	open_users();
 	drop_privileges();
 
 	read_request(&s);
+	if (users_fd != -1)		/* no login was asked for */
+		close(users_fd);
 	load_rules(&s, conf_fd, conf_why);
+	if (s.req.cmd == SOCKS_UDP_ASSOCIATE)
+		finish(&s, do_udp(&s));
 	remote = s.req.cmd == SOCKS_CONNECT ? do_connect(&s) : do_bind(&s);
 	keep_alive(s.in);
 	keep_alive(remote);
@@ -206,17 +231,20 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-"usage: socks4d [-c file] [-T secs] [-C secs] [-B secs] [-I secs] [-K secs]\n"
-"       socks4d -t [-c file] [c|b address [port [source]]]\n"
+"usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
+"               [-K secs]\n"
+"       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -V\n"
-"socks4d serves one SOCKS4/4a client whose connection is its standard input\n"
-"and output; a super-server starts it once per connection, e.g.\n"
+"socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
+"standard input and output; a super-server starts it once per connection, e.g.\n"
 "  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
 "or systemd's socks4d.socket (Accept=yes), inetd or tcpserver. -c names the\n"
-"firewall (default %s); -T -C -B -I set the request, connect,\n"
+"firewall (default %s), -u the SOCKS5 users file\n"
+"(default %s); -T -C -B -I set the request, connect,\n"
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -K the TCP\n"
-"keepalive idle time (120; 0: off); -t checks the firewall, or asks it about\n"
-"one request, and exits; -V prints the version and build.\n", SOCKS_CONF);
+"keepalive idle time (120; 0: off); -t checks the firewall and the users file,\n"
+"or asks the firewall about one request, and exits; -V prints the version and\n"
+"build.\n", SOCKS_CONF, SOCKS_PASSWD);
 	exit(EXIT_USAGE);
 }
 
@@ -434,46 +462,215 @@ abandon(struct session *s, const char *why, const char *more)
 }
 
 /*
- * Read until the request is complete.  The request has no length field and
- * may come in any number of segments; bytes past it are the client's first
- * data and stay in the buffer for the relay.
+ * Read what the client has sent so far into head, up to max bytes in all;
+ * the session is abandoned when the deadline passes or the client leaves.
  */
 static void
-read_request(struct session *s)
+read_more(struct session *s, size_t *len, size_t max, long long deadline)
 {
 	char secs[24];
 	struct text t = TEXT(secs);
-	long long deadline = ms_of(&s->start) + request_timeout * 1000LL;
-	const char *why = NULL;
-	size_t len = 0;
 	ssize_t n;
-	int r = 0;
 
-	while (r == 0) {
+	for (;;) {
 		if (wait_fd(s->in, POLLIN, deadline) != 1) {
 			add_num(&t, (unsigned long long)request_timeout, 1);
 			add(&t, " s");
 			abandon(s, "no complete request within ", secs);
 		}
-		n = read(s->in, s->head + len, SOCKS4_REQUEST_MAX - len);
+		n = read(s->in, s->head + *len, max - *len);
 		if (n == 0)
 			abandon(s, "client closed before a complete request", NULL);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			abandon(s, "request read: ", strerror(errno));
+		if (n > 0) {
+			*len += (size_t)n;
+			return;
 		}
-		len += (size_t)n;
-		r = socks4_parse(s->head, len, &s->req, &why);
+		if (errno != EINTR && errno != EAGAIN)
+			abandon(s, "request read: ", strerror(errno));
 	}
+}
+
+/*
+ * Read until the request is complete.  The request has no length field and
+ * may come in any number of segments; bytes past it are the client's first
+ * data and stay in the buffer for the relay.  The first byte tells SOCKS5
+ * from SOCKS4.
+ */
+static void
+read_request(struct session *s)
+{
+	long long deadline = ms_of(&s->start) + request_timeout * 1000LL;
+	const char *why = NULL;
+	size_t len = 0;
+	int r;
+
+	read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
+	if (s->head[0] == SOCKS5_VERSION) {
+		negotiate5(s, len, deadline);
+		return;
+	}
+	while ((r = socks4_parse(s->head, len, &s->req, &why)) == 0)
+		read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
 	s->head_len = len;
-	/* Not SOCKS4 (a SOCKS5 client sends 5): no reply it could read. */
+	/* Not SOCKS: no reply it could read. */
 	if (r == -1 && s->head[0] != SOCKS4_VERSION)
 		abandon(s, why, NULL);
 	s->refusal_len = SOCKS4_REPLY_LEN;
 	socks4_reply(s->refusal, SOCKS4_REJECTED, s->req.port, s->req.ip4);
 	if (r == -1)
 		reject(s, why, NULL);
+}
+
+/* The SOCKS5 refusal owed from here on says rep; SOCKS4's stays 91. */
+static void
+owe(struct session *s, int rep)
+{
+	if (s->req.version == SOCKS5_VERSION && s->refusal_len > 0)
+		s->refusal_len = socks5_reply(s->refusal, rep, NULL);
+}
+
+/* Send a negotiation answer, or abandon a client that is gone. */
+static void
+answer(struct session *s, const uint8_t *p, size_t len)
+{
+	if (write_within(s->out, p, len, request_timeout) < len) {
+		s->end_errno = errno;
+		abandon(s, "client gone before the reply: ", strerror(errno));
+	}
+}
+
+/*
+ * The users file: -u, else the systemd credential socks.passwd when there
+ * is one, else the default.  Opened before privileges are dropped, read
+ * only when a client logs in.  When it does not exist, no login is asked.
+ */
+static void
+open_users(void)
+{
+	static char credential[PATH_MAX];
+	struct text t = TEXT(credential);
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char ignored[PATH_MAX + 64];
+	struct text why = TEXT(ignored);
+
+	if (users_path == NULL && dir != NULL) {
+		add(&t, dir);
+		add(&t, "/socks.passwd");
+		if (t.len + 1 < t.size && access(credential, F_OK) == 0)
+			users_path = credential;
+	}
+	if (users_path == NULL)
+		users_path = SOCKS_PASSWD;
+	users_fd = conf_open(users_path, &why);
+	users_present = users_fd != -1 || errno != ENOENT;
+}
+
+/* RFC 1929: the login passes against the users file, or the client is turned down. */
+static void
+check_login(struct session *s, struct socks5_login *l)
+{
+	static char text[CONF_MAX + 1];
+	char msg[PATH_MAX + 128], more[3 * FIELD_MAX + PATH_MAX + 160];
+	struct text why = TEXT(msg), t = TEXT(more);
+	size_t len;
+	int r = USERS_MALFORMED;
+
+	if (users_fd == -1)
+		add(&why, "the users file cannot be opened");
+	else if (conf_read(users_fd, users_path, text, &len, &why) == 0)
+		r = users_check(text, len, users_path, l->name, l->name_len, l->password,
+		    l->password_len, msg, sizeof msg);
+	users_fd = -1;
+	memset(l->password, 0, sizeof l->password);
+	add(&t, (const char *)l->name);
+	add(&t, ": ");
+	add(&t, msg);
+	if (r != USERS_OK)
+		reject(s, "login failed for ", more);
+	memcpy(s->req.user, l->name, l->name_len + 1);
+	s->logged_in = 1;
+}
+
+/*
+ * SOCKS5 from the greeting to the request: choose a method, check a login,
+ * read the request.  The client may send it all at once: each message is
+ * parsed where the one before it ended.
+ */
+static void
+negotiate5(struct session *s, size_t len, long long deadline)
+{
+	static const uint8_t no_method[2] = { SOCKS5_VERSION, SOCKS5_AUTH_NO_METHOD };
+	static const uint8_t login_failed[2] = { SOCKS5_PASSWORD_VERSION, 1 };
+	static const uint8_t login_ok[2] = { SOCKS5_PASSWORD_VERSION, 0 };
+	struct socks5_greeting g;
+	struct socks5_login l;
+	struct socks5_request r;
+	uint8_t method[2] = { SOCKS5_VERSION, 0 };
+	const char *why = NULL;
+	size_t off;
+	int rc;
+
+	s->req.version = SOCKS5_VERSION;
+	memcpy(s->refusal, no_method, sizeof no_method);
+	s->refusal_len = sizeof no_method;
+	while ((rc = socks5_parse_greeting(s->head, len, &g, &why)) == 0)
+		read_more(s, &len, sizeof s->head, deadline);
+	s->head_len = len;
+	if (rc == -1)
+		reject(s, why, NULL);
+	off = g.len;
+	method[1] = (uint8_t)socks5_choose_method(&g, users_present);
+	if (method[1] == SOCKS5_AUTH_NO_METHOD)
+		reject(s, "no acceptable method", NULL);
+	answer(s, method, sizeof method);
+
+	if (method[1] == SOCKS5_AUTH_PASSWORD) {
+		memcpy(s->refusal, login_failed, sizeof login_failed);
+		while ((rc = socks5_parse_login(s->head + off, len - off, &l, &why)) == 0)
+			read_more(s, &len, sizeof s->head, deadline);
+		s->head_len = len;
+		if (rc == -1)
+			reject(s, why, NULL);
+		/* The password is read once, and leaves no copy behind. */
+		memset(s->head + off, 0, l.len);
+		check_login(s, &l);
+		answer(s, login_ok, sizeof login_ok);
+		off += l.len;
+	}
+
+	s->refusal_len = socks5_reply(s->refusal, SOCKS5_GENERAL_FAILURE, NULL);
+	while ((rc = socks5_parse_request(s->head + off, len - off, &r, &why)) == 0)
+		read_more(s, &len, sizeof s->head, deadline);
+	s->head_len = len;
+	if (rc == -1) {
+		owe(s, r.reply);
+		reject(s, why, NULL);
+	}
+	s->req.cmd = r.cmd;
+	s->req.port = r.dst.port;
+	socks5_sockaddr(&r.dst, &s->req.addr);
+	if (r.dst.atyp == SOCKS5_ATYP_IPV4)
+		memcpy(s->req.ip4, r.dst.ip, 4);
+	memcpy(s->req.host, r.dst.name, sizeof s->req.host);
+	s->req.len = off + r.len;
+}
+
+/* The name the client logged in as, for socks.conf's user lists; or NULL. */
+static const char *
+login_of(const struct session *s)
+{
+	return s->logged_in ? s->req.user : NULL;
+}
+
+/* The reply that grants: SOCKS4's 90 with port and ip, SOCKS5's 00 with bnd. */
+static size_t
+granted_reply(const struct session *s, uint8_t *out, uint16_t port, const uint8_t ip[4],
+    const struct sockaddr_storage *bnd)
+{
+	if (s->req.version == SOCKS5_VERSION)
+		return socks5_reply(out, SOCKS5_SUCCEEDED, (const struct sockaddr *)bnd);
+	socks4_reply(out, SOCKS4_GRANTED, port, ip);
+	return SOCKS4_REPLY_LEN;
 }
 
 /* socks.conf, read and parsed once for this client, or the request rejected. */
@@ -503,6 +700,7 @@ on_alarm(int sig)
 {
 	(void)sig;
 	/* finish() only writes, logs and exits; getaddrinfo() shares no state with it. */
+	owe(alarm_session, SOCKS5_HOST_UNREACHABLE);
 	reject(alarm_session, "name lookup took too long", NULL);
 }
 
@@ -526,6 +724,7 @@ resolve(struct session *s, struct sockaddr_storage *out, int max)
 	alarm((unsigned)connect_timeout);
 	err = getaddrinfo(s->req.host, NULL, &hints, &res);
 	alarm(0);
+	owe(s, SOCKS5_HOST_UNREACHABLE);
 	if (err != 0)
 		reject(s, "cannot resolve ", s->req.host);
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
@@ -613,6 +812,19 @@ connect_within(const struct sockaddr_storage *dst, long long deadline)
 	return -1;
 }
 
+/* The SOCKS5 reply for why a connect failed. */
+static int
+connect_error_reply(int err)
+{
+	switch (err) {
+	case ECONNREFUSED: return SOCKS5_REFUSED;
+	case ENETUNREACH: return SOCKS5_NET_UNREACHABLE;
+	case EHOSTUNREACH: return SOCKS5_HOST_UNREACHABLE;
+	case ETIMEDOUT: return SOCKS5_TTL_EXPIRED;
+	default: return SOCKS5_GENERAL_FAILURE;
+	}
+}
+
 /* "connect to ADDR port N: error", the reason a failed CONNECT gives. */
 static void
 reject_connect_error(struct session *s, int err)
@@ -625,6 +837,7 @@ reject_connect_error(struct session *s, int err)
 	add_num(&t, s->req.port, 1);
 	add(&t, ": ");
 	add(&t, strerror(err));
+	owe(s, connect_error_reply(err));
 	reject(s, "connect to ", more);
 }
 
@@ -641,23 +854,29 @@ do_connect(struct session *s)
 	struct text why = TEXT(rule);
 	long long deadline, now;
 	int n, i, fd, tried = 0, err = 0;
-	uint8_t granted[SOCKS4_REPLY_LEN];
+	uint8_t granted[SOCKS5_REPLY_MAX];
+	struct sockaddr_storage bnd;
+	socklen_t bnd_len = sizeof bnd;
+	size_t len;
 
 	n = resolve(s, addrs, ADDRS_MAX);
+	owe(s, SOCKS5_NOT_ALLOWED);
 	deadline = now_ms() + connect_timeout * 1000LL;
 	for (i = 0; i < n; i++) {
 		if (is_socks4d_itself(s, &addrs[i]))
 			reject(s, "destination is socks4d itself", NULL);
 		why.len = 0;
-		if (!conf_decide(s->rules, SOCKS_CONNECT, &addrs[i], &s->src, &why))
+		if (!conf_decide(s->rules, SOCKS_CONNECT, &addrs[i], &s->src, login_of(s), &why))
 			continue;
 		tried++;
 		s->dst = addrs[i];
 		now = now_ms();
 		if ((fd = connect_within(&addrs[i], now + (deadline - now) / (n - i))) != -1) {
-			socks4_reply(granted, SOCKS4_GRANTED, s->req.port, s->req.ip4);
-			if (write_within(s->out, granted, sizeof granted, request_timeout) <
-			    sizeof granted) {
+			memset(&bnd, 0, sizeof bnd);
+			if (s->req.version == SOCKS5_VERSION)
+				getsockname(fd, (struct sockaddr *)&bnd, &bnd_len);
+			len = granted_reply(s, granted, s->req.port, s->req.ip4, &bnd);
+			if (write_within(s->out, granted, len, request_timeout) < len) {
 				s->end_errno = errno;
 				abandon(s, "client gone before the reply: ", strerror(errno));
 			}
@@ -742,9 +961,10 @@ expected_peers(struct session *s, struct sockaddr_storage *addrs)
 	n = resolve(s, addrs, ADDRS_MAX);
 	for (i = 0; i < n; i++) {
 		why.len = 0;
-		if (conf_decide(s->rules, SOCKS_BIND, &addrs[i], &s->src, &why))
+		if (conf_decide(s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
 			addrs[kept++] = addrs[i];
 	}
+	owe(s, SOCKS5_NOT_ALLOWED);
 	if (kept == 0)
 		reject(s, rule, NULL);
 	s->dst = addrs[0];
@@ -801,18 +1021,23 @@ do_bind(struct session *s)
 	int named = s->req.host[0] != '\0' || !is_unspecified(&s->req.addr), n_expected = 0;
 	char rule[REASON_MAX], secs[64];
 	struct text why = TEXT(rule), t = TEXT(secs);
-	uint8_t reply[SOCKS4_REPLY_LEN], ip[4];
+	uint8_t reply[SOCKS5_REPLY_MAX], ip[4];
+	struct sockaddr_storage bnd = s->local;
+	size_t len;
 	int lfd, fd;
 
+	owe(s, SOCKS5_NOT_ALLOWED);
 	if (!conf_may(s->rules, SOCKS_BIND))
 		reject_no_bind_rule(s);
 	if (named)
 		n_expected = expected_peers(s, expected);
+	owe(s, SOCKS5_GENERAL_FAILURE);
 	if ((lfd = listen_near(&s->local, &s->bound_port)) == -1)
 		reject(s, "BIND listener: ", strerror(errno));
 	ipv4_of(&s->local, ip);
-	socks4_reply(reply, SOCKS4_GRANTED, s->bound_port, ip);
-	if (write_within(s->out, reply, sizeof reply, request_timeout) < sizeof reply)
+	set_port(&bnd, s->bound_port);
+	len = granted_reply(s, reply, s->bound_port, ip, &bnd);
+	if (write_within(s->out, reply, len, request_timeout) < len)
 		abandon(s, "client gone before the reply: ", strerror(errno));
 	fd = accept_peer(s, lfd);
 	close(lfd);
@@ -821,19 +1046,256 @@ do_bind(struct session *s)
 		add(&t, " within ");
 		add_num(&t, (unsigned long long)bind_timeout, 1);
 		add(&t, " s");
+		owe(s, SOCKS5_TTL_EXPIRED);
 		reject(s, "no connection to BIND port ", secs);
 	}
+	owe(s, SOCKS5_NOT_ALLOWED);
 	if (named && !is_expected(&s->peer, expected, n_expected))
 		reject_unexpected_peer(s, n_expected);
-	if (!named && !conf_decide(s->rules, SOCKS_BIND, &s->peer, &s->src, &why))
+	if (!named && !conf_decide(s->rules, SOCKS_BIND, &s->peer, &s->src, login_of(s), &why))
 		reject(s, rule, NULL);
 	ipv4_of(&s->peer, ip);
-	socks4_reply(reply, SOCKS4_GRANTED, port_of(&s->peer), ip);
-	if (write_within(s->out, reply, sizeof reply, request_timeout) < sizeof reply)
+	len = granted_reply(s, reply, port_of(&s->peer), ip, &s->peer);
+	if (write_within(s->out, reply, len, request_timeout) < len)
 		abandon(s, "client gone before the reply: ", strerror(errno));
 	s->refusal_len = 0;
 	s->granted = 1;
 	return fd;
+}
+
+/* A UDP association: the client's side, the way out, and what it remembers. */
+struct association {
+	int		 client_fd;		/* where the client's datagrams come */
+	int		 out_fd[2];		/* IPv4 and IPv6 out, opened when needed */
+	struct sockaddr_storage client;		/* the client's UDP address, once seen */
+	int		 client_known;
+	struct sockaddr_storage peers[PEERS_MAX];	/* whom it may hear back from */
+	int		 n_peers, next_peer;
+	struct {
+		char			 name[FIELD_MAX + 1];
+		struct sockaddr_storage	 addr;	/* AF_UNSPEC: did not resolve */
+	}		 names[NAMES_MAX];
+	int		 n_names;
+};
+
+/* A UDP socket on the address the client reached us by, any port. */
+static int
+udp_near(const struct sockaddr_storage *local, struct sockaddr_storage *bound)
+{
+	socklen_t len = sizeof *bound;
+	int fd, err;
+
+	*bound = *local;
+	set_port(bound, 0);
+	if ((fd = socket(bound->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)bound, addr_len(bound)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)bound, &len) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A name in a client's datagram, resolved once per association (within
+ * the connect deadline, as a CONNECT's would be) and remembered, failures
+ * too: 0, or -1 when it does not resolve.
+ */
+static int
+udp_resolve(struct session *s, struct association *a, const char *name,
+    struct sockaddr_storage *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	int i, err;
+
+	for (i = 0; i < a->n_names; i++)
+		if (strcmp(a->names[i].name, name) == 0)
+			break;
+	if (i == a->n_names) {
+		if (i == NAMES_MAX)
+			i = --a->n_names;	/* the last one makes room */
+		memcpy(a->names[i].name, name, strlen(name) + 1);
+		memset(&a->names[i].addr, 0, sizeof a->names[i].addr);
+		alarm_session = s;
+		signal(SIGALRM, on_alarm);
+		alarm((unsigned)connect_timeout);
+		err = getaddrinfo(name, NULL, &hints, &res);
+		alarm(0);
+		if (err == 0) {
+			memcpy(&a->names[i].addr, res->ai_addr, res->ai_addrlen);
+			freeaddrinfo(res);
+		}
+		a->n_names++;
+	}
+	*out = a->names[i].addr;
+	return out->ss_family == AF_UNSPEC ? -1 : 0;
+}
+
+static void
+remember_peer(struct association *a, const struct sockaddr_storage *dst)
+{
+	for (int i = 0; i < a->n_peers; i++)
+		if (same_host(&a->peers[i], dst) && port_of(&a->peers[i]) == port_of(dst))
+			return;
+	if (a->n_peers < PEERS_MAX)
+		a->n_peers++;
+	a->peers[a->next_peer] = *dst;
+	a->next_peer = (a->next_peer + 1) % PEERS_MAX;
+}
+
+static int
+is_peer(const struct association *a, const struct sockaddr_storage *from)
+{
+	for (int i = 0; i < a->n_peers; i++)
+		if (same_host(&a->peers[i], from) && port_of(&a->peers[i]) == port_of(from))
+			return 1;
+	return 0;
+}
+
+/*
+ * One datagram from the client's side: only from the client's address (and
+ * the port its request named, if it named one), whole (FRAG 0), to a
+ * destination socks.conf's u rules permit.  Anything else is dropped.
+ */
+static void
+udp_from_client(struct session *s, struct association *a, uint8_t *buf)
+{
+	struct sockaddr_storage from, dst;
+	socklen_t len = sizeof from;
+	struct socks5_udp u;
+	char ignored[REASON_MAX];
+	struct text why = TEXT(ignored);
+	const char *malformed;
+	ssize_t n;
+	int *fd;
+
+	if ((n = recvfrom(a->client_fd, buf, DATAGRAM_MAX, 0, (struct sockaddr *)&from,
+	    &len)) == -1)
+		return;
+	if (!same_host(&from, &s->src) || (s->req.port != 0 && port_of(&from) != s->req.port) ||
+	    (a->client_known && port_of(&from) != port_of(&a->client)))
+		goto drop;
+	if (socks5_parse_udp(buf, (size_t)n, &u, &malformed) != 1 || u.frag != 0)
+		goto drop;
+	if (u.dst.atyp == SOCKS5_ATYP_NAME) {
+		if (udp_resolve(s, a, u.dst.name, &dst) == -1)
+			goto drop;
+		set_port(&dst, u.dst.port);
+	} else
+		socks5_sockaddr(&u.dst, &dst);
+	if (u.dst.port == 0 || is_unspecified(&dst) ||
+	    !conf_decide(s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
+		goto drop;
+	fd = &a->out_fd[dst.ss_family == AF_INET6];
+	if (*fd == -1 && (*fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		goto drop;
+	a->client = from;
+	a->client_known = 1;
+	record_first_bytes(s, buf + u.len, (size_t)n - u.len);
+	if (sendto(*fd, buf + u.len, (size_t)n - u.len, 0, (struct sockaddr *)&dst,
+	    addr_len(&dst)) == -1)
+		goto drop;
+	remember_peer(a, &dst);
+	s->datagrams_received++;
+	s->received += (size_t)n - u.len;
+	return;
+drop:
+	s->datagrams_dropped++;
+}
+
+/* One datagram from outside: only from a destination the client sent to. */
+static void
+udp_from_peer(struct session *s, struct association *a, int fd, uint8_t *buf)
+{
+	uint8_t *data = buf + SOCKS5_REPLY_MAX, header[SOCKS5_REPLY_MAX];
+	struct sockaddr_storage from;
+	socklen_t len = sizeof from;
+	size_t h;
+	ssize_t n;
+
+	if ((n = recvfrom(fd, data, DATAGRAM_MAX, 0, (struct sockaddr *)&from, &len)) == -1)
+		return;
+	if (!a->client_known || !is_peer(a, &from)) {
+		s->datagrams_dropped++;
+		return;
+	}
+	h = socks5_udp_header(header, (struct sockaddr *)&from);
+	memcpy(data - h, header, h);
+	if (sendto(a->client_fd, data - h, h + (size_t)n, 0, (struct sockaddr *)&a->client,
+	    addr_len(&a->client)) == -1) {
+		s->datagrams_dropped++;
+		return;
+	}
+	s->datagrams_sent++;
+	s->sent += (size_t)n;
+}
+
+/*
+ * UDP ASSOCIATE: a UDP socket for the client beside its TCP connection,
+ * relaying until that connection closes (or the idle deadline passes).
+ * What the client sends on the TCP connection meanwhile is read and dropped.
+ */
+static enum end
+do_udp(struct session *s)
+{
+	static uint8_t buf[SOCKS5_REPLY_MAX + DATAGRAM_MAX];
+	struct association a = { .out_fd = { -1, -1 } };
+	struct sockaddr_storage bound;
+	uint8_t reply[SOCKS5_REPLY_MAX];
+	struct pollfd p[4];
+	char more[PATH_MAX + 48];
+	struct text t = TEXT(more);
+	size_t len;
+	ssize_t n;
+	int i;
+
+	owe(s, SOCKS5_NOT_ALLOWED);
+	add(&t, s->rules->path);
+	add(&t, " permits UDP ASSOCIATE");
+	if (!conf_may(s->rules, SOCKS_UDP_ASSOCIATE))
+		reject(s, "no rule in ", more);
+	owe(s, SOCKS5_GENERAL_FAILURE);
+	if ((a.client_fd = udp_near(&s->local, &bound)) == -1)
+		reject(s, "UDP socket: ", strerror(errno));
+	s->bound_port = port_of(&bound);
+	len = socks5_reply(reply, SOCKS5_SUCCEEDED, (struct sockaddr *)&bound);
+	if (write_within(s->out, reply, len, request_timeout) < len) {
+		s->end_errno = errno;
+		abandon(s, "client gone before the reply: ", strerror(errno));
+	}
+	s->refusal_len = 0;
+	s->granted = 1;
+	for (;;) {
+		p[0] = (struct pollfd){ .fd = s->in, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = a.client_fd, .events = POLLIN };
+		for (i = 0; i < 2; i++)
+			p[2 + i] = (struct pollfd){ .fd = a.out_fd[i], .events = POLLIN };
+		n = poll(p, 4, idle_timeout > 0 ? (int)idle_timeout * 1000 : -1);
+		if (n == 0)
+			return END_IDLE;
+		if (n == -1 && errno != EINTR)
+			return END_POLL_FAILED;
+		if (n == -1)
+			continue;
+		if (p[0].revents) {
+			n = read(s->in, buf, sizeof buf);
+			if (n == 0)
+				return END_CLOSED;
+			if (n == -1 && errno != EINTR && errno != EAGAIN) {
+				s->end_errno = errno;
+				return END_CLIENT_FAILED;
+			}
+		}
+		if (p[1].revents)
+			udp_from_client(s, &a, buf);
+		for (i = 0; i < 2; i++)
+			if (p[2 + i].revents)
+				udp_from_peer(s, &a, a.out_fd[i], buf);
+	}
 }
 
 /*
@@ -1039,6 +1501,7 @@ command_name(int cmd)
 	switch (cmd) {
 	case SOCKS_CONNECT: return "CONNECT";
 	case SOCKS_BIND: return "BIND";
+	case SOCKS_UDP_ASSOCIATE: return "UDP";
 	default: return "?";
 	}
 }
@@ -1060,10 +1523,11 @@ describe(const struct session *s, struct facts *f)
 	int tried = s->req.cmd == SOCKS_CONNECT && s->dst.ss_family != 0;
 	struct record r = {
 		.src = f->src, .src_port = port_of(&s->src),
-		.dst = s->req.version != 0 ? f->dst : NULL,
+		.dst = s->req.cmd != 0 ? f->dst : NULL,
 		.dst_port = tried ? port_of(&s->dst) : s->req.port,
 		.name = s->req.host, .user = s->req.user,
-		.command = s->req.version != 0 ? command_name(s->req.cmd) : NULL,
+		.command = s->req.cmd != 0 ? command_name(s->req.cmd) : NULL,
+		.version = s->req.version, .login = s->logged_in ? s->req.user : NULL,
 		.reply = s->granted ? "Accept" : "Reject",
 		.reason = s->granted ? NULL : s->reason,
 		.bound_port = s->bound_port,
@@ -1076,6 +1540,8 @@ describe(const struct session *s, struct facts *f)
 	add_addr(&tp, &s->peer);
 	if (tried)
 		add_addr(&td, &s->dst);
+	else if (s->req.version == SOCKS5_VERSION && s->req.addr.ss_family != 0)
+		add_addr(&td, &s->req.addr);
 	else
 		add_ipv4(&td, s->req.ip4);
 	f->r = r;
@@ -1093,19 +1559,29 @@ log_request(struct session *s)
 }
 
 static const char *
-end_text(enum end end, int err, char *buf, size_t size)
+end_text(const struct session *s, enum end end, char *buf, size_t size)
 {
 	struct text t = { buf, 0, size };
 
 	switch (end) {
-	case END_CLOSED: return "both sides closed";
-	case END_IDLE: return "idle timeout";
-	case END_POLL_FAILED: return "error: poll";
+	case END_CLOSED: add(&t, "both sides closed"); break;
+	case END_IDLE: add(&t, "idle timeout"); break;
+	case END_POLL_FAILED: add(&t, "error: poll"); break;
 	case END_CLIENT_FAILED: add(&t, "error: client: "); break;
 	case END_DEST_FAILED: add(&t, "error: destination: "); break;
 	default: return "rejected";
 	}
-	add(&t, strerror(err));
+	if (end == END_CLIENT_FAILED || end == END_DEST_FAILED)
+		add(&t, strerror(s->end_errno));
+	if (s->req.cmd == SOCKS_UDP_ASSOCIATE) {
+		add(&t, "; datagrams: ");
+		add_num(&t, s->datagrams_sent, 1);
+		add(&t, " to client, ");
+		add_num(&t, s->datagrams_received, 1);
+		add(&t, " from client, ");
+		add_num(&t, s->datagrams_dropped, 1);
+		add(&t, " dropped");
+	}
 	return buf;
 }
 
@@ -1136,7 +1612,7 @@ finish(struct session *s, enum end end)
 {
 	struct timespec now;
 	struct facts f;
-	char why[160];
+	char why[256];
 
 	if (end == END_REJECTED && s->refusal_len > 0)
 		write_within(s->out, s->refusal, s->refusal_len, request_timeout);
@@ -1147,7 +1623,7 @@ finish(struct session *s, enum end end)
 	if (end < END_REJECTED) {
 		monotonic(&now);
 		describe(s, &f);
-		log_end(&f.r, end_text(end, s->end_errno, why, sizeof why),
+		log_end(&f.r, end_text(s, end, why, sizeof why),
 		    (unsigned long long)(ms_of(&now) - ms_of(&s->start)));
 	} else
 		close_gracefully(s);
@@ -1180,11 +1656,11 @@ check_addresses(const char *host, uint16_t port, struct sockaddr_storage *out, i
 /* One answer of socks4d -t: "permit (why)" or "reject (why)". */
 static int
 check_one(const struct ruleset *rules, int cmd, const struct sockaddr_storage *dst,
-    const struct sockaddr_storage *src)
+    const struct sockaddr_storage *src, const char *user)
 {
 	char buf[REASON_MAX];
 	struct text t = TEXT(buf);
-	int permit = conf_decide(rules, cmd, dst, src, &t);
+	int permit = conf_decide(rules, cmd, dst, src, user, &t);
 
 	printf("%s (%s)\n", permit ? "permit" : "reject", buf);
 	return permit;
@@ -1196,7 +1672,7 @@ check_one(const struct ruleset *rules, int cmd, const struct sockaddr_storage *d
  */
 static int
 check_ports(const struct ruleset *rules, int cmd, const struct sockaddr_storage *dst,
-    const struct sockaddr_storage *src)
+    const struct sockaddr_storage *src, const char *user)
 {
 	static uint16_t bound[2 * RULES_MAX + 1];
 	static char why[2][REASON_MAX];
@@ -1210,7 +1686,7 @@ check_ports(const struct ruleset *rules, int cmd, const struct sockaddr_storage 
 		if (i < n) {
 			set_port(&d, bound[i]);
 			t = (struct text)TEXT(why[i % 2]);
-			verdict[i % 2] = conf_decide(rules, cmd, &d, src, &t);
+			verdict[i % 2] = conf_decide(rules, cmd, &d, src, user, &t);
 			if (i == 0 || (verdict[i % 2] == verdict[(i - 1) % 2] &&
 			    strcmp(why[0], why[1]) == 0))
 				continue;
@@ -1234,6 +1710,35 @@ check_ports(const struct ruleset *rules, int cmd, const struct sockaddr_storage 
 	return any;
 }
 
+/* socks4d -t: the users file too, when there is one. */
+static int
+check_users(void)
+{
+	static char text[CONF_MAX + 1];
+	char buf[PATH_MAX + 128];
+	struct text t = TEXT(buf);
+	size_t len;
+	int n;
+
+	open_users();
+	if (!users_present)
+		return 0;
+	if (users_fd == -1) {
+		fprintf(stderr, "socks4d: %s: %s\n", users_path, strerror(errno));
+		return 1;
+	}
+	if (conf_read(users_fd, users_path, text, &len, &t) == -1) {
+		fprintf(stderr, "socks4d: %s\n", buf);
+		return 1;
+	}
+	if ((n = users_validate(text, len, users_path, buf, sizeof buf)) == USERS_MALFORMED) {
+		fprintf(stderr, "%s\n%s: every SOCKS5 login fails until fixed\n", buf, users_path);
+		return 1;
+	}
+	printf("%s: %d user%s, OK\n", users_path, n, n == 1 ? "" : "s");
+	return 0;
+}
+
 /*
  * socks4d -t: check the whole file, naming every bad line; or, given a
  * request, say what the firewall decides for it, with the same code a
@@ -1250,6 +1755,7 @@ check_config(int argc, char *argv[])
 	struct text t = TEXT(buf);
 	size_t len;
 	long port = 0;
+	const char *user;
 	int fd, bad, n, i, cmd, permitted = 0;
 
 	if ((fd = conf_open(conf_path, &t)) == -1 || conf_read(fd, conf_path, text, &len, &t) == -1) {
@@ -1271,11 +1777,14 @@ check_config(int argc, char *argv[])
 		return 1;
 	if (argc == 0) {
 		printf("%s: %d rule%s, OK\n", conf_path, rules.n, rules.n == 1 ? "" : "s");
-		return 0;
+		return check_users();
 	}
-	if (argc < 2 || argc > 4 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0))
+	if (argc < 2 || argc > 5 || (strcmp(argv[0], "c") != 0 && strcmp(argv[0], "b") != 0 &&
+	    strcmp(argv[0], "u") != 0))
 		usage();
-	cmd = argv[0][0] == 'c' ? SOCKS_CONNECT : SOCKS_BIND;
+	cmd = argv[0][0] == 'c' ? SOCKS_CONNECT : argv[0][0] == 'b' ? SOCKS_BIND :
+	    SOCKS_UDP_ASSOCIATE;
+	user = argc > 4 ? argv[4] : NULL;
 	if (argc > 2 && (port = number(argv[2], 65535)) == -1) {
 		fprintf(stderr, "socks4d: port '%s' is not 0..65535\n", argv[2]);
 		return 1;
@@ -1295,8 +1804,8 @@ check_config(int argc, char *argv[])
 		add_addr(&t, &dst[i]);
 		if (n > 1)
 			printf("%s: ", buf);
-		permitted |= argc < 3 ? check_ports(&rules, cmd, &dst[i], &src) :
-		    check_one(&rules, cmd, &dst[i], &src);
+		permitted |= argc < 3 ? check_ports(&rules, cmd, &dst[i], &src, user) :
+		    check_one(&rules, cmd, &dst[i], &src, user);
 	}
 	return permitted ? 0 : 1;
 }

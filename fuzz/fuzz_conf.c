@@ -54,7 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < bad && i < 4; i++)
 		if (errs[i].why == NULL || errs[i].line < 1)
 			abort();
-	r = conf_decide(&rules, data[0] & 1 ? SOCKS_BIND : SOCKS_CONNECT, &dst, &src, &t);
+	r = conf_decide(&rules, data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
+	    SOCKS_CONNECT, &dst, &src, data[0] & 2 ? "alice" : NULL, &t);
 	if (r < 0 || r > 1 || t.len >= sizeof why || why[t.len] != '\0')
 		abort();
 	return 0;

@@ -3,10 +3,12 @@
 # them longer). A crash, a sanitizer report or a broken invariant fails it.
 load test_helper
 
-@test "fuzz: request and socks.conf parsers survive ${FUZZ_SECONDS:-15} s each" {
+@test "fuzz: request, socks.conf, SOCKS5 and users-file parsers survive ${FUZZ_SECONDS:-15} s each" {
 	run make -C "$TOP" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"fuzz/fuzz_request: stat::number_of_executed_units"* ]]
 	[[ "$output" == *"fuzz/fuzz_conf: stat::number_of_executed_units"* ]]
+	[[ "$output" == *"fuzz/fuzz_socks5: stat::number_of_executed_units"* ]]
+	[[ "$output" == *"fuzz/fuzz_users: stat::number_of_executed_units"* ]]
 }

@@ -23,7 +23,7 @@ teardown() {
 	return 0
 }
 
-# start_under_journal yes|no: socks4d under systemd-socket-activate in a
+# start_under_journal yes|no [ARG...]: socks4d (with ARGs) under systemd-socket-activate in a
 # mount namespace with stderr a file named by JOURNAL_STREAM, and with (yes)
 # or without (no) a stand-in journald that writes each datagram it gets to
 # $BATS_TEST_TMPDIR/journal.
@@ -51,7 +51,7 @@ fi
 exec 2>>"$d/stderr"
 export JOURNAL_STREAM=\$(stat -c %d:%i "$d/stderr")
 exec systemd-socket-activate -E JOURNAL_STREAM -a --inetd -l 127.0.0.1:$SA_PORT \
-	"$SOCKS4D" -c "$BATS_FILE_TMPDIR/socks.conf"
+	"$SOCKS4D" -c "$BATS_FILE_TMPDIR/socks.conf" ${*:2}
 SH
 	unshare -m bash "$d/run.sh" 3>&- &
 	SA_PID=$!
@@ -89,4 +89,16 @@ SH
 	cat "$BATS_TEST_TMPDIR/stderr"
 	grep -q "socks4d\[[0-9]*\]: CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
 	! grep -q '<S_IP>' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
+}
+
+@test "journal: a SOCKS5 login adds SOCKS_VERSION=5 and SOCKS_USER" {
+	printf 'alice:%s\n' "$(openssl passwd -6 wonderland)" > "$BATS_TEST_TMPDIR/socks.passwd"
+	start_under_journal yes -u "$BATS_TEST_TMPDIR/socks.passwd"
+	run -0 curl -sS --proxy-user alice:wonderland --socks5 "127.0.0.1:$SA_PORT" \
+		-o "$BATS_TEST_TMPDIR/blob" "http://127.0.0.2:$HTTP_PORT/blob"
+	j=$BATS_TEST_TMPDIR/journal
+	wait_for_log "$j" '^SOCKS_END='
+	grep -q '^SOCKS_VERSION=5$' "$j"
+	grep -q '^SOCKS_USER=alice$' "$j"
+	run ! grep -q wonderland "$j"
 }

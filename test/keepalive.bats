@@ -24,10 +24,8 @@ setup_file() {
 	printf 'permit c 10.213.7.2\n' >"$BATS_FILE_TMPDIR/socks.conf"
 }
 
-# The test's own processes: their PIDs are set in the test, which
-# teardown_file cannot see; one left running would keep bats waiting.
 teardown() {
-	kill_pids "${PEER_PID:-}" "${SOCKS_PID:-}" "${CLIENT_PID:-}"
+	kill_pids "${CLIENT_PID:-}" "${SOCKS_PID:-}" "${PEER_PID:-}"
 }
 
 teardown_file() {
@@ -37,13 +35,10 @@ teardown_file() {
 	return 0
 }
 
-# in_ns NS CMD...: CMD in that namespace.
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# The client: CONNECT through socks4d to the echo peer, check the echo, then
-# wait for the end and print how many ms after FILE appeared it came.
-client() {
-	in_ns "$NS_A" "$PYTHON" - "$1" "$2" "$3" <<'PY'
+# client SOCKSPORT PORT FILE: CONNECT through socks4d to the echo peer,
+# check the echo, then wait for the end and print how many ms after FILE
+# appeared it came.  Run as `ip netns exec "$NS_A" $PYTHON -c "$CLIENT"`.
+CLIENT=$(cat <<'PY'
 import os, socket, struct, sys, time
 port, dport, gone = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -60,12 +55,12 @@ while s.recv(1024):
     pass
 print("ended after %d ms" % ((time.monotonic() - t0) * 1000), flush=True)
 PY
-}
+)
 
 @test "a destination that vanishes mid-session ends the relay within the keepalive budget (-K 2)" {
 	local d=$BATS_FILE_TMPDIR port ms
 	port=$(free_port)
-	# ip netns exec execs the server, so $! is its PID
+	# Each started directly (ip netns exec execs), so that $! is the process.
 	ip netns exec "$NS_B" "$PYTHON" "$BATS_TEST_DIRNAME/peer.py" echo 10.213.7.2 "$port" \
 		--ready "$d/peer.ready" </dev/null >/dev/null 2>"$d/peer.log" 3>&- &
 	PEER_PID=$!
@@ -75,11 +70,12 @@ PY
 		"$SOCKS4D" -c "$d/socks.conf" -K 2 2>"$d/socks4d.log" 3>&- &
 	SOCKS_PID=$!
 	local tries=100
-	until in_ns "$NS_A" "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $SOCKS_PORT), 1).close()" 2>/dev/null; do
+	until ip netns exec "$NS_A" "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $SOCKS_PORT), 1).close()" 2>/dev/null; do
 		(( tries-- > 0 )) || die "socks4d does not listen in $NS_A"
 		sleep 0.1
 	done
-	client "$SOCKS_PORT" "$port" "$d/gone" >"$d/client.out" 2>&1 3>&- &
+	ip netns exec "$NS_A" "$PYTHON" -c "$CLIENT" "$SOCKS_PORT" "$port" "$d/gone" \
+		</dev/null >"$d/client.out" 2>&1 3>&- &
 	CLIENT_PID=$!
 	wait_for_log "$d/client.out" '^relaying$' 20
 	# The destination's host is cut off: no FIN, no reset ever comes.

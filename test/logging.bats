@@ -122,10 +122,10 @@ syslog_line() {
 	[[ "$output" == "<29>"*" socks4d[$pid]: CONNECT 127.0.0.1:$c -> 10.9.9.9:80 user \"eve\": Reject (no rule in $BATS_FILE_TMPDIR/socks.conf matches), content \"\"" ]]
 }
 
-@test "syslog mode: a client that is not SOCKS4 gets no byte at all" {
+@test "syslog mode: a client that is not SOCKS gets no byte at all" {
 	local c pid
 	c=$(client_port)
-	run -0 raw "$c" "$INETD_PORT" '\x05\x01\x00'
+	run -0 raw "$c" "$INETD_PORT" '\x06\x01\x00'
 	[ -z "$output" ]
 	pid=$(conn_pid "$c" "$INETD_LOG")
 	[ "$(exit_code "$pid" "$INETD_LOG")" = 1 ]

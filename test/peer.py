@@ -19,11 +19,13 @@ MODE
              --bytes 0: reset as soon as accepted)
   halfclose  send --bytes N, shutdown(SHUT_WR), then read until EOF
   stream     send without end and read, until the connection fails
+  udp-echo   UDP: send each datagram back to where it came from
 --ready      written (with the port) once the server is ready for clients
 --out        one line a connection: "sent SHA256 N recv SHA256 N end HOW"
              (xfer: see above)
---accept-log one line "accept IP:PORT" a connection, so a test can prove
-             that a rejected request never reached here
+--accept-log one line "accept IP:PORT" a connection (udp-echo: a
+             datagram), so a test can prove that a rejected request never
+             reached here
 """
 import argparse
 import asyncio
@@ -205,6 +207,16 @@ def handle(args, s, addr, seq):
             pass
 
 
+def udp_echo(args):
+    s = socket.socket(socket.AF_INET6 if ":" in args.addr else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((args.addr, args.port))
+    ready(args)
+    while True:
+        data, addr = s.recvfrom(65535)
+        note(args.accept_log, "accept %s:%d" % addr[:2])
+        s.sendto(data, addr)
+
+
 def threaded(args):
     ls = socket.create_server((args.addr, args.port), backlog=128,
                               family=socket.AF_INET6 if ":" in args.addr else socket.AF_INET)
@@ -219,7 +231,7 @@ def threaded(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["echo", "after-eof", "xfer", "blackhole", "reset",
-                                     "halfclose", "stream"])
+                                     "halfclose", "stream", "udp-echo"])
     ap.add_argument("addr")
     ap.add_argument("port", type=int)
     ap.add_argument("--ready")
@@ -232,6 +244,8 @@ def main():
         asyncio.run(serve_echo(args))
     elif args.mode == "blackhole":
         blackhole(args)
+    elif args.mode == "udp-echo":
+        udp_echo(args)
     else:
         threaded(args)
 

@@ -150,7 +150,7 @@ no_log_to_client() {
 	run -0 wait_lines "$sys" "$off" "^<29>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$c -> 192\.0\.2\.1:80 user \"fd2\": Reject \(no rule in $CONF matches\), content \"\"$" 1
 
 	c=$(client_port) off=$(log_size "$sys")
-	run -0 raw "$c" "$port" '\x05\x01\x00' 5
+	run -0 raw "$c" "$port" '\x06\x01\x00' 5
 	[ "$output" = "" ]
 	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(version is not 4\), content ""$' 1
 

@@ -1,0 +1,277 @@
+/*
+ * The users file for SOCKS5 username/password logins (RFC 1929).
+ *
+ * A login is checked against the whole text, and any malformed line fails
+ * every login (as a malformed socks.conf rejects every request).  Timing
+ * should not tell a known name from an unknown one: every check computes
+ * exactly one hash, an unknown name's against another entry's hash, and
+ * hashes are compared in constant time.  No password ever goes into a
+ * message.  "$6$" hashes are computed here (sha512crypt.c); with
+ * HAVE_CRYPT, the C library's crypt(3) verifies the others.
+ */
+#define _GNU_SOURCE		/* crypt() in <unistd.h> */
+#include <string.h>
+#include <unistd.h>
+
+#include "sha512crypt.h"
+#include "text.h"
+#include "users.h"
+
+#define PASSWORD_MAX	255	/* as RFC 1929's PLEN */
+
+/* What an unknown name is checked against when the file has no entry. */
+static const char dummy_hash[] = "$6$q.5W2c50GMymvrVf$"
+    "DRMYinfEx0ZIPoheV2pYW6dzcQx0q.RsbSIDM7lRXP7ReRPEmG8dQM0G7PNUMMFQ2IP5AmwicYcqQXWmJmQ6B0";
+
+struct entry {
+	const char	*name, *hash;
+	size_t		 name_len, hash_len;
+};
+
+/* The lines of a text, the last one with or without its newline. */
+struct lines {
+	const char	*text;
+	size_t		 len, off;
+	unsigned	 number;
+};
+
+static int
+next_line(struct lines *ls, const char **line, size_t *len)
+{
+	const char *nl;
+
+	if (ls->off >= ls->len)
+		return 0;
+	*line = ls->text + ls->off;
+	nl = memchr(*line, '\n', ls->len - ls->off);
+	*len = nl != NULL ? (size_t)(nl - *line) : ls->len - ls->off;
+	ls->off += *len + 1;
+	ls->number++;
+	return 1;
+}
+
+static int
+is_control(unsigned char c)
+{
+	return c < ' ' || c == 0x7f;
+}
+
+/* One line: -1 malformed (*why), 0 blank or a comment, 1 an entry. */
+static int
+parse_line(const char *line, size_t len, struct entry *e, const char **why)
+{
+	const char *colon;
+	size_t i;
+
+	if (len > USERS_LINE_MAX) {
+		*why = "line longer than 1024 bytes";
+		return -1;
+	}
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		continue;
+	if (i == len || line[i] == '#')
+		return 0;
+	if ((colon = memchr(line, ':', len)) == NULL) {
+		*why = "no ':' between name and hash";
+		return -1;
+	}
+	e->name = line;
+	e->name_len = (size_t)(colon - line);
+	e->hash = colon + 1;
+	e->hash_len = len - e->name_len - 1;
+	*why = NULL;
+	if (e->name_len == 0)
+		*why = "empty name";
+	else if (e->name_len > USERS_NAME_MAX)
+		*why = "name longer than 255 bytes";
+	else if (e->hash_len == 0)
+		*why = "empty hash";
+	for (i = 0; *why == NULL && i < e->name_len; i++)
+		if (is_control(e->name[i]))
+			*why = "name has control bytes";
+	for (i = 0; *why == NULL && i < e->hash_len; i++)
+		if ((unsigned char)e->hash[i] <= ' ' || e->hash[i] == 0x7f ||
+		    (unsigned char)e->hash[i] > 0x7f || e->hash[i] == ':')
+			*why = "hash has blanks, control bytes, non-ASCII bytes or ':'";
+	return *why == NULL ? 1 : -1;
+}
+
+/* "file:line: " into msg, which is size bytes. */
+static struct text
+at_line(char *msg, size_t size, const char *file, unsigned line)
+{
+	struct text t = { msg, 0, size };
+
+	add(&t, file);
+	add(&t, ":");
+	add_num(&t, line, 1);
+	add(&t, ": ");
+	return t;
+}
+
+static int
+file_error(char *err, size_t size, const char *file, unsigned line, const char *why)
+{
+	struct text t = at_line(err, size, file, line);
+
+	add(&t, why);
+	return USERS_MALFORMED;
+}
+
+/*
+ * The number of entries in the text, or -1 when it is too long or has a
+ * malformed line (err says "file:line: reason").
+ */
+int
+users_validate(const char *text, size_t len, const char *file, char *err, size_t size)
+{
+	struct lines ls = { text, len, 0, 0 };
+	struct entry e;
+	const char *line, *why;
+	size_t line_len;
+	int n = 0, r;
+
+	if (len > USERS_FILE_MAX) {
+		struct text t = { err, 0, size };
+
+		add(&t, file);
+		add(&t, ": longer than ");
+		add_num(&t, USERS_FILE_MAX, 1);
+		add(&t, " bytes");
+		return USERS_MALFORMED;
+	}
+	while (next_line(&ls, &line, &line_len)) {
+		if ((r = parse_line(line, line_len, &e, &why)) == -1)
+			return file_error(err, size, file, ls.number, why);
+		n += r;
+	}
+	return n;
+}
+
+/* Compares all of both strings whatever they hold: 1 when they are equal. */
+static int
+same_string(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la > lb ? la : lb;
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(i < la ? a[i] : 0) ^ (unsigned char)(i < lb ? b[i] : 0);
+	return diff == 0;
+}
+
+static void
+wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* Can this build compute hashes of this kind? */
+static int
+verifiable(const struct entry *e)
+{
+#ifdef HAVE_CRYPT
+	(void)e;
+	return 1;
+#else
+	return e->hash_len >= 3 && memcmp(e->hash, "$6$", 3) == 0;
+#endif
+}
+
+/* Does the password hash to hash?  A hash no one can verify matches nothing. */
+static int
+hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
+    size_t password_len)
+{
+	char setting[USERS_LINE_MAX + 1], computed[SHA512_CRYPT_MAX];
+	const char *result = NULL;
+	int match;
+
+	memcpy(setting, hash, hash_len);
+	setting[hash_len] = '\0';
+	if (strncmp(setting, "$6$", 3) == 0) {
+		if (sha512_crypt(password, password_len, setting, computed) == 0)
+			result = computed;
+	} else {
+#ifdef HAVE_CRYPT
+		char key[PASSWORD_MAX + 1];
+
+		memcpy(key, password, password_len);
+		key[password_len] = '\0';
+		result = crypt(key, setting);
+		wipe(key, sizeof key);
+		/* crypt(3) fails with NULL or a short token starting with '*'. */
+		if (result != NULL && (result[0] == '*' || strlen(result) < 13))
+			result = NULL;
+#endif
+	}
+	match = result != NULL && same_string(result, setting);
+	wipe(computed, sizeof computed);
+	return match;
+}
+
+/*
+ * Checks a login against the users file's text: USERS_OK, USERS_DENIED
+ * (unknown name, wrong password) or USERS_MALFORMED (the file is; or it
+ * names this user twice).  msg says why, and never holds the password.
+ */
+int
+users_check(const char *text, size_t len, const char *file, const uint8_t *name,
+    size_t name_len, const uint8_t *password, size_t password_len, char *msg, size_t size)
+{
+	struct lines ls = { text, len, 0, 0 };
+	struct entry e, user = { NULL, NULL, 0, 0 };
+	struct entry any = { NULL, dummy_hash, 0, sizeof dummy_hash - 1 };
+	const char *line, *why;
+	struct text t;
+	size_t line_len;
+	unsigned user_line = 0;
+	int r, usable;
+
+	if (users_validate(text, len, file, msg, size) == USERS_MALFORMED)
+		return USERS_MALFORMED;
+	while (next_line(&ls, &line, &line_len)) {
+		if (parse_line(line, line_len, &e, &why) != 1)
+			continue;
+		if (any.name == NULL && verifiable(&e))
+			any = e;
+		if (e.name_len != name_len || memcmp(e.name, name, name_len) != 0)
+			continue;
+		if (user.name != NULL) {
+			t = at_line(msg, size, file, ls.number);
+			add(&t, "name listed again (first on line ");
+			add_num(&t, user_line, 1);
+			add(&t, ")");
+			return USERS_MALFORMED;
+		}
+		user = e;
+		user_line = ls.number;
+	}
+
+	usable = password_len > 0 && password_len <= PASSWORD_MAX &&
+	    memchr(password, '\0', password_len) == NULL;
+	if (user.name != NULL && usable)
+		r = hash_matches(user.hash, user.hash_len, password, password_len);
+	else {
+		/* The same work as a known name's, whose result cannot count. */
+		(void)hash_matches(any.hash, any.hash_len, password,
+		    password_len < PASSWORD_MAX ? password_len : PASSWORD_MAX);
+		r = 0;
+	}
+	if (user.name == NULL)
+		why = "unknown user";
+	else if (!usable)
+		why = "password empty, longer than 255 bytes or with a NUL byte";
+	else if (!verifiable(&user))
+		why = "a kind of hash this build cannot check (it checks $6$)";
+	else if (!r)
+		why = "wrong password";
+	else
+		why = "password accepted";
+	t = (struct text){ msg, 0, size };
+	add(&t, why);
+	return r ? USERS_OK : USERS_DENIED;
+}
