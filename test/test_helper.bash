@@ -75,12 +75,22 @@ wait_for_log() {
 	die "no line matching '$pattern' in $file"
 }
 
-# listens PID ADDR PORT: PID holds a listening TCP socket on ADDR:PORT.
+# listens PID ADDR PORT: PID holds a listening TCP socket on ADDR:PORT
+# (IPv4 or IPv6: /proc/net/tcp or tcp6, addresses as 32-bit words in host
+# order).
 listens() {
-	local want inode a b c d
-	IFS=. read -r a b c d <<<"$2"
-	printf -v want '%02X%02X%02X%02X:%04X' "$d" "$c" "$b" "$a" "$3"
-	inode=$(awk -v w="$want" '$2 == w && $4 == "0A" { print $10; exit }' /proc/net/tcp)
+	local want inode a b c d table=/proc/net/tcp
+	if [[ $2 == *:* ]]; then
+		table=/proc/net/tcp6
+		want=$("$PYTHON" -c 'import ipaddress, sys
+b = ipaddress.IPv6Address(sys.argv[1]).packed
+print("".join(b[i:i + 4][::-1].hex().upper() for i in range(0, 16, 4)))' "$2")
+		printf -v want '%s:%04X' "$want" "$3"
+	else
+		IFS=. read -r a b c d <<<"$2"
+		printf -v want '%02X%02X%02X%02X:%04X' "$d" "$c" "$b" "$a" "$3"
+	fi
+	inode=$(awk -v w="$want" '$2 == w && $4 == "0A" { print $10; exit }' "$table")
 	[ -n "$inode" ] && find "/proc/$1/fd" -lname "socket:\[$inode\]" 2>/dev/null | grep -q .
 }
 
