@@ -80,11 +80,11 @@ fuzz: $(FUZZERS)
 	  echo "$$f: $$(grep -h number_of_executed_units fuzz/work/$$n.log)"; done
 
 # The edit-test loop, in under a minute beside the full `make test`: socks4d
-# -t and the firewall, the request tables (good and hostile), 5 s a fuzzer.
+# -t and the firewall, the request tables (good and hostile), 3 s a fuzzer.
 .PHONY: check
 check: $(PROG)
 	bats test/firewall.bats test/requests.bats test/hostile.bats
-	$(MAKE) fuzz FUZZ_SECONDS=5
+	$(MAKE) fuzz FUZZ_SECONDS=3
 
 # hw4.cgi under lighttpd, socks4d and five stand-in shells, all on loopback.
 demo: $(PROG)
