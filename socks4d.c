@@ -165,6 +165,8 @@ static void	owe(struct session *, int);
 static void	abandon(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	reject_connect_error(struct session *, int) __attribute__((noreturn));
 static void	reject_no_bind_rule(struct session *) __attribute__((noreturn));
+static void	end_with_reason(struct session *, enum end, const char *, const char *)
+		    __attribute__((noreturn));
 static void	finish(struct session *, enum end) __attribute__((noreturn));
 static int	check_config(int, char **);
 static void	log_request(struct session *);
@@ -437,28 +439,30 @@ write_within(int fd, const uint8_t *p, size_t len, long secs)
 	return off;
 }
 
-/* Turn the request down with a reason: the refusal is written by finish(). */
+/* The reason is why followed by more (NULL: nothing more). */
 static void
-reject(struct session *s, const char *why, const char *more)
+end_with_reason(struct session *s, enum end end, const char *why, const char *more)
 {
 	struct text t = TEXT(s->reason);
 
 	add(&t, why);
 	if (more != NULL)
 		add(&t, more);
-	finish(s, END_REJECTED);
+	finish(s, end);
+}
+
+/* Turn the request down with a reason: the refusal is written by finish(). */
+static void
+reject(struct session *s, const char *why, const char *more)
+{
+	end_with_reason(s, END_REJECTED, why, more);
 }
 
 /* Give up before there is a request to answer. */
 static void
 abandon(struct session *s, const char *why, const char *more)
 {
-	struct text t = TEXT(s->reason);
-
-	add(&t, why);
-	if (more != NULL)
-		add(&t, more);
-	finish(s, END_ABANDONED);
+	end_with_reason(s, END_ABANDONED, why, more);
 }
 
 /*
