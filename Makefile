@@ -22,16 +22,16 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 all: $(PROG)
 	$(MAKE) -C hw4cgi
 
-$(PROG): socks4d.c
+$(PROG): socks4d.c listener.c listener.h
 ifneq ($(STATIC_CC),)
-	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
+	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
 else
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
 endif
 
 # The same program built with ASan and UBSan; the suite runs it too.
-$(PROG)-san: socks4d.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c
+$(PROG)-san: socks4d.c listener.c listener.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).
@@ -43,9 +43,9 @@ test: all $(PROG)-san
 # libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
-fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c
+fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c listener.c
 	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $<
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< listener.c
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \

@@ -38,6 +38,8 @@
 #include <unistd.h>
 #include <sys/un.h>
 
+#include "listener.h"
+
 #ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup on Debian */
 #define RUN_AS_UID	65534
 #define RUN_AS_GID	65534
@@ -152,8 +154,10 @@ main(int argc, char *argv[])
 	size_t conf_len = 0;
 	const char *end;
 	int ch, check = 0, remote, stderr_closed, conf_fd, on = 1;
+	struct listener_options lo = { .max_total = LISTENER_TOTAL,
+	    .max_per_source = LISTENER_PER_SOURCE, .grace = LISTENER_GRACE };
 
-	while ((ch = getopt(argc, argv, "B:c:C:hI:tT:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:C:g:hI:l:m:s:tT:")) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 't': check = 1; break;
@@ -161,19 +165,30 @@ main(int argc, char *argv[])
 		case 'C': connect_timeout = number(optarg, 86400); break;
 		case 'B': bind_timeout = number(optarg, 86400); break;
 		case 'I': idle_timeout = number(optarg, 86400); break;
+		case 'l':
+			if (lo.nlisten == LISTENER_ADDRS_MAX)
+				usage();
+			lo.listen[lo.nlisten++] = optarg;
+			break;
+		case 'm': lo.max_total = number(optarg, 65536); break;
+		case 's': lo.max_per_source = number(optarg, 65536); break;
+		case 'g': lo.grace = number(optarg, 86400); break;
 		default: usage();
 		}
 	}
 	if (request_timeout <= 0 || connect_timeout <= 0 || bind_timeout <= 0 ||
-	    idle_timeout < 0)
+	    idle_timeout < 0 || lo.max_total <= 0 || lo.max_per_source <= 0 || lo.grace < 0)
 		usage();
 	if (check)
 		return check_config(argc - optind, argv + optind);
 
-	monotonic(&s.start);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = fill_low_fds();
-	if ((s.in = client_socket()) == -1)
+	lo.log_to_syslog = stderr_closed;
+	/* Listener mode: returns only in a child, with its client. */
+	s.in = listener_run(&lo, drop_privileges);
+	monotonic(&s.start);
+	if (s.in == -1 && (s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	choose_log(s.in, stderr_closed);
@@ -206,6 +221,7 @@ usage(void)
 {
 	fprintf(stderr,
 "usage: socks4d [-c file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
+"       socks4d -l [addr:]port ... [-m max] [-s max] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [c|b address [port [source]]]\n"
 "socks4d serves one SOCKS4/4a client whose connection is its standard input\n"
 "and output; a super-server starts it once per connection, e.g.\n"
@@ -213,7 +229,10 @@ usage(void)
 "or systemd's socks4d.socket (Accept=yes), inetd or tcpserver. -c names the\n"
 "firewall (default %s), -T -C -B -I set the request, connect,\n"
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -t checks the\n"
-"firewall, or asks it about one request, and exits.\n", SOCKS_CONF);
+"firewall, or asks it about one request, and exits.  With -l (repeatable) or\n"
+"listening sockets from systemd (Accept=no), socks4d listens itself and forks\n"
+"a session per client: at most -m in all (1024) and -s from one address (128);\n"
+"on SIGTERM sessions get -g seconds (10) to end.\n", SOCKS_CONF);
 	exit(EXIT_USAGE);
 }
 
