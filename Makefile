@@ -63,9 +63,15 @@ demo: $(PROG)
 bench: $(PROG)
 	FLOOR_CC="$(or $(STATIC_CC),$(CC))" bench/bench.sh
 
-# socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
+# socks4d in listener mode on $(ADDR):$(PORT) with this directory's socks.conf,
+# the records on the terminal.  ADDR= (empty) listens on every address.
+ADDR ?= 127.0.0.1
+PORT ?= 1080
+LISTEN = $(if $(ADDR),$(if $(findstring :,$(ADDR)),[$(ADDR)],$(ADDR)):)$(PORT)
 run: $(PROG)
-	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
+	@./$(PROG) -c socks.conf -l $(LISTEN) || { st=$$?; [ $$st != 111 ] || \
+	  echo "make run: cannot listen on $(LISTEN) (see above); if it is in use, pick another port: make run PORT=1081 (or ADDR=...)" >&2; \
+	  exit $$st; }
 
 install: $(PROG)
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \

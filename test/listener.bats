@@ -1,0 +1,284 @@
+#!/usr/bin/env bats
+# Listener mode: socks4d -l binds, drops privileges, and forks a session per
+# client (no super-server); and systemd's Accept=no, where it is handed the
+# listening socket.  Caps in all and per source, crashes of a child, the
+# drain on SIGTERM, socks.conf read fresh by a child that is no longer root,
+# and the shipped socks4d-listener units.
+
+BATS_TEST_TIMEOUT=90
+load suite_helper
+
+setup_file() {
+	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+	start_peer ECHO echo 127.0.0.2
+	mkdir -p "$BATS_FILE_TMPDIR/www"
+	export MARKER="listener page $RANDOM$RANDOM"
+	printf '%s\n' "$MARKER" >"$BATS_FILE_TMPDIR/www/index.html"
+	start_http 127.0.0.1 "$BATS_FILE_TMPDIR/www"
+}
+
+teardown_file() {
+	kill_pids "${ECHO_PID:-}" "${HTTP_PID:-}"
+}
+
+setup() {
+	# Started as root, the sessions run as nobody: socks.conf must be
+	# reachable for them, and bats' own temporary directories are not.
+	CONFDIR=$(mktemp -d /tmp/socks4d-listener.XXXXXX)
+	chmod 755 "$CONFDIR"
+	CONF=$CONFDIR/socks.conf
+	printf 'permit c 127.0.0.0/8\n' >"$CONF"
+	chmod 644 "$CONF"
+	L_LOG=$BATS_TEST_TMPDIR/listener.log
+	L_PID=
+}
+
+teardown() {
+	if [ -n "$L_PID" ] && kill -0 "$L_PID" 2>/dev/null; then
+		no_crash_logged
+		kill_pids "$L_PID"
+	fi
+	no_sanitizer_reports "$L_LOG"
+	rm -rf "$CONFDIR"
+}
+
+# start_listener [socks4d options]: socks4d -c $CONF -l 127.0.0.1:$L_PORT,
+# waited for through its "listening on" line (a probe would be a client).
+start_listener() {
+	L_PORT=$(free_port)
+	"$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT" "$@" 2>>"$L_LOG" 3>&- &
+	L_PID=$!
+	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: listening on "
+}
+
+no_crash_logged() {
+	if grep -n 'ended by signal' "$L_LOG"; then die "a session crashed"; fi
+	return 0
+}
+
+# curl_page PORT [curl options]: the page through socks4d, SOCKS4a.
+curl_page() {
+	local port=$1
+	shift
+	run -0 curl -sS --fail --max-time 20 "$@" --socks4a "127.0.0.1:$port" "http://localhost:$HTTP_PORT/"
+	[ "$output" = "$MARKER" ] || die "not the page: $output"
+}
+
+# children PID: the PIDs of PID's children, once there are N of them.
+children() {
+	local tries=200 kids
+	while (( tries-- > 0 )); do
+		kids=$(pgrep -P "$1" | sort)
+		[ "$(grep -c . <<<"$kids")" -ge "$2" ] && { echo "$kids"; return 0; }
+		sleep 0.05
+	done
+	die "$1 has not $2 children: $kids"
+}
+
+caps() {
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" caps "$L_PORT" "$ECHO_PORT" "$@"
+}
+
+@test "listener: curl --socks4a through socks4d -l, a session of its own per client, records on stderr" {
+	start_listener
+	local c1 c2 p1 p2
+	c1=$(client_port)
+	curl_page "$L_PORT" --local-port "$c1"
+	c2=$(client_port)
+	curl_page "$L_PORT" --local-port "$c2"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c1: $(cat "$L_LOG")"
+	record_of "$c1" "$L_LOG" | grep -qx '<D_NAME> :localhost' || die "no D_NAME for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c2"
+	# two end lines, from two children, neither of them the listener
+	wait_for_log "$L_LOG" ': end: .*both sides closed'
+	run -0 grep -c ': end: .*both sides closed' "$L_LOG"
+	[ "$output" = 2 ] || die "$output end lines"
+	p1=$(grep -o '^socks4d\[[0-9]*\]: end:' "$L_LOG" | head -1 | tr -dc 0-9)
+	p2=$(grep -o '^socks4d\[[0-9]*\]: end:' "$L_LOG" | tail -1 | tr -dc 0-9)
+	[ "$p1" != "$p2" ] || die "one process for two clients"
+	[ "$p1" != "$L_PID" ] || die "the listener served a client itself"
+	[ "$p2" != "$L_PID" ] || die "the listener served a client itself"
+}
+
+@test "listener: started as root, it binds, then the listener and its sessions run as nobody" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	start_listener
+	exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
+	kid=$(children "$L_PID" 1)
+	run -0 ps -o uid= -p "$L_PID"
+	[ "${output// /}" = 65534 ] || die "listener runs as uid $output"
+	run -0 ps -o uid= -p "$kid"
+	[ "${output// /}" = 65534 ] || die "session runs as uid $output"
+	exec 5>&-
+}
+
+@test "listener: an IPv6 listen address, [::1]:PORT, beside an IPv4 one" {
+	[ -e /proc/net/tcp6 ] || skip "no IPv6"
+	local p6 c
+	p6=$(free_port)
+	start_listener -l "[::1]:$p6"
+	grep -q "listening on 127.0.0.1:$L_PORT \[::1\]:$p6;" "$L_LOG" || die "$(cat "$L_LOG")"
+	run -0 curl -sS --fail --max-time 20 --socks4a "[::1]:$p6" "http://localhost:$HTTP_PORT/"
+	[ "$output" = "$MARKER" ] || die "not the page through [::1]: $output"
+	wait_for_log "$L_LOG" '^<S_IP> :::1$'
+	curl_page "$L_PORT"
+}
+
+@test "listener: -s caps the sessions from one address: the one over it is closed at once, others are served, a freed slot is reused" {
+	start_listener -s 3
+	run -0 caps 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.3
+	echo "$output"
+	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "first: ${lines[0]}"
+	[ "${lines[1]}" = "1 127.0.0.1 90" ] || die "second: ${lines[1]}"
+	[ "${lines[2]}" = "2 127.0.0.1 90" ] || die "third: ${lines[2]}"
+	[ "${lines[3]}" = "3 127.0.0.1 closed" ] || die "fourth, over the cap: ${lines[3]}"
+	[ "${lines[4]}" = "4 127.0.0.3 90" ] || die "another address: ${lines[4]}"
+	[[ ${lines[5]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[5]}"
+	grep -q "closed a client from 127.0.0.1:[0-9]* at once: 3 sessions from its address, limit 3" "$L_LOG" ||
+		die "no log line: $(cat "$L_LOG")"
+}
+
+@test "listener: -m caps the sessions in all, whatever their addresses" {
+	start_listener -m 3
+	run -0 caps 127.0.0.1 127.0.0.3 127.0.0.4 127.0.0.5
+	echo "$output"
+	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "${lines[0]}"
+	[ "${lines[1]}" = "1 127.0.0.3 90" ] || die "${lines[1]}"
+	[ "${lines[2]}" = "2 127.0.0.4 90" ] || die "${lines[2]}"
+	[ "${lines[3]}" = "3 127.0.0.5 closed" ] || die "over the cap: ${lines[3]}"
+	[[ ${lines[4]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[4]}"
+	grep -q "closed a client from 127.0.0.5:[0-9]* at once: 3 sessions in all, limit 3" "$L_LOG" ||
+		die "no log line: $(cat "$L_LOG")"
+}
+
+@test "listener: a session killed by SIGSEGV or SIGKILL is logged, and the listener serves on" {
+	start_listener
+	local sig kid
+	for sig in SEGV KILL; do
+		exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
+		kid=$(children "$L_PID" 1)
+		kill -"$sig" "$kid"
+		wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: session $kid ended by signal "
+		exec 5>&-
+		kill -0 "$L_PID" || die "the listener died with its child"
+		curl_page "$L_PORT"
+	done
+	grep -q "session [0-9]* ended by signal 11 " "$L_LOG" || die "SIGSEGV not logged: $(cat "$L_LOG")"
+	grep -q "session [0-9]* ended by signal 9 " "$L_LOG" || die "SIGKILL not logged"
+	sed -i '/ended by signal/d' "$L_LOG"	# expected here
+}
+
+@test "listener: SIGTERM stops accepting; a session in progress ends on its own, then exit 0" {
+	start_listener -g 60
+	coproc SESSION { "$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT"; }
+	read -r -t 20 line <&"${SESSION[0]}" || die "no reply"
+	[ "$line" = "reply 90" ] || die "$line"
+	kill -TERM "$L_PID"
+	wait_for_log "$L_LOG" "stopping: no new clients; 1 sessions have 60 s to end"
+	run ! curl -sS --max-time 5 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"refused"* || $output == *"Couldn't connect"* || $output == *"Failed to connect"* ]] ||
+		die "a new client was not refused: $output"
+	echo "still here" >&"${SESSION[1]}"
+	read -r -t 20 line <&"${SESSION[0]}" || die "no echo"
+	[ "$line" = "still here" ] || die "the session in progress broke: $line"
+	local t0=$SECONDS
+	exec {SESSION[1]}>&-
+	wait "$L_PID"
+	status=$?
+	L_PID=
+	[ "$status" = 0 ] || die "exit status $status"
+	(( SECONDS - t0 < 30 )) || die "waited for the deadline, not for the session"
+	grep -q "stopped: every session ended" "$L_LOG" || die "$(cat "$L_LOG")"
+}
+
+@test "listener: SIGTERM: a session still running at the -g deadline is killed, then exit 0" {
+	start_listener -g 2
+	coproc SESSION { "$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT"; }
+	read -r -t 20 line <&"${SESSION[0]}" || die "no reply"
+	[ "$line" = "reply 90" ] || die "$line"
+	local t0=$SECONDS
+	kill -TERM "$L_PID"
+	timeout 30 tail --pid="$L_PID" -f /dev/null || die "the listener did not exit within 30 s"
+	wait "$L_PID"
+	status=$?
+	L_PID=
+	[ "$status" = 0 ] || die "exit status $status"
+	(( SECONDS - t0 >= 1 )) || die "did not wait for the session"
+	grep -q "stopped: killed 1 sessions still running after 2 s" "$L_LOG" || die "$(cat "$L_LOG")"
+	echo "anyone" >&"${SESSION[1]}"
+	read -r -t 20 line <&"${SESSION[0]}" || die "no word from the client"
+	[ "$line" = eof ] || die "the session outlived the listener: $line"
+}
+
+@test "listener: socks.conf edited in place and replaced by rename, each applies to the next connection" {
+	start_listener
+	local ino c
+	curl_page "$L_PORT"
+	ino=$(stat -c %i "$CONF")
+	# in place: same file, new text (a deny)
+	printf 'deny c 127.0.0.0/8\n' >"$CONF"
+	[ "$(stat -c %i "$CONF")" = "$ino" ] || die "not edited in place"
+	c=$(client_port)
+	run ! curl -sS --fail --max-time 20 --local-port "$c" --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	record_of "$c" "$L_LOG" | grep -qx "<Reason> :$CONF:1 denies" ||
+		die "edit in place not applied: $(record_of "$c" "$L_LOG")"
+	# by rename: a new file (as editors and sed -i write), moved over it
+	printf '# replaced\npermit c 127.0.0.1\n' >"$CONFDIR/new"
+	chmod 644 "$CONFDIR/new"
+	mv "$CONFDIR/new" "$CONF"
+	[ "$(stat -c %i "$CONF")" != "$ino" ] || die "not replaced"
+	curl_page "$L_PORT"
+	# and in place once more, after the rename
+	printf 'deny c 127.0.0.0/8\n' >>"$CONF"
+	printf 'deny c 127.0.0.0/8\n' >"$CONF"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] || die "second edit in place not applied: $output"
+}
+
+@test "listener: systemd-socket-activate without -a (Accept=no) hands over its listening socket; with -a fd 3 is still one client" {
+	local port c1 c2 ssa_pid p1 p2
+	port=$(free_port)
+	systemd-socket-activate -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	ssa_pid=$!
+	wait_for_port 127.0.0.1 "$port"
+	c1=$(client_port)
+	curl_page "$port" --local-port "$c1"
+	c2=$(client_port)
+	curl_page "$port" --local-port "$c2"
+	wait_for_log "$L_LOG" "listening on 127.0.0.1:$port; at most 1024 sessions, 128 from one address"
+	# socks-activate execs socks4d in its own place: one listener, two sessions
+	run -0 grep -c "listening on 127.0.0.1:$port" "$L_LOG"
+	[ "$output" = 1 ] || die "$output listeners"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c2"
+	kill_pids "$ssa_pid" || true
+	# Accept=yes with fd 3 (no --inetd): a connected socket, served once
+	port=$(free_port)
+	systemd-socket-activate -a -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	ssa_pid=$!
+	wait_for_port 127.0.0.1 "$port"
+	c1=$(client_port)
+	curl_page "$port" --local-port "$c1"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "Accept=yes: no record for $c1"
+	if grep "listening on 127.0.0.1:$port" "$L_LOG"; then die "Accept=yes taken for a listener"; fi
+	kill_pids "$ssa_pid" || true
+}
+
+@test "listener: a port in use: socks4d says so and exits 111; make run says how to pick another" {
+	start_listener
+	run -111 "$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT"
+	[[ $output == *"cannot listen on 127.0.0.1:$L_PORT: Address "*"in use"* ]] || die "$output"
+	run ! timeout 60 make -s -C "$TOP" run PORT="$L_PORT"
+	[[ $output == *"PORT="* ]] || die "make run gave no hint: $output"
+	[[ $output == *"in use"* ]] || die "make run did not say the port is in use: $output"
+}
+
+@test "listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error" {
+	local bad
+	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 127.0.0.1:65536 127.0.0.1: ''; do
+		run -2 "$SOCKS4D" -c "$CONF" -l "$bad"
+		[[ $output == *"not [ADDR:]PORT"* ]] || die "-l '$bad': $output"
+	done
+	run -2 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
+	run -2 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
+}
