@@ -36,8 +36,9 @@ setup() {
 teardown() {
 	if [ -n "$L_PID" ] && kill -0 "$L_PID" 2>/dev/null; then
 		no_crash_logged
-		kill_pids "$L_PID"
+		stop_listener
 	fi
+	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
 }
@@ -49,6 +50,15 @@ start_listener() {
 	"$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT" "$@" 2>>"$L_LOG" 3>&- &
 	L_PID=$!
 	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: listening on "
+}
+
+# stop_listener: SIGTERM, and SIGKILL for a listener that hangs on to it.
+stop_listener() {
+	kill -TERM "$L_PID" 2>/dev/null
+	timeout 20 tail --pid="$L_PID" -f /dev/null || kill -KILL "$L_PID" 2>/dev/null
+	wait "$L_PID" 2>/dev/null
+	L_PID=
+	return 0
 }
 
 no_crash_logged() {
