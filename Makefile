@@ -22,16 +22,20 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 all: $(PROG)
 	$(MAKE) -C hw4cgi
 
-$(PROG): socks4d.c listener.c listener.h
+# The session, and beside it what is pure and separately tested.
+SRCS	= socks4d.c addr.c firewall.c log.c socks4.c text.c listener.c
+HDRS	= addr.h firewall.h log.h request.h socks.h socks4.h text.h listener.h
+
+$(PROG): $(SRCS) $(HDRS)
 ifneq ($(STATIC_CC),)
-	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
+	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 else
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 endif
 
 # The same program built with ASan and UBSan; the suite runs it too.
-$(PROG)-san: socks4d.c listener.c listener.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ socks4d.c listener.c
+$(PROG)-san: $(SRCS) $(HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).
@@ -43,9 +47,11 @@ test: all $(PROG)-san
 # libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
-fuzz/fuzz_%: fuzz/fuzz_%.c socks4d.c listener.c
+FUZZ_LINK_request = socks4.c
+FUZZ_LINK_conf = firewall.c addr.c text.c
+fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< listener.c
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_LINK_$*)
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \

@@ -35,6 +35,7 @@
 
 #define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
 #define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
+#define LISTENER_SLOTS_MAX 65536
 
 /* One child: its PID (0: a free slot) and its source, IPv4 as ::ffff:a.b.c.d. */
 struct slot {
@@ -167,13 +168,10 @@ open_listening(const char *arg)
 	socklen_t len;
 	int fd, v6only, on = 1;
 
-	if (nlistening == LISTENER_ADDRS_MAX) {
-		say(LOG_ERR, "-l %s: more than %d addresses", arg, LISTENER_ADDRS_MAX);
+	if (parse_listen(arg, &ss, &v6only) == -1 || nlistening == LISTENER_ADDRS_MAX) {
+		say(LOG_ERR, "cannot listen on %s: not an address, or more than %d sockets",
+		    arg, LISTENER_ADDRS_MAX);
 		exit(EXIT_SYSTEM);
-	}
-	if (parse_listen(arg, &ss, &v6only) == -1) {
-		say(LOG_ERR, "-l %s: not [ADDR:]PORT (127.0.0.1:1080, [::1]:1080, 1080)", arg);
-		exit(2);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd == -1 && errno == EAFNOSUPPORT && !v6only) {
@@ -468,6 +466,57 @@ announce(const struct listener_options *o)
 	}
 	say(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
 	    o->max_total, o->max_per_source);
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static long
+bounded(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return *end != '\0' || errno != 0 || v < min || v > max ? -1 : v;
+}
+
+int
+listener_option(struct listener_options *o, int opt, const char *arg)
+{
+	struct sockaddr_storage ss;
+	long v;
+	int v6only;
+
+	switch (opt) {
+	case 'l':
+		if (parse_listen(arg, &ss, &v6only) == -1) {
+			fprintf(stderr, "socks4d: -l: '%s' is not [ADDR:]PORT "
+			    "(127.0.0.1:1080, [::1]:1080, 1080)\n", arg);
+			return -1;
+		}
+		if (o->nlisten == LISTENER_ADDRS_MAX) {
+			fprintf(stderr, "socks4d: -l: more than %d addresses\n", LISTENER_ADDRS_MAX);
+			return -1;
+		}
+		o->listen[o->nlisten++] = arg;
+		return 0;
+	case 'm':
+	case 's':
+		if ((v = bounded(arg, 1, LISTENER_SLOTS_MAX)) == -1)
+			break;
+		*(opt == 'm' ? &o->max_total : &o->max_per_source) = (int)v;
+		return 0;
+	case 'g':
+		if ((v = bounded(arg, 0, 86400)) == -1)
+			break;
+		o->grace = (int)v;
+		return 0;
+	}
+	fprintf(stderr, "socks4d: -%c: '%s' is out of range %d..%d\n", opt, arg,
+	    opt == 'g' ? 0 : 1, opt == 'g' ? 86400 : LISTENER_SLOTS_MAX);
+	return -1;
 }
 
 int

@@ -23,6 +23,12 @@ struct listener_options {
 	int		 log_to_syslog;		/* stderr was closed */
 };
 
+#define LISTENER_DEFAULTS { .max_total = LISTENER_TOTAL, \
+	.max_per_source = LISTENER_PER_SOURCE, .grace = LISTENER_GRACE }
+
+/* -l, -m, -s or -g with its argument: -1 (and a message) if it is bad. */
+int	listener_option(struct listener_options *, int, const char *);
+
 /*
  * Returns -1 at once when there is nothing to listen on (no -l, and no
  * listening sockets passed by systemd with Accept=no).  Otherwise it never

@@ -1,11 +1,14 @@
 /*
  * libFuzzer target for the socks.conf parser and matcher: the input's
- * first 36 bytes are a request (command, destination, source), the rest
+ * first 35 bytes are a request (command, destination, source), the rest
  * is the file.
  */
-#define main socks4d_main
-#include "../socks4d.c"
-#undef main
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../firewall.h"
+#include "../socks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -28,12 +31,15 @@ address_from(const uint8_t *b, struct sockaddr_storage *ss)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static struct ruleset rules = { .path = "socks.conf" };
 	static char text[CONF_MAX + 1];
+	struct conf_error errs[4];
 	char why[CONF_LINE_MAX + 128];
+	struct text t = TEXT(why);
 	struct sockaddr_storage dst, src;
-	int r;
+	int bad, r;
 
-	if (size < 36)
+	if (size < 35)
 		return 0;
 	address_from(data + 1, &dst);
 	address_from(data + 18, &src);
@@ -42,9 +48,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = CONF_MAX;
 	memcpy(text, data + 35, size);
 	text[size] = '\0';
-	r = conf_allows(text, size, data[0] & 1 ? CMD_BIND : CMD_CONNECT, &dst, &src,
-	    why, sizeof why);
-	if (r < -1 || r > 1 || memchr(why, '\0', sizeof why) == NULL)
+	bad = conf_parse(text, size, &rules, errs, 4);
+	if (bad < 0 || rules.n < 0 || rules.n > RULES_MAX)
+		abort();
+	for (int i = 0; i < bad && i < 4; i++)
+		if (errs[i].why == NULL || errs[i].line < 1)
+			abort();
+	r = conf_decide(&rules, data[0] & 1 ? SOCKS_BIND : SOCKS_CONNECT, &dst, &src, &t);
+	if (r < 0 || r > 1 || t.len >= sizeof why || why[t.len] != '\0')
 		abort();
 	return 0;
 }

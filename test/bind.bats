@@ -157,8 +157,11 @@ has() {
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Reject"
 	! grep -q '^<B_PORT>' <<<"$rec" || die "a listener was opened: $rec"
-	# Unnamed, the first reply cannot know; whoever connects is refused.
-	bind_client --peer-from 127.0.0.1 --mode wrong-peer
+	# Unnamed too: no rule could permit any peer, so nothing listens.
+	bind_client --mode reject
+	rec=$(record "$SOCKS_LOG")
+	has "$rec" "<D_IP> :0.0.0.0"
+	! grep -q '^<B_PORT>' <<<"$rec" || die "a listener was opened: $rec"
 }
 
 @test "firewall: with 'permit b *.*.*.*' the same BIND is granted" {
@@ -200,7 +203,11 @@ has() {
 	conf 'permit c 127.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
 	rec=$(record "$SOCKS_LOG")
-	grep -qx '<Reason> :no rule in .* matches' <<<"$rec" || die "no reason: $rec"
+	grep -qx '<Reason> :no rule in .* permits BIND' <<<"$rec" || die "no reason: $rec"
+	conf 'permit c 127.0.0.0/8' 'deny b 127.0.0.1' 'permit b 127.0.0.3'
+	bind_client --dst 127.0.0.1 --mode reject
+	rec=$(record "$SOCKS_LOG")
+	grep -qx '<Reason> :.*:2 denies' <<<"$rec" || die "no reason: $rec"
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
 	rec=$(record "$SOCKS_LOG")

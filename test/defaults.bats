@@ -128,7 +128,7 @@ session_pid() {
 
 @test "socks4d -t accepts the shipped socks.conf, and answers for one request" {
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF"
-	[ -z "$output" ]
+	[ "$output" = "$SHIPPED_CONF: 4 rules, OK" ]
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF" c 127.0.0.1 80
 	[[ "$output" == "permit ("* ]]
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF" c ::1 80

@@ -57,15 +57,15 @@ teardown() {
 
 @test "wrong VN (SOCKS5, HTTP, TLS, 0, 3, 255): closed at once with no reply" {
 	probe <<-'EOF'
-	VN 5 | x:05010050+7f000002+00 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	SOCKS5 greeting | x:050100 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	SOCKS5 greeting, no half-close | x:050100 | - | eof | 1 | rejected: version is not 4 | 0-5000
-	VN 0 | x:0001+$TP+7f000002+00 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	VN 3 | x:0301+$TP+7f000002+00 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	VN 255 | x:ff01+$TP+7f000002+00 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	HTTP request | x:'GET'+20+'/'+20+'HTTP/1.0'+0d0a0d0a shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	TLS ClientHello | x:160301002e0100002a0303+00*32 shut | - | eof | 1 | rejected: version is not 4 | 0-5000
-	VN 5, a lone byte | x:05 | - | eof | 1 | rejected: version is not 4 | 0-5000
+	VN 5 | x:05010050+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	SOCKS5 greeting | x:050100 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	SOCKS5 greeting, no half-close | x:050100 | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	VN 0 | x:0001+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	VN 3 | x:0301+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	VN 255 | x:ff01+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	HTTP request | x:'GET'+20+'/'+20+'HTTP/1.0'+0d0a0d0a shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	TLS ClientHello | x:160301002e0100002a0303+00*32 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	VN 5, a lone byte | x:05 | - | eof | 1 | <Reason> :version is not 4 | 0-5000
 	EOF
 }
 

@@ -31,6 +31,7 @@ setup() {
 	chmod 644 "$CONF"
 	L_LOG=$BATS_TEST_TMPDIR/listener.log
 	L_PID=
+	SESSION_PID=
 }
 
 teardown() {
@@ -38,6 +39,7 @@ teardown() {
 		no_crash_logged
 		stop_listener
 	fi
+	exec 6>&- 2>/dev/null
 	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
@@ -83,6 +85,20 @@ children() {
 		sleep 0.05
 	done
 	die "$1 has not $2 children: $kids"
+}
+
+# start_session: listener_client.py's session, one CONNECT to the echo
+# peer, fed lines through fd 6; what it prints goes to $SESSION_OUT.
+start_session() {
+	local in=$BATS_TEST_TMPDIR/session.in
+	SESSION_OUT=$BATS_TEST_TMPDIR/session.out
+	mkfifo "$in"
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT" \
+		<"$in" >"$SESSION_OUT" 2>&1 3>&- &
+	SESSION_PID=$!
+	exec 6>"$in"
+	wait_for_log "$SESSION_OUT" '^reply ' 20
+	grep -qx 'reply 90' "$SESSION_OUT" || die "session: $(cat "$SESSION_OUT")"
 }
 
 caps() {
@@ -180,19 +196,17 @@ caps() {
 
 @test "listener: SIGTERM stops accepting; a session in progress ends on its own, then exit 0" {
 	start_listener -g 60
-	coproc SESSION { "$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT"; }
-	read -r -t 20 line <&"${SESSION[0]}" || die "no reply"
-	[ "$line" = "reply 90" ] || die "$line"
+	start_session
 	kill -TERM "$L_PID"
 	wait_for_log "$L_LOG" "stopping: no new clients; 1 sessions have 60 s to end"
 	run ! curl -sS --max-time 5 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
 	[[ $output == *"refused"* || $output == *"Couldn't connect"* || $output == *"Failed to connect"* ]] ||
 		die "a new client was not refused: $output"
-	echo "still here" >&"${SESSION[1]}"
-	read -r -t 20 line <&"${SESSION[0]}" || die "no echo"
-	[ "$line" = "still here" ] || die "the session in progress broke: $line"
+	echo "still here" >&6
+	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
+	grep -qx 'still here' "$SESSION_OUT" || die "the session in progress broke: $(cat "$SESSION_OUT")"
 	local t0=$SECONDS
-	exec {SESSION[1]}>&-
+	exec 6>&-
 	wait "$L_PID"
 	status=$?
 	L_PID=
@@ -203,9 +217,7 @@ caps() {
 
 @test "listener: SIGTERM: a session still running at the -g deadline is killed, then exit 0" {
 	start_listener -g 2
-	coproc SESSION { "$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT"; }
-	read -r -t 20 line <&"${SESSION[0]}" || die "no reply"
-	[ "$line" = "reply 90" ] || die "$line"
+	start_session
 	local t0=$SECONDS
 	kill -TERM "$L_PID"
 	timeout 30 tail --pid="$L_PID" -f /dev/null || die "the listener did not exit within 30 s"
@@ -215,9 +227,10 @@ caps() {
 	[ "$status" = 0 ] || die "exit status $status"
 	(( SECONDS - t0 >= 1 )) || die "did not wait for the session"
 	grep -q "stopped: killed 1 sessions still running after 2 s" "$L_LOG" || die "$(cat "$L_LOG")"
-	echo "anyone" >&"${SESSION[1]}"
-	read -r -t 20 line <&"${SESSION[0]}" || die "no word from the client"
-	[ "$line" = eof ] || die "the session outlived the listener: $line"
+	echo "anyone" >&6
+	wait_for_log "$SESSION_OUT" '^anyone$\|^eof$' 20
+	grep -qx eof "$SESSION_OUT" || die "the session outlived the listener: $(cat "$SESSION_OUT")"
+	exec 6>&-
 }
 
 @test "listener: socks.conf edited in place and replaced by rename, each applies to the next connection" {
@@ -286,9 +299,10 @@ caps() {
 @test "listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error" {
 	local bad
 	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 127.0.0.1:65536 127.0.0.1: ''; do
-		run -2 "$SOCKS4D" -c "$CONF" -l "$bad"
+		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l "$bad"
 		[[ $output == *"not [ADDR:]PORT"* ]] || die "-l '$bad': $output"
 	done
-	run -2 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
-	run -2 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
+	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
+	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] || die "$output"
+	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
 }

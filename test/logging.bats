@@ -133,8 +133,8 @@ syslog_line() {
 	[ -z "$output" ]
 	pid=$(conn_pid "$c" "$INETD_LOG")
 	[ "$(exit_code "$pid" "$INETD_LOG")" = 1 ]
-	run -0 syslog_line "$pid" "rejected: "
-	[[ "$output" == *"socks4d[$pid]: rejected: version is not 4" ]]
+	run -0 syslog_line "$pid" "request 127.0.0.1:$c: Reject (version is not 4)"
+	[[ "$output" == *"socks4d[$pid]: request 127.0.0.1:$c: Reject (version is not 4), content \"\"" ]]
 }
 
 @test "syslog mode: curl through it, body byte for byte, nothing appended" {

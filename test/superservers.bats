@@ -157,7 +157,7 @@ no_log_to_client() {
 	c=$(pick_cport) off=$(log_size "$sys")
 	run -0 raw_session "$c" "$port" '\x05\x01\x00'
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: rejected: version is not 4$' 1
+	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(version is not 4\), content ""$' 1
 
 	c=$(pick_cport) off=$(log_size "$sys")
 	run -0 raw_session "$c" "$port" '\x04\x01\x00'

@@ -1,0 +1,56 @@
+/*
+ * socks.conf, the firewall: read once per client, parsed once into rules,
+ * then asked about each address.  Pure apart from conf_open/conf_read.
+ */
+#ifndef FIREWALL_H
+#define FIREWALL_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "text.h"
+
+#define CONF_KIB	64
+#define CONF_MAX	(CONF_KIB * 1024)	/* bytes of socks.conf, read whole */
+#define CONF_LINE_MAX	511	/* bytes of a line, without its newline */
+#define RULES_MAX	(CONF_MAX / 8)	/* more than a file of shortest rules holds */
+
+/* One address pattern: family 0 matches anything. */
+struct pattern {
+	int		 family;
+	uint8_t		 addr[16], mask[16];
+};
+
+struct rule {
+	unsigned char	 permit;
+	unsigned char	 cmds;			/* 1 << SOCKS_CONNECT | ... */
+	uint16_t	 port_lo, port_hi;
+	int		 line;
+	struct pattern	 dst, src;
+};
+
+struct ruleset {
+	const char	*path;
+	int		 n;
+	struct rule	 rule[RULES_MAX];
+};
+
+/* A malformed line: where, and why. */
+struct conf_error {
+	int		 line;
+	const char	*why;
+};
+
+int	conf_open(const char *, struct text *);
+int	conf_read(int, const char *, char *, size_t *, struct text *);
+int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *, int);
+void	conf_error_text(const struct ruleset *, const struct conf_error *, struct text *);
+int	conf_decide(const struct ruleset *, int, const struct sockaddr_storage *,
+	    const struct sockaddr_storage *, struct text *);
+int	conf_may(const struct ruleset *, int);
+int	conf_has_sources(const struct ruleset *);
+int	conf_port_bounds(const struct ruleset *, uint16_t *, int);
+long	number(const char *, long);
+
+#endif

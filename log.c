@@ -1,0 +1,312 @@
+/*
+ * The log.  stdout is the client; under inetd stderr is the client too,
+ * and then the log goes to syslog, as it does when there is no stderr.
+ * Under systemd, whose journal reads stderr, records go to journald as
+ * one line with SOCKS_* fields.  Elsewhere stderr gets the classic record.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "text.h"
+
+#define FIELD_TEXT	(255 * 4 + 1)	/* a 255-byte field, escaped */
+#define RECORD_MAX	4096
+
+static int log_to_syslog, log_one_line;
+static int journal_fd = -1;
+
+/* Whether fds a and b are the same open file (the client, under inetd). */
+int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * journald's native protocol (systemd's "Native Journal Protocol"): one
+ * datagram of FIELD=value lines.  Connected now, while socks4d may still
+ * be root; -1 if there is no journald, and stderr serves instead.
+ */
+static int
+journal_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX,
+				   .sun_path = "/run/systemd/journal/socket" };
+	/* Nonblocking: a stalled journald must not stall the relay. */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Choose the log for a client on fd client; no_stderr: fd 2 was closed. */
+void
+log_choose(int client, int no_stderr)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	struct stat st;
+	unsigned long long dev, ino;
+
+	if (no_stderr || same_file(2, client)) {
+		log_to_syslog = 1;
+		log_one_line = 1;
+		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		return;
+	}
+	if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino) {
+		log_one_line = 1;
+		journal_fd = journal_connect();
+	}
+}
+
+/* A line to the log: "socks4d[PID]: text" on stderr, or to syslog. */
+void
+log_line(int prio, const char *line)
+{
+	char buf[1024];
+	struct text t = { buf, 0, sizeof buf - 1 };
+
+	if (log_to_syslog) {
+		syslog(prio, "%s", line);
+		return;
+	}
+	add(&t, "socks4d[");
+	add_num(&t, (unsigned long long)getpid(), 1);
+	add(&t, "]: ");
+	add(&t, line);
+	buf[t.len++] = '\n';
+	if (write(2, buf, t.len) < 0)
+		return;
+}
+
+/* Free-form diagnostics, off the per-session path. */
+void
+logmsg(int prio, const char *fmt, ...)
+{
+	char line[1000];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	log_line(prio, line);
+}
+
+static void
+add_field(struct text *t, const char *name, const char *value)
+{
+	add(t, "<");
+	add(t, name);
+	add(t, "> :");
+	add(t, value);
+	add(t, "\n");
+}
+
+static void
+add_field_num(struct text *t, const char *name, unsigned v)
+{
+	add(t, "<");
+	add(t, name);
+	add(t, "> :");
+	add_num(t, v, 1);
+	add(t, "\n");
+}
+
+static void
+add_field_escaped(struct text *t, const char *name, const void *value, size_t len)
+{
+	add(t, "<");
+	add(t, name);
+	add(t, "> :");
+	add_escaped(t, value, len);
+	add(t, "\n");
+}
+
+static int
+rejected(const struct record *r)
+{
+	return r->reason != NULL;
+}
+
+/* The classic record on stderr, as one block in one write. */
+static void
+record_classic(const struct record *r)
+{
+	char rec[RECORD_MAX];	/* the longest record is about 3300 bytes */
+	struct text t = TEXT(rec);
+
+	add_field(&t, "S_IP", r->src);
+	add_field_num(&t, "S_PORT", r->src_port);
+	if (r->dst != NULL) {
+		add_field(&t, "D_IP", r->dst);
+		add_field_num(&t, "D_PORT", r->dst_port);
+		if (r->name[0] != '\0')
+			add_field_escaped(&t, "D_NAME", r->name, strlen(r->name));
+		add_field(&t, "Command", r->command);
+	}
+	add_field(&t, "Reply", r->reply);
+	if (rejected(r))
+		add_field_escaped(&t, "Reason", r->reason, strlen(r->reason));
+	if (r->bound_port != 0)
+		add_field_num(&t, "B_PORT", r->bound_port);
+	if (r->peer != NULL) {
+		add(&t, "<Peer> :");
+		add(&t, r->peer);
+		add(&t, ":");
+		add_num(&t, r->peer_port, 1);
+		add(&t, "\n");
+	}
+	add_field_escaped(&t, "Content", r->content, r->content_len);
+	if (write(2, rec, t.len) < 0)
+		return;
+}
+
+/* "ADDR:PORT", or "-" when there is no address. */
+static void
+add_endpoint(struct text *t, const char *addr, unsigned port)
+{
+	if (addr == NULL) {
+		add(t, "-");
+		return;
+	}
+	add(t, addr);
+	add(t, ":");
+	add_num(t, port, 1);
+}
+
+/*
+ * Under systemd the journal also gets the facts as fields, so that
+ * `journalctl SOCKS_REPLY=Reject` finds rejections.  Every value is
+ * escaped text, one line.  0 if journald took it.
+ */
+static int
+journal(int prio, const char *msg, const struct record *r, const char *name,
+    const char *value)
+{
+	char d[RECORD_MAX + 2048];
+	struct text t = TEXT(d);
+
+	if (journal_fd == -1)
+		return -1;
+	add(&t, "MESSAGE=");
+	add(&t, msg);
+	add(&t, "\nPRIORITY=");
+	add_num(&t, (unsigned)prio, 1);
+	add(&t, "\nSYSLOG_IDENTIFIER=socks4d\nSOCKS_SRC=");
+	add_endpoint(&t, r->src, r->src_port);
+	add(&t, "\nSOCKS_DST=");
+	add_endpoint(&t, r->dst, r->dst_port);
+	add(&t, "\nSOCKS_COMMAND=");
+	add(&t, r->command != NULL ? r->command : "-");
+	add(&t, "\nSOCKS_REPLY=");
+	add(&t, r->reply);
+	add(&t, "\nSOCKS_BYTES_IN=");
+	add_num(&t, r->received, 1);
+	add(&t, "\nSOCKS_BYTES_OUT=");
+	add_num(&t, r->sent, 1);
+	add(&t, "\nSOCKS_REASON=");
+	if (rejected(r))
+		add_escaped_str(&t, r->reason);
+	add(&t, "\n");
+	add(&t, name);
+	add(&t, "=");
+	add(&t, value);
+	add(&t, "\n");
+	if (t.len + 1 >= t.size)
+		return -1;
+	return send(journal_fd, d, t.len, 0) == (ssize_t)t.len ? 0 : -1;
+}
+
+/* The record on syslog or the journal: one line, and fields for the journal. */
+static void
+record_one_line(const struct record *r, int prio)
+{
+	char rec[RECORD_MAX], content[255 * 4 + 1];
+	struct text t = TEXT(rec), c = TEXT(content);
+
+	add_escaped(&c, r->content, r->content_len);
+	add(&t, r->command != NULL ? r->command : "request");
+	add(&t, " ");
+	add_endpoint(&t, r->src, r->src_port);
+	if (r->dst != NULL) {
+		add(&t, " -> ");
+		add_endpoint(&t, r->dst, r->dst_port);
+		if (r->name[0] != '\0') {
+			add(&t, " name ");
+			add_escaped_str(&t, r->name);
+		}
+		add(&t, " user \"");
+		add_escaped_str(&t, r->user);
+		add(&t, "\"");
+	}
+	add(&t, ": ");
+	add(&t, r->reply);
+	if (rejected(r)) {
+		add(&t, " (");
+		add_escaped_str(&t, r->reason);
+		add(&t, ")");
+	}
+	if (r->peer != NULL) {
+		add(&t, ", bound port ");
+		add_num(&t, r->bound_port, 1);
+		add(&t, ", peer ");
+		add_endpoint(&t, r->peer, r->peer_port);
+	}
+	add(&t, ", content \"");
+	add(&t, content);
+	add(&t, "\"");
+	if (journal(prio, rec, r, "SOCKS_CONTENT", content) == -1)
+		log_line(prio, rec);
+}
+
+/*
+ * The record, once per request: on stderr as one block in one write, so
+ * that records of concurrent clients never interleave; on syslog and the
+ * journal as one line.
+ */
+void
+log_record(const struct record *r)
+{
+	if (log_one_line)
+		record_one_line(r, rejected(r) ? LOG_NOTICE : LOG_INFO);
+	else
+		record_classic(r);
+}
+
+/* The end of a relayed session: bytes each way, duration, and why. */
+void
+log_end(const struct record *r, const char *why, unsigned long long ms)
+{
+	char line[256];
+	struct text t = TEXT(line);
+
+	add(&t, "end: ");
+	add_num(&t, r->sent, 1);
+	add(&t, " bytes to client, ");
+	add_num(&t, r->received, 1);
+	add(&t, " from client, ");
+	add_num(&t, ms / 1000, 1);
+	add(&t, ".");
+	add_num(&t, ms % 1000, 3);
+	add(&t, " s, ");
+	add(&t, why);
+	if (journal(LOG_INFO, line, r, "SOCKS_END", why) == 0)
+		return;
+	log_line(LOG_INFO, line);
+}

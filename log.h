@@ -1,0 +1,36 @@
+/*
+ * Where socks4d's log goes (stderr, syslog or the journal) and what it
+ * writes there: free-form lines, the request record, the end line.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stddef.h>
+
+/* A request's facts, as text, for the record and the end line. */
+struct record {
+	const char	*src;
+	unsigned	 src_port;
+	const char	*dst;			/* NULL: no request to name one */
+	unsigned	 dst_port;
+	const char	*name;			/* a name to resolve, or "" */
+	const char	*user;			/* USERID, raw */
+	const char	*command;		/* NULL with dst */
+	const char	*reply;			/* "Accept" or "Reject" */
+	const char	*reason;		/* with "Reject": why, raw */
+	unsigned	 bound_port;		/* BIND: ours, or 0 */
+	const char	*peer;			/* BIND: who connected, or NULL */
+	unsigned	 peer_port;
+	const unsigned char *content;		/* the first relayed bytes */
+	size_t		 content_len;
+	unsigned long long sent, received;	/* to and from the client */
+};
+
+int	same_file(int, int);
+void	log_choose(int, int);
+void	log_line(int, const char *);
+void	logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+void	log_record(const struct record *);
+void	log_end(const struct record *, const char *, unsigned long long);
+
+#endif

@@ -1,0 +1,23 @@
+/* A parsed request, whichever protocol brought it. */
+#ifndef REQUEST_H
+#define REQUEST_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FIELD_MAX	255	/* USERID and names, without a NUL */
+
+struct request {
+	int		 version;		/* SOCKS4_VERSION, ... */
+	int		 cmd;			/* SOCKS_CONNECT, SOCKS_BIND, ... */
+	uint16_t	 port;
+	uint8_t		 ip4[4];		/* SOCKS4: DSTIP as sent */
+	struct sockaddr_storage addr;		/* numeric destination, port too;
+						   AF_UNSPEC when named */
+	char		 host[FIELD_MAX + 1];	/* the name to resolve, or "" */
+	char		 user[FIELD_MAX + 1];	/* SOCKS4 USERID */
+	size_t		 len;			/* bytes the request took */
+};
+
+#endif

@@ -1,0 +1,12 @@
+/* SOCKS4 and SOCKS4a: the request parser and the reply. */
+#ifndef SOCKS4_H
+#define SOCKS4_H
+
+#include "request.h"
+
+#define SOCKS4_REQUEST_MAX	1024	/* 8 + USERID + NUL + HOSTNAME + NUL, with room */
+
+int	socks4_parse(const uint8_t *, size_t, struct request *, const char **);
+void	socks4_reply(uint8_t [8], int, uint16_t, const uint8_t [4]);
+
+#endif
