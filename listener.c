@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -49,7 +50,7 @@ static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
 static struct slot *slots;
 static int nslots, used;
-static int use_syslog, draining;
+static int use_syslog, use_journal, draining;
 static sigset_t old_mask;
 static volatile sig_atomic_t child_exited, stop_requested;
 
@@ -70,8 +71,22 @@ say(int prio, const char *fmt, ...)
 	va_end(ap);
 	if (use_syslog)
 		syslog(prio, "%s", line);
+	else if (use_journal)	/* it adds the name and PID; "<N>" is the priority */
+		dprintf(2, "<%d>%s\n", prio, line);
 	else
 		dprintf(2, "socks4d[%ld]: %s\n", (long)getpid(), line);
+}
+
+/* Is stderr the journal (JOURNAL_STREAM names it)? */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino;
 }
 
 static long long
@@ -525,6 +540,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	int client = -1;
 
 	use_syslog = o->log_to_syslog;
+	use_journal = !use_syslog && stderr_is_journal();
 	if (use_syslog)
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	take_inherited();
