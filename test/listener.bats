@@ -32,6 +32,8 @@ setup() {
 	L_LOG=$BATS_TEST_TMPDIR/listener.log
 	L_PID=
 	SESSION_PID=
+	UNIT=
+	SD_STARTED=
 }
 
 teardown() {
@@ -41,6 +43,8 @@ teardown() {
 	fi
 	exec 6>&- 2>/dev/null
 	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
+	[ -z "${UNIT:-}" ] || remove_listener_units
+	[ -z "${SD_STARTED:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
 }
@@ -305,4 +309,110 @@ caps() {
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
 	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] || die "$output"
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
+}
+
+# sd CMD...: CMD where the units run (this machine's systemd, or a private one).
+sd() { "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; }
+
+# put FILE: stdin into FILE, where the units run.
+put() { sd sh -c 'cat >"$1"' sh "$1"; }
+
+# install_listener_units: the shipped listener units as $UNIT on $PORT, with
+# socks4d from this tree and $UNIT_CONF_TEXT as a socks.conf that only the
+# group nogroup may read, and Group=nogroup standing in for the static group
+# socks4d that an installation would create (a test must not add groups).
+install_listener_units() {
+	local run=/run/$UNIT sys=/run/systemd/system u
+	sd mkdir -p "$run"
+	put "$run/socks4d" <"$SOCKS4D"
+	sd chmod 755 "$run/socks4d"
+	printf '%s\n' "$UNIT_CONF_TEXT" | put "$run/socks.conf"
+	sd chgrp nogroup "$run/socks.conf"
+	sd chmod 640 "$run/socks.conf"
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$PORT|" "$TOP/socks4d-listener.socket" |
+		put "$sys/$UNIT.socket"
+	sed "s|^ExecStart=[^ ]*socks4d -c [^ ]*|ExecStart=$run/socks4d -c $run/socks.conf|;
+		s|socks4d-listener\.socket|$UNIT.socket|g" "$TOP/socks4d-listener.service" |
+		put "$sys/$UNIT.service"
+	for u in "$UNIT.socket" "$UNIT.service"; do
+		sd mkdir -p "$sys/$u.d"
+		if [ "$SD_PID" != - ]; then
+			printf '[Unit]\nDefaultDependencies=no\n' | put "$sys/$u.d/private.conf"
+		fi
+	done
+	printf '[Service]\nGroup=nogroup\n' | put "$sys/$UNIT.service.d/group.conf"
+	sd systemctl daemon-reload
+	sd systemctl start "$UNIT.socket"
+}
+
+remove_listener_units() {
+	local sys=/run/systemd/system
+	sd systemctl stop "$UNIT.socket" "$UNIT.service" 2>/dev/null || true
+	sd rm -rf "$sys/$UNIT.socket" "$sys/$UNIT.service" "$sys/$UNIT.socket.d" \
+		"$sys/$UNIT.service.d" "/run/$UNIT"
+	sd systemctl daemon-reload
+}
+
+# accepted_pids: the PIDs of the sessions that logged an Accept, from the journal.
+accepted_pids() {
+	sd journalctl --no-pager -o short -u "$UNIT.service" |
+		sed -n 's/.* socks4d\[\([0-9]*\)\]: CONNECT .*: Accept, .*/\1/p'
+}
+
+@test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
+	[ "$(id -u)" = 0 ] || skip "installing units needs root"
+	SD_PID=-
+	if [ ! -d /run/systemd/system ]; then
+		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
+			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+		SD_STARTED=$SD_PID
+	fi
+	UNIT=socks4d-ltest-$$-$RANDOM
+	PORT=$(free_port)
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	install_listener_units
+	wait_for_port 127.0.0.1 "$PORT"
+	curl_page "$PORT"
+	curl_page "$PORT"
+	local main pids tries=100 conf=/run/$UNIT/socks.conf
+	main=$(sd systemctl show -P MainPID "$UNIT.service")
+	[ "$main" -gt 0 ] || die "no main process"
+	run -0 sd ps -o uid= -p "$main"
+	[ "${output// /}" != 0 ] || die "the listener runs as root"
+	until [ "$(accepted_pids | sort -u | grep -c .)" -ge 2 ]; do
+		(( tries-- > 0 )) || break
+		sleep 0.1
+	done
+	pids=$(accepted_pids | sort -u)
+	[ "$(grep -c . <<<"$pids")" -ge 2 ] || die "not two sessions in the journal: $pids"
+	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
+	# socks.conf, readable by the group only: edited in place, then replaced
+	printf 'deny c 127.0.0.0/8\n' | sd sh -c "cat >$conf"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] || die "edit in place not applied: $output"
+	printf '# replaced\npermit c 127.0.0.0/8\n' | put "$conf.new"
+	sd sh -c "chgrp nogroup $conf.new && chmod 640 $conf.new && mv $conf.new $conf"
+	curl_page "$PORT"
+	[ "$(sd systemctl show -P MainPID "$UNIT.service")" = "$main" ] || die "the listener was restarted"
+	# stop: the session in progress ends on its own, then the listener exits 0
+	L_PORT=$PORT start_session
+	sd systemctl stop --no-block "$UNIT.socket" "$UNIT.service"
+	tries=100
+	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = deactivating ]; do
+		(( tries-- > 0 )) || die "not stopping: $(sd systemctl show -P ActiveState "$UNIT.service")"
+		sleep 0.1
+	done
+	echo "still here" >&6
+	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
+	grep -qx 'still here' "$SESSION_OUT" || die "the stop broke the session: $(cat "$SESSION_OUT")"
+	exec 6>&-
+	tries=200
+	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = inactive ]; do
+		(( tries-- > 0 )) || die "still $(sd systemctl show -P ActiveState "$UNIT.service")"
+		sleep 0.1
+	done
+	run -0 sd systemctl show -P Result "$UNIT.service"
+	[ "$output" = success ] || die "Result=$output"
+	run -0 sd journalctl --no-pager -o short -u "$UNIT.service"
+	[[ $output == *"stopped: every session ended"* ]] || die "$output"
 }
