@@ -43,7 +43,7 @@ teardown() {
 	fi
 	exec 6>&- 2>/dev/null
 	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
-	[ -z "${UNIT:-}" ] || remove_listener_units
+	[ -z "${UNIT:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" remove "$SD_PID" "$UNIT"
 	[ -z "${SD_STARTED:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
@@ -322,34 +322,15 @@ put() { sd sh -c 'cat >"$1"' sh "$1"; }
 # group nogroup may read, and Group=nogroup standing in for the static group
 # socks4d that an installation would create (a test must not add groups).
 install_listener_units() {
-	local run=/run/$UNIT sys=/run/systemd/system u
-	sd mkdir -p "$run"
-	put "$run/socks4d" <"$SOCKS4D"
-	sd chmod 755 "$run/socks4d"
-	printf '%s\n' "$UNIT_CONF_TEXT" | put "$run/socks.conf"
-	sd chgrp nogroup "$run/socks.conf"
-	sd chmod 640 "$run/socks.conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$PORT|" "$TOP/socks4d-listener.socket" |
-		put "$sys/$UNIT.socket"
-	sed "s|^ExecStart=[^ ]*socks4d -c [^ ]*|ExecStart=$run/socks4d -c $run/socks.conf|;
-		s|socks4d-listener\.socket|$UNIT.socket|g" "$TOP/socks4d-listener.service" |
-		put "$sys/$UNIT.service"
-	for u in "$UNIT.socket" "$UNIT.service"; do
-		sd mkdir -p "$sys/$u.d"
-		if [ "$SD_PID" != - ]; then
-			printf '[Unit]\nDefaultDependencies=no\n' | put "$sys/$u.d/private.conf"
-		fi
-	done
-	printf '[Service]\nGroup=nogroup\n' | put "$sys/$UNIT.service.d/group.conf"
-	sd systemctl daemon-reload
-	sd systemctl start "$UNIT.socket"
-}
-
-remove_listener_units() {
 	local sys=/run/systemd/system
-	sd systemctl stop "$UNIT.socket" "$UNIT.service" 2>/dev/null || true
-	sd rm -rf "$sys/$UNIT.socket" "$sys/$UNIT.service" "$sys/$UNIT.socket.d" \
-		"$sys/$UNIT.service.d" "/run/$UNIT"
+	printf '%s\n' "$UNIT_CONF_TEXT" >"$BATS_TEST_TMPDIR/unit.conf"
+	"$BATS_TEST_DIRNAME/private_systemd.sh" listener-units "$SD_PID" "$UNIT" "$PORT" \
+		"$SOCKS4D" "$BATS_TEST_TMPDIR/unit.conf"
+	# The service starts with the first client: there is time to change it.
+	sd chgrp nogroup "/run/$UNIT/socks.conf"
+	sd chmod 640 "/run/$UNIT/socks.conf"
+	sd mkdir -p "$sys/$UNIT.service.d"
+	printf '[Service]\nGroup=nogroup\n' | put "$sys/$UNIT.service.d/group.conf"
 	sd systemctl daemon-reload
 }
 
