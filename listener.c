@@ -48,7 +48,8 @@ static struct pollfd listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
-static struct slot *slots;
+/* Static, not malloc()ed: a child then writes no page of the parent's heap. */
+static struct slot slots[LISTENER_SLOTS_MAX];
 static int nslots, used;
 static int use_syslog, use_journal, draining;
 static sigset_t old_mask;
@@ -290,7 +291,6 @@ become_session(void)
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	if (use_syslog)
 		closelog();
-	free(slots);
 }
 
 static void
@@ -549,10 +549,6 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	if (nlistening == 0)
 		return -1;
 	nslots = o->max_total;
-	if ((slots = calloc((size_t)nslots, sizeof *slots)) == NULL) {
-		say(LOG_ERR, "no memory for %d sessions", nslots);
-		exit(EXIT_SYSTEM);
-	}
 	announce(o);
 	catch_signals();
 	drop_privileges();
