@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,8 +49,11 @@ static struct pollfd listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
-/* Static, not malloc()ed: a child then writes no page of the parent's heap. */
-static struct slot slots[LISTENER_SLOTS_MAX];
+/*
+ * mmap()ed, not malloc()ed or static: a child unmaps it without writing a
+ * page, and the session's own static data stays within fewer page tables.
+ */
+static struct slot *slots;
 static int nslots, used;
 static int use_syslog, use_journal, draining;
 static sigset_t old_mask;
@@ -291,6 +295,7 @@ become_session(void)
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	if (use_syslog)
 		closelog();
+	munmap(slots, (size_t)nslots * sizeof *slots);
 }
 
 static void
@@ -549,6 +554,12 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	if (nlistening == 0)
 		return -1;
 	nslots = o->max_total;
+	slots = mmap(NULL, (size_t)nslots * sizeof *slots, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED) {
+		say(LOG_ERR, "no memory for %d sessions", nslots);
+		exit(EXIT_SYSTEM);
+	}
 	announce(o);
 	catch_signals();
 	drop_privileges();
