@@ -56,7 +56,7 @@ static int nbound;
 static struct slot *slots;
 static int nslots, used;
 static int use_syslog, use_journal, draining;
-static sigset_t old_mask;
+static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
 static volatile sig_atomic_t child_exited, stop_requested;
 
 /* Refusals over a limit: one log line a second at most. */
@@ -264,7 +264,8 @@ on_signal(int sig)
 
 /*
  * The three signals the parent handles are blocked except while it waits
- * in ppoll(), so that none is lost between a check and the wait.
+ * in ppoll(), so that none is lost between a check and the wait; there
+ * they are open even if they came blocked.
  */
 static void
 catch_signals(void)
@@ -277,6 +278,10 @@ catch_signals(void)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	wait_mask = old_mask;
+	sigdelset(&wait_mask, SIGCHLD);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -454,7 +459,7 @@ drain(const struct listener_options *o)
 	while (used > 0 && (left = deadline - now_ms()) > 0) {
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = left % 1000 * 1000000;
-		ppoll(NULL, 0, &ts, &old_mask);
+		ppoll(NULL, 0, &ts, &wait_mask);
 		reap();
 	}
 	for (int i = 0; i < nslots; i++)
@@ -566,7 +571,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	for (;;) {
 		struct timespec second = { 1, 0 };
 
-		ppoll(listening, (nfds_t)nlistening, refusals.unlogged ? &second : NULL, &old_mask);
+		ppoll(listening, (nfds_t)nlistening, refusals.unlogged ? &second : NULL, &wait_mask);
 		if (stop_requested)
 			drain(o);
 		if (child_exited)
