@@ -57,7 +57,7 @@ static struct slot *slots;
 static int nslots, used;
 static int use_syslog, use_journal, draining;
 static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
-static volatile sig_atomic_t child_exited, stop_requested;
+static volatile sig_atomic_t stop_requested;
 
 /* Refusals over a limit: one log line a second at most. */
 static struct {
@@ -253,12 +253,11 @@ take_inherited(void)
 	unsetenv("LISTEN_FDNAMES");
 }
 
+/* SIGCHLD only ends a wait in ppoll(): the loop reaps on every pass. */
 static void
 on_signal(int sig)
 {
-	if (sig == SIGCHLD)
-		child_exited = 1;
-	else
+	if (sig != SIGCHLD)
 		stop_requested = 1;
 }
 
@@ -357,7 +356,6 @@ reap(void)
 	pid_t pid;
 	int status;
 
-	child_exited = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		free_slot(pid);
 		if (WIFSIGNALED(status) && !draining)
@@ -418,6 +416,9 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			return 0;
 		}
 		source_of(&ss, key);
+		/* Over a limit?  Children that ended but are not reaped yet are no sessions. */
+		if (used >= o->max_total || sessions_from(key) >= o->max_per_source)
+			reap();
 		if (used >= o->max_total) {
 			refuse(fd, &ss, "in all", used, o->max_total);
 			continue;
@@ -574,8 +575,11 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 		ppoll(listening, (nfds_t)nlistening, refusals.unlogged ? &second : NULL, &wait_mask);
 		if (stop_requested)
 			drain(o);
-		if (child_exited)
-			reap();
+		/*
+		 * Every time: while a socket is ready, ppoll() returns that and
+		 * leaves SIGCHLD pending, so under steady load it never comes.
+		 */
+		reap();
 		flush_refusals();
 		for (int i = 0; i < nlistening; i++)
 			if ((listening[i].revents & POLLIN) &&

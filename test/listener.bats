@@ -325,7 +325,7 @@ install_listener_units() {
 	local sys=/run/systemd/system
 	printf '%s\n' "$UNIT_CONF_TEXT" >"$BATS_TEST_TMPDIR/unit.conf"
 	"$BATS_TEST_DIRNAME/private_systemd.sh" listener-units "$SD_PID" "$UNIT" "$PORT" \
-		"$SOCKS4D" "$BATS_TEST_TMPDIR/unit.conf"
+		"$SOCKS4D" "$BATS_TEST_TMPDIR/unit.conf" "$@"
 	# The service starts with the first client: there is time to change it.
 	sd chgrp nogroup "/run/$UNIT/socks.conf"
 	sd chmod 640 "/run/$UNIT/socks.conf"
@@ -351,21 +351,21 @@ accepted_pids() {
 	UNIT=socks4d-ltest-$$-$RANDOM
 	PORT=$(free_port)
 	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
-	install_listener_units
+	# -m 2: every later client needs the slot of one that ended
+	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
-	curl_page "$PORT"
-	curl_page "$PORT"
+	for i in 1 2 3 4; do curl_page "$PORT"; done
 	local main pids tries=100 conf=/run/$UNIT/socks.conf
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
 	run -0 sd ps -o uid= -p "$main"
 	[ "${output// /}" != 0 ] || die "the listener runs as root"
-	until [ "$(accepted_pids | sort -u | grep -c .)" -ge 2 ]; do
+	until [ "$(accepted_pids | sort -u | grep -c .)" -ge 4 ]; do
 		(( tries-- > 0 )) || break
 		sleep 0.1
 	done
 	pids=$(accepted_pids | sort -u)
-	[ "$(grep -c . <<<"$pids")" -ge 2 ] || die "not two sessions in the journal: $pids"
+	[ "$(grep -c . <<<"$pids")" -ge 4 ] || die "not four sessions in the journal: $pids"
 	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
 	# socks.conf, readable by the group only: edited in place, then replaced
 	printf 'deny c 127.0.0.0/8\n' | sd sh -c "cat >$conf"
