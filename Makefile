@@ -88,12 +88,15 @@ install: $(PROG)
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
+	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d-listener.service > $(DESTDIR)$(unitdir)/socks4d-listener.service
+	install -m 644 socks4d-listener.socket $(DESTDIR)$(unitdir)/socks4d-listener.socket
 	$(MAKE) -C hw4cgi install
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
 	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
+	rm -f $(DESTDIR)$(unitdir)/socks4d-listener.service $(DESTDIR)$(unitdir)/socks4d-listener.socket
 	$(MAKE) -C hw4cgi uninstall
 
 clean:
