@@ -9,29 +9,39 @@ unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/nul
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c99 -Wall -Wextra -Werror
 CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"'
-# An exec per client is most of what a short session costs: where musl is
-# installed, socks4d is linked statically against it, which starts in a
-# third of the time of a dynamic glibc build (make bench measures it).
-STATIC_CC ?= $(shell command -v musl-gcc 2>/dev/null)
+# The session (socks4d.c), and beside it what is pure and separately
+# tested; the sources but socks4d.c (main) are linked into the fuzzers.
+SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c listener.c
+HDRS	 = addr.h firewall.h log.h request.h socks.h socks4.h text.h listener.h
+FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
+# An exec per client is most of what a short session costs: where musl-gcc
+# is installed, socks4d is linked statically against musl, which starts in
+# a third of the time of a dynamic glibc build (make bench measures it).
+# STATIC_CC= builds with $(CC) alone.
+STATIC_CC ?= musl-gcc
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 -include config.mak
 
-.PHONY: all test run demo install uninstall clean deps fuzz bench
+.PHONY: all test run demo install uninstall clean deps test-deps fuzz bench FORCE
 
 all: $(PROG)
 	$(MAKE) -C hw4cgi
 
-# The session, and beside it what is pure and separately tested.
-SRCS	= socks4d.c addr.c firewall.c log.c socks4.c text.c listener.c
-HDRS	= addr.h firewall.h log.h request.h socks.h socks4.h text.h listener.h
+# How socks4d is built (the compiler on the first line, then the flags),
+# decided when this recipe runs rather than when make starts, so that
+# `make deps all` builds with the musl-gcc that deps has just installed.
+# The file changes only when the choice does, and then socks4d is rebuilt.
+BUILD_CMD = .$(PROG).cmd
+$(BUILD_CMD): FORCE | $(filter deps test-deps,$(MAKECMDGOALS))
+	@{ if [ -n "$(STATIC_CC)" ] && command -v $(STATIC_CC) >/dev/null 2>&1; \
+	  then echo "$(STATIC_CC) -static"; else echo "$(CC)"; fi; \
+	  echo $(CPPFLAGS) $(CFLAGS) $(LDFLAGS); } > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
-$(PROG): $(SRCS) $(HDRS)
-ifneq ($(STATIC_CC),)
-	$(STATIC_CC) -static $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
-else
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
-endif
+$(PROG): $(SRCS) $(HDRS) $(BUILD_CMD)
+	@cc=$$(sed 1q $(BUILD_CMD)) && echo $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) && \
+	  $$cc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
 
 # The same program built with ASan and UBSan; the suite runs it too.
 $(PROG)-san: $(SRCS) $(HDRS)
@@ -47,11 +57,9 @@ test: all $(PROG)-san
 # libFuzzer targets for the request and socks.conf parsers, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf
-FUZZ_LINK_request = socks4.c
-FUZZ_LINK_conf = firewall.c addr.c text.c
 fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_LINK_$*)
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_SRCS)
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \
@@ -67,7 +75,7 @@ demo: $(PROG)
 # Throughput, session rate, memory and CPU against a direct connection, the
 # exec floor and Dante, in one run (about 5 minutes); see bench/bench.sh.
 bench: $(PROG)
-	FLOOR_CC="$(or $(STATIC_CC),$(CC))" bench/bench.sh
+	FLOOR_CC="$$(sed '1!d; s/ -static$$//' $(BUILD_CMD))" bench/bench.sh
 
 # socks4d in listener mode on $(ADDR):$(PORT) with this directory's socks.conf,
 # the records on the terminal.  ADDR= (empty) listens on every address.
@@ -84,7 +92,7 @@ install: $(PROG)
 	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
 	sed 's|/usr/local/etc|$(sysconfdir)|; s|/usr/local/sbin|$(sbindir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
-	install -m 644 socks.conf.5 $(DESTDIR)$(mandir)/man5/socks.conf.5
+	sed 's|/usr/local/etc|$(sysconfdir)|' socks.conf.5 > $(DESTDIR)$(mandir)/man5/socks.conf.5
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
@@ -92,26 +100,69 @@ install: $(PROG)
 	install -m 644 socks4d-listener.socket $(DESTDIR)$(unitdir)/socks4d-listener.socket
 	$(MAKE) -C hw4cgi install
 
+# hw4cgi/Makefile's directory for hw4.cgi, whose parents uninstall prunes.
+cgidir	?= $(PREFIX)/lib/cgi-bin/socks4d
+# What uninstall never removes, even empty: DESTDIR itself, or, installed
+# in place, the directories a system has before any install (Debian's
+# base-files makes /usr/local/sbin, /usr/local/share/man and the like).
+KEEP_DIRS = $(if $(DESTDIR),$(DESTDIR),$(PREFIX) $(sbindir) $(sysconfdir) \
+	$(PREFIX)/share $(mandir) $(PREFIX)/lib)
+
+# Everything install wrote and the directories that are left empty; the
+# configuration only if it is still the shipped one.
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
 	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
 	rm -f $(DESTDIR)$(unitdir)/socks4d-listener.service $(DESTDIR)$(unitdir)/socks4d-listener.socket
+	@conf=$(DESTDIR)$(sysconfdir)/socks.conf; \
+	if cmp -s socks.conf $$conf; then echo "rm -f $$conf"; rm -f $$conf; \
+	elif [ -e $$conf ]; then echo "kept $$conf: edited (not the shipped socks.conf)"; fi
 	$(MAKE) -C hw4cgi uninstall
+	@for d in $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
+	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(cgidir); do \
+	  while [ -n "$$d" ]; do \
+	    case " $(KEEP_DIRS) " in *" $$d "*) break;; esac; \
+	    if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || break; echo "rmdir $$d"; fi; \
+	    d=$${d%/*}; \
+	  done; \
+	done
 
 clean:
-	rm -rf $(PROG) $(PROG)-san $(FUZZERS) fuzz/work
+	rm -rf $(PROG) $(PROG)-san $(BUILD_CMD) $(FUZZERS) fuzz/work
 	$(MAKE) -C hw4cgi clean
 
-# What a fresh Debian machine lacks to build, run, test and benchmark.
-DEBS = gcc make musl-tools pkg-config systemd bats curl socat ucspi-tcp \
-	python3 python3-pyftpdlib dante-client dante-server ftp clang libclang-rt-dev \
-	lighttpd chromium proxychains4 xinetd haproxy netcat-openbsd procps iproute2 mandoc
-SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# openbsd-inetd conflicts with xinetd: the tests run it unpacked from its .deb.
-DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test
+# What a fresh Debian machine lacks to build and run socks4d (systemd for
+# the units; pkg-config for make install's unitdir).
+DEBS = gcc make musl-tools pkg-config systemd
+# And what the tests, make demo and make bench run: the peers, clients and
+# super-servers.  Append to it (TEST_DEBS += pkg) for a new suite's needs.
+TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib dante-client \
+	dante-server ftp clang libclang-rt-dev lighttpd chromium proxychains4 xinetd \
+	haproxy netcat-openbsd procps iproute2 mandoc
+# hw4cgi_browser.bats and hw4cgi_servers.bats
+TEST_DEBS += chromium-driver python3-selenium apache2 nginx fcgiwrap
+# deb.bats
+TEST_DEBS += debhelper lintian
+# .ci/install-debs installs what is missing (with sudo unless root) and
+# starts no service; for test-deps it also leaves none enabled at boot.
 deps:
-	dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBS); }
-	ls $(DEBCACHE)/openbsd-inetd_*.deb >/dev/null 2>&1 || \
+	@.ci/install-debs $(DEBS)
+# openbsd-inetd conflicts with xinetd: superservers.bats runs it unpacked
+# from its .deb, fetched here (a test run downloads nothing).
+DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test
+test-deps: deps
+	@.ci/install-debs --no-daemons $(TEST_DEBS)
+	@ls $(DEBCACHE)/openbsd-inetd_*.deb >/dev/null 2>&1 || \
 	  { mkdir -p $(DEBCACHE) && cd $(DEBCACHE) && apt-get download -q openbsd-inetd; }
+
+# The Debian package (issue 15), built from a copy of this tree, since
+# dpkg-buildpackage cleans where it builds: socks4d_VERSION_ARCH.deb lands
+# here, for `apt install ./socks4d_*.deb`; the version is debian/changelog's.
+.PHONY: deb deb-test
+deb:
+	debian/build-deb.sh $(if $(shell command -v lintian),-l) .
+
+# Build, install, serve, upgrade and purge it on this machine (root).
+deb-test:
+	bats test/deb.bats

@@ -2,8 +2,12 @@
 # make demo: hw4.cgi with everything it talks to, on loopback only.
 #   lighttpd (mod_cgi) serving hw4cgi/ on 127.0.0.1
 #   socks4d (../socks4d) under systemd-socket-activate, permitting 127.0.0.0/8
-#   five stand-in shells (../test/rshell.py) on 127.0.0.2 .. 127.0.0.6
-# Prints the form's URL and a ready-filled one; Ctrl-C stops all of it.
+#   five stand-in shells (../test/rshell.py) on 127.0.0.2 .. 127.0.0.6,
+#   paced (LINE_PAUSE seconds after each line, default 0.15) so that the
+#   panes are seen filling in
+# hw4.cgi may connect directly to 127.0.0.0/8 (HW4_ALLOW): rows 1-3 go
+# through socks4d, rows 4-5 directly.  Prints the form's URL and one that
+# runs all five rows at once; Ctrl-C stops all of it.
 # Ports are free ones unless WEB_PORT, SOCKS_PORT or SHELL_PORT are set.
 set -euo pipefail
 
@@ -50,13 +54,15 @@ pids+=($!)
 
 for i in 1 2 3 4 5; do
 	systemd-socket-activate -a --inetd -l "127.0.0.$((i + 1)):$shell_port" \
-		"$python" "$top/test/rshell.py" --name "s$i" 2>>"$tmp/shells.log" &
+		"$python" "$top/test/rshell.py" --name "s$i" \
+		--line-pause "${LINE_PAUSE:-0.15}" 2>>"$tmp/shells.log" &
 	pids+=($!)
 done
 
 sed -e "s|@PORT@|$web_port|" -e "s|@DOCROOT@|$here|" \
     -e "s|@ERRORLOG@|$tmp/lighttpd.log|" -e "s|@TESTDIR@|$here/test_case|" \
-    -e "s|@TIMEOUT@|30|" "$here/lighttpd.conf.in" >"$tmp/lighttpd.conf"
+    -e "s|@TIMEOUT@|30|" -e "s|@ALLOW@|127.0.0.0/8|" \
+    "$here/lighttpd.conf.in" >"$tmp/lighttpd.conf"
 lighttpd -D -f "$tmp/lighttpd.conf" &
 pids+=($!)
 
@@ -66,15 +72,19 @@ wait_for_port 127.0.0.1 "$web_port"
 
 q=
 for i in 1 2 3 4 5; do
-	q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$shell_port&f$i=t$i.txt&sh$i=127.0.0.1&sp$i=$socks_port"
+	q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$shell_port&f$i=t$i.txt"
+	(( i > 3 )) || q+="&sh$i=127.0.0.1&sp$i=$socks_port"
 done
 cat <<EOF
 hw4.cgi demo, all on loopback:
-  form:    http://127.0.0.1:$web_port/form_get2.htm
+  form:    http://127.0.0.1:$web_port/hw4.cgi
   shells:  127.0.0.2 .. 127.0.0.6, port $shell_port (test files t1.txt .. t5.txt)
   SOCKS4:  127.0.0.1 port $socks_port (log: $tmp/socks4d.log)
-  all five filled in:
+  HW4_ALLOW=127.0.0.0/8: rows without a SOCKS server may reach loopback
+All five sessions at once (rows 1-3 through SOCKS, 4-5 direct):
+
   http://127.0.0.1:$web_port/hw4.cgi?$q
+
 Ctrl-C stops everything.
 EOF
 wait

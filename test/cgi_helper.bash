@@ -5,6 +5,9 @@
 CGI_DIR=$TOP/hw4cgi
 CGI=$CGI_DIR/hw4.cgi
 CGI_SAN=$CGI_DIR/hw4-san.cgi
+# What the suites ask lighttpd for: HW4_CGI_NAME=hw4-san.cgi for the
+# sanitizer build.
+CGI_NAME=${HW4_CGI_NAME:-hw4.cgi}
 RSHELL=$TOP/test/rshell.py
 FAKE_SOCKS=$TOP/test/fake_socks.py
 
@@ -35,15 +38,17 @@ inetd_server() {
 	wait_for_port "$addr" "$SRV_PORT"
 }
 
-# start_lighttpd TESTDIR TIMEOUT: lighttpd with mod_cgi serving hw4cgi/ on
-# 127.0.0.1.  Sets WEB (the base URL) and WEB_LOG (its error log).
+# start_lighttpd TESTDIR TIMEOUT [ALLOW]: lighttpd with mod_cgi serving
+# hw4cgi/ on 127.0.0.1, HW4_ALLOW set to ALLOW (default: loopback).
+# Sets WEB (the base URL) and WEB_LOG (its error log).
 start_lighttpd() {
 	local port conf=$BATS_FILE_TMPDIR/lighttpd.conf
 	port=$(free_port)
 	WEB_LOG=$BATS_FILE_TMPDIR/lighttpd.log
 	sed -e "s|@PORT@|$port|" -e "s|@DOCROOT@|$CGI_DIR|" \
 	    -e "s|@ERRORLOG@|$WEB_LOG|" -e "s|@TESTDIR@|$1|" \
-	    -e "s|@TIMEOUT@|$2|" "$CGI_DIR/lighttpd.conf.in" >"$conf"
+	    -e "s|@TIMEOUT@|$2|" -e "s|@ALLOW@|${3-127.0.0.0/8}|" \
+	    "$CGI_DIR/lighttpd.conf.in" >"$conf"
 	spawn "$BATS_FILE_TMPDIR/lighttpd.out" lighttpd -D -f "$conf"
 	wait_for_port 127.0.0.1 "$port"
 	WEB=http://127.0.0.1:$port
@@ -61,8 +66,8 @@ chromium_dom() {
 }
 
 # column SRC FILE ROW MODE: one session's column of hw4.cgi's page.
-#   SRC  page: the CGI's raw output (the column is built by its <script>
-#        chunks); dom: Chromium's DOM dump (the column as the browser has it)
+#   SRC  page: the CGI's raw output (the pane is built by its <script>
+#        chunks); dom: Chromium's DOM dump (the pane as the browser has it)
 #   MODE text: as shown, <br> as a newline, markup dropped
 #        shell: only what the shell sent (commands and notes left out)
 #        cmds: the commands sent (shown in bold), one a line
@@ -78,14 +83,14 @@ doc = open(path, encoding="utf-8", errors="strict").read()
 if src == "page":
     frag = "".join(re.sub(r"\\(.)", r"\1", m.group(1)) for m in
                    re.finditer(r"<script>a\(" + row + r",\"((?:[^\"\\]|\\.)*)\"\)</script>", doc))
-    doc = "<td id=\"s" + row + "\">" + frag + "</td>"
+    doc = "<div id=\"s" + row + "\">" + frag + "</div>"
 
 class Column(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.inside, self.tags, self.out, self.skip_br = False, [], [], False
     def handle_starttag(self, tag, attrs):
-        if tag == "td" and ("id", "s" + row) in attrs:
+        if tag == "div" and ("id", "s" + row) in attrs:
             self.inside = True
         elif self.inside and tag == "br":
             if self.skip_br:
@@ -95,7 +100,7 @@ class Column(html.parser.HTMLParser):
         elif self.inside and tag in ("b", "div"):
             self.tags.append(tag)
     def handle_endtag(self, tag):
-        if tag == "td":
+        if self.inside and tag == "div" and not self.tags:
             self.inside = False
         elif self.inside and tag in ("b", "div") and self.tags:
             self.tags.pop()
@@ -153,13 +158,15 @@ is_page() {
 }
 
 # run_cgi QUERY [ENV=VALUE...]: the ASan+UBSan build run directly, as a web
-# server would; page in $CGI_OUT, stderr in $CGI_ERR, status in $CGI_STATUS.
+# server would, direct rows allowed to loopback unless ENV says otherwise;
+# page in $CGI_OUT, stderr in $CGI_ERR, status in $CGI_STATUS.
 run_cgi() {
 	local q=$1; shift
 	CGI_OUT=$BATS_TEST_TMPDIR/page.html
 	CGI_ERR=$BATS_TEST_TMPDIR/stderr
 	CGI_STATUS=0
 	env QUERY_STRING="$q" REQUEST_METHOD=GET HW4_TEST_DIR="$TESTDIR" \
+		HW4_ALLOW=127.0.0.0/8 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98 \
 		"$@" timeout 60 "$CGI_SAN" >"$CGI_OUT" 2>"$CGI_ERR" || CGI_STATUS=$?

@@ -3,6 +3,8 @@
 # (test/rshell.py) and socks4d run under systemd-socket-activate; curl -N
 # and headless Chromium load the page.  The ASan+UBSan build is run
 # directly for the hostile inputs, its exit status and stderr checked.
+# HW4_CGI_NAME=hw4-san.cgi has lighttpd run that build too (its stderr,
+# in lighttpd's log, is checked after each test).
 
 load test_helper
 load cgi_helper
@@ -20,6 +22,8 @@ setup_file() {
 	printf 'evil-html\nevil-utf8\nevil-big\nexit\n' >"$TESTDIR/evil.txt"
 	printf 'evil-html\nevil-utf8\nexit\n' >"$TESTDIR/evil-small.txt"
 	printf 'echo one\necho two\nexit\n' >"$TESTDIR/slow.txt"
+	printf 'evil-wide\nexit\n' >"$TESTDIR/wide.txt"
+	printf 'evil-big\nexit\n' >"$TESTDIR/big.txt"
 	ln -s /etc/passwd "$TESTDIR/link.txt"
 
 	# Five shells on five loopback addresses, so socks.conf can tell them apart.
@@ -29,6 +33,9 @@ setup_file() {
 	done
 	inetd_server 127.0.0.7 "$PYTHON" "$RSHELL" --name slow --pause 2
 	export SLOW=$SRV_PORT
+	# Anything that connects here is written down: HW4_ALLOW must stop it.
+	inetd_server 127.0.0.8 /bin/sh -c "echo connected >>$BATS_FILE_TMPDIR/hits"
+	export HIT=$SRV_PORT
 
 	printf 'permit c 127.0.0.0/8\n' >"$conf/open.conf"
 	printf '# row 2 is behind the firewall\ndeny c 127.0.0.3\npermit c 127.0.0.0/8\n' \
@@ -52,20 +59,30 @@ setup_file() {
 	export DEAD_PORT=$(free_port)
 
 	start_lighttpd "$TESTDIR" 5
-	export WEB
+	export WEB WEB_LOG
 }
 
 teardown_file() {
 	stop_spawned
 }
 
-# query_five SOCKS_PORT: the five rows, t1..t5, all through one SOCKS server.
+teardown() {
+	no_sanitizer_reports "$WEB_LOG"
+}
+
+# query_five SOCKS_PORT [FILE]: the five rows, t1..t5 (or all FILE), all
+# through one SOCKS server.
 query_five() {
 	local i q=
 	for i in 1 2 3 4 5; do
-		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=t$i.txt&sh$i=127.0.0.1&sp$i=$1"
+		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=${2:-t$i.txt}&sh$i=127.0.0.1&sp$i=$1"
 	done
 	echo "$q"
+}
+
+# finals PAGE: how many panes the page ended in a final state.
+finals() {
+	grep -c '^<script>st([1-5],"\(closed\|error\)","[^"]*",[0-9]\+)</script>$' "$1" || true
 }
 
 # check_session SRC FILE ROW [TEST SHELL]: the column holds every line of
@@ -91,11 +108,15 @@ connects() {
 @test "lighttpd runs hw4.cgi: five shells through socks4d, each column holds its commands (bold) and the exact output" {
 	local n before page=$BATS_TEST_TMPDIR/curl.html
 	before=$(connects "$SOCKS_LOG")
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")"
 	is_page "$page"
 	for n in 1 2 3 4 5; do
 		check_session page "$page" "$n"
-		grep -q "<th>127.0.0.$((n + 1)):$(eval echo "\$SH$n") via 127.0.0.1:$SOCKS_PORT<br>t$n.txt</th>" "$page"
+		grep -q "<h2>127.0.0.$((n + 1)):$(eval echo "\$SH$n")</h2>" "$page"
+		grep -q "^<div class=\"meta\">via SOCKS 127.0.0.1:$SOCKS_PORT</div>" "$page"
+		grep -q "^<div class=\"meta\">test file t$n.txt</div>" "$page"
+		grep -q "^<script>st($n,\"running\",\"running\",-1)</script>$" "$page"
+		grep -q "^<script>st($n,\"closed\",\"closed\",[0-9]*)</script>$" "$page"
 	done
 	# The bold commands really are <b> elements, right after the prompt.
 	grep -qF 'a(1,"<b>printenv PATH<\/b><br>")' "$page"
@@ -112,7 +133,7 @@ connects() {
 
 @test "the page streams: with a shell pausing 2 s between prompts, the first bytes arrive long before the end" {
 	local first end cmds
-	eval "$(arrival_times "$WEB/hw4.cgi?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
+	eval "$(arrival_times "$WEB/$CGI_NAME?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
 	echo "# arrival: first session chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
 	[ "${#cmds[@]}" -eq 3 ]
 	# The banner comes before the first pause ends; each later prompt 2 s
@@ -134,15 +155,16 @@ connects() {
 
 @test "chromium loads hw4.cgi: the DOM holds five columns with each session's commands and output (the scripts ran)" {
 	local n dom=$BATS_TEST_TMPDIR/cgi.dom
-	chromium_dom "$WEB/hw4.cgi?$(query_five "$SOCKS_PORT")" >"$dom"
+	chromium_dom "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")" >"$dom"
 	for n in 1 2 3 4 5; do check_session dom "$dom" "$n"; done
-	grep -q '<td id="s1"><b>' "$dom" && die "column 1 starts with a command, not the banner"
-	grep -q '<td id="s3">\*\*\*\*' "$dom"
+	grep -q 'id="s1" tabindex="0"><b>' "$dom" && die "pane 1 starts with a command, not the banner"
+	grep -q 'id="s3" tabindex="0">\*\*\*\*' "$dom"
+	[ "$(grep -o 'data-state="closed"' "$dom" | wc -l)" -eq 5 ]
 }
 
 @test "firewall: socks.conf denies row 2's host; that column says rejected by SOCKS server, the other four complete" {
 	local n page=$BATS_TEST_TMPDIR/fw.html
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/hw4.cgi?$(query_five "$FW_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$FW_PORT")"
 	is_page "$page"
 	[ "$(column page "$page" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
 	[ -z "$(column page "$page" 2 shell)" ]
@@ -153,12 +175,12 @@ connects() {
 @test "hostile shell output: markup, invalid UTF-8 and 1 MiB without a newline are shown as text in a complete page" {
 	local page=$BATS_TEST_TMPDIR/evil.html text=$BATS_TEST_TMPDIR/evil.txt
 	curl -sSN -i --max-time 60 -o "$page" \
-		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
+		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
 	is_page "$page"
 	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
 	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page" || die "matched, and should not have"
 	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page" || die "matched, and should not have"
-	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>a([12],"' "$page") + 1 )) ]
+	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>\(a\|st\)([12],"' "$page") + 1 )) ]
 	column page "$page" 1 text >"$text"
 	grep -qxF '<script>alert(1)</script>' "$text"
 	grep -qxF "<img src=x onerror=alert(2)> & \"quoted\" 'single' \\" "$text"
@@ -175,19 +197,21 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 
 @test "hostile shell output in chromium: the markup stays text, no element is created from it" {
 	local dom=$BATS_TEST_TMPDIR/evil.dom
-	chromium_dom "$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
+	chromium_dom "$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$dom"
 	grep -q '&lt;img src=x onerror=alert(2)&gt;' "$dom"
 	! grep -q '<img' "$dom" || die "matched, and should not have"
 	column dom "$dom" 1 text | grep -qxF '<script>alert(1)</script>'
 	[ "$(column dom "$dom" 1 notes)" = "[connection closed]" ]
-	grep -q '</td></tr></tbody></table>' "$dom"
+	grep -q 'id="s1" tabindex="0">' "$dom"
+	grep -q '</div></section>' "$dom"
+	grep -q 'data-state="closed"' "$dom"
 }
 
 @test "test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an unknown name are refused in their columns" {
 	local q page=$BATS_TEST_TMPDIR/names.html
 	curl -sSN -i --max-time 60 -o "$page" \
-		"$WEB/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
 	is_page "$page"
 	[ "$(column page "$page" 1 notes)" = '[refused test file name "../../etc/passwd": names only, no / or ..]' ]
 
@@ -213,13 +237,13 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 		'h1=%3Cscript%3E&p1=1&f1=t1.txt' "$huge" 'h1=a+b&p1=65536&f1=t1.txt'; do
 		run_cgi "$q"
 		cgi_clean || die "query '${q:0:80}'"
-		! grep -q '<td id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
+		! grep -q 'id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
 	done
 	run_cgi 'h1=%3Cscript%3E&p1=1&f1=t1.txt'
 	grep -qx '<p class="err">Session 1 left out: a host name has a character hosts do not have.</p>' "$CGI_OUT"
-	# QUERY_STRING unset: a page that says so.
+	# QUERY_STRING unset: the form.
 	env -u QUERY_STRING HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$BATS_TEST_TMPDIR/none.html"
-	grep -q 'No session given' "$BATS_TEST_TMPDIR/none.html"
+	grep -q '<form method="GET" action="hw4.cgi">' "$BATS_TEST_TMPDIR/none.html"
 	# Rows 1 and 3 are bad; rows 2 and 4 run as if they were alone.
 	run_cgi "h1=127.0.0.2&p1=99999&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=x%&p3=1&f3=t3.txt&h4=127.0.0.5&p4=$SH4&f4=t4.txt&sh4=127.0.0.1&sp4=$SOCKS_PORT&junk=%%%"
 	cgi_clean
@@ -228,7 +252,7 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	check_session page "$CGI_OUT" 2
 	check_session page "$CGI_OUT" 4
 	# A long query through lighttpd too.
-	curl -sSN -i --max-time 60 -o "$BATS_TEST_TMPDIR/long.html" "$WEB/hw4.cgi?h1=$long$long$long&p1=1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt"
+	curl -sSN -i --max-time 60 -o "$BATS_TEST_TMPDIR/long.html" "$WEB/$CGI_NAME?h1=$long$long$long&p1=1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt"
 	is_page "$BATS_TEST_TMPDIR/long.html"
 	check_session page "$BATS_TEST_TMPDIR/long.html" 2
 }
@@ -283,4 +307,103 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	run_cgi "h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
 	cgi_clean
 	[ "$(column page "$CGI_OUT" 1 cmds)" = "$(cat "$TESTDIR/evil.txt")" ]
+}
+
+@test "output budget (ASan+UBSan): five shells send 1 MiB of the widest escape each; HW4_MAX_OUTPUT=200000 bounds the page, every pane says where it was cut" {
+	local n note sum=0
+	run_cgi "$(query_five "$SOCKS_PORT" wide.txt)" HW4_MAX_OUTPUT=200000
+	cgi_clean
+	echo "# page: $(stat -c %s "$CGI_OUT") bytes for 5 MiB of shell output" >&3
+	(( $(stat -c %s "$CGI_OUT") < 200000 + 30000 )) || die "page is $(stat -c %s "$CGI_OUT") bytes"
+	for n in 1 2 3 4 5; do
+		note=$(column page "$CGI_OUT" "$n" notes)
+		[[ $note =~ ^\[output\ truncated\ at\ ([0-9]+)\ bytes\ \(HW4_MAX_OUTPUT\ 200000\ for\ the\ page\)\]$ ]] ||
+			die "pane $n: $note"
+		sum=$((sum + BASH_REMATCH[1]))
+	done
+	# Each control byte is 8 page bytes (&#xFFFD;), each banner byte one (at
+	# most 140 a pane): the budget, nearly all used and no more.
+	(( sum <= 200000 / 8 + 5 * 140 )) || die "shown $sum bytes"
+	(( sum > 190000 / 8 )) || die "shown $sum bytes"
+	[ "$(grep -c '^<script>st([1-5],"closed","closed: output truncated",[0-9]\+)</script>$' "$CGI_OUT")" -eq 5 ]
+	[ "$(finals "$CGI_OUT")" -eq 5 ]
+}
+
+@test "output budget through lighttpd: five 1 MiB lines against the default 4 MiB; the page stays under it and every pane ends" {
+	local page=$BATS_TEST_TMPDIR/big.html
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT" big.txt)"
+	is_page "$page"
+	echo "# page: $(stat -c %s "$page") bytes" >&3
+	(( $(stat -c %s "$page") < 4 * 1048576 + 65536 )) || die "page is $(stat -c %s "$page") bytes"
+	grep -q '^<script>a([1-5],"<div class=.err.>\[output truncated at [0-9]* bytes (HW4_MAX_OUTPUT 4194304 for the page)\]' "$page"
+	[ "$(finals "$page")" -eq 5 ]
+}
+
+@test "HW4_ALLOW unset or empty: direct rows are refused in their panes and nothing is connected to; SOCKS rows run" {
+	local q page=$BATS_TEST_TMPDIR/noallow.html
+	local why='[direct connection refused: HW4_ALLOW is not set, so only rows with a SOCKS server run]'
+	rm -f "$BATS_FILE_TMPDIR/hits"
+	q="h1=127.0.0.8&p1=$HIT&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&sh2=127.0.0.1&sp2=$SOCKS_PORT"
+	env -u HW4_ALLOW QUERY_STRING="$q" HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$page"
+	is_page "$page"
+	[ "$(column page "$page" 1 notes)" = "$why" ]
+	grep -q '^<script>st(1,"error","error: direct connection refused: HW4_ALLOW is not set' "$page"
+	check_session page "$page" 2
+	for allow in '' ' , '; do
+		run_cgi "$q" HW4_ALLOW="$allow"
+		cgi_clean
+		[ "$(column page "$CGI_OUT" 1 notes)" = "$why" ]
+		check_session page "$CGI_OUT" 2
+	done
+	# A web server that sets no HW4_ALLOW: the same.
+	start_lighttpd "$TESTDIR" 5 ""
+	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$q"
+	is_page "$page"
+	[ "$(column page "$page" 1 notes)" = "$why" ]
+	check_session page "$page" 2
+	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected"
+}
+
+@test "HW4_ALLOW: CIDRs and ports decide direct rows, on the address connected to; a list it cannot read refuses them all" {
+	local q a
+	rm -f "$BATS_FILE_TMPDIR/hits"
+	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=127.0.0.8&p3=$HIT&f3=t3.txt&h4=localhost&p4=$HIT&f4=t4.txt"
+	run_cgi "$q" HW4_ALLOW="127.0.0.2/32:$SH1, 10.0.0.0/8 127.0.0.8:1-$((HIT - 1))"
+	cgi_clean
+	check_session page "$CGI_OUT" 1
+	[ "$(column page "$CGI_OUT" 2 notes)" = "[direct connection to 127.0.0.3:$SH2 refused: not in HW4_ALLOW]" ]
+	[ "$(column page "$CGI_OUT" 3 notes)" = "[direct connection to 127.0.0.8:$HIT refused: not in HW4_ALLOW]" ]
+	[ "$(column page "$CGI_OUT" 4 notes)" = "[direct connection to 127.0.0.1:$HIT refused: not in HW4_ALLOW]" ]
+	# A /30 and a port range let row 2 in; 127.0.0.8 is still out.
+	run_cgi "$q" HW4_ALLOW="127.0.0.0/30:$SH2-$SH2 127.0.0.2:1-65535 127.0.0.1/32:1-$((HIT - 1))"
+	cgi_clean
+	check_session page "$CGI_OUT" 1
+	check_session page "$CGI_OUT" 2
+	[ "$(column page "$CGI_OUT" 3 notes)" = "[direct connection to 127.0.0.8:$HIT refused: not in HW4_ALLOW]" ]
+	for a in 127.0.0.0/33 127.0.0.1:0 "127.0.0.1:9-8" localhost 127.0.0.1/8x "127.0.0.1:" 127.0.0.1:65536 \
+		"/8" "127.0.0.1:-5" "$(printf '127.0.0.1/32 %.0s' $(seq 70))"; do
+		run_cgi "$q" HW4_ALLOW="127.0.0.0/8 $a"
+		cgi_clean
+		[ "$(column page "$CGI_OUT" 1 notes)" = "[direct connection refused: HW4_ALLOW cannot be read, so only rows with a SOCKS server run]" ] ||
+			die "HW4_ALLOW '127.0.0.0/8 ${a:0:40}': $(column page "$CGI_OUT" 1 notes)"
+	done
+	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected where HW4_ALLOW does not reach"
+}
+
+@test "a page cut off while its sessions run (the CGI killed): chromium ends every unfinished pane in an error" {
+	local out=$BATS_TEST_TMPDIR/cut.out page=$BATS_TEST_TMPDIR/cut.html dom=$BATS_TEST_TMPDIR/cut.dom pid tries=400
+	env QUERY_STRING="h1=127.0.0.1&p1=$FAKE_SILENT&f1=t1.txt&h2=127.0.0.2&p2=$SH1&f2=t1.txt" \
+		HW4_TEST_DIR="$TESTDIR" HW4_ALLOW=127.0.0.0/8 HW4_TIMEOUT=60 "$CGI" >"$out" 2>/dev/null 3>&- &
+	pid=$!
+	# Pane 1 is running (its shell says nothing) and pane 2 has ended.
+	until grep -q '^<script>st(1,"running"' "$out" && grep -q '^<script>st(2,"closed"' "$out"; do
+		(( tries-- > 0 )) || { kill_pids "$pid"; die "the CGI did not get there: $(tail -3 "$out")"; }
+		sleep 0.05
+	done
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	sed -e '1,/^\r$/d' "$out" >"$page"
+	chromium_dom "file://$page" >"$dom"
+	grep -q '<span class="state error" id="st1" data-state="error">error: the page ended first</span>' "$dom"
+	grep -q '<span class="state closed" id="st2" data-state="closed">closed</span>' "$dom"
 }

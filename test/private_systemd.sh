@@ -23,7 +23,9 @@
 #   units ...  socks4d.socket and socks4d@.service from this tree, as NAME
 #              listening on 127.0.0.1:PORT and running PROGRAM -c CONF
 #              (both copied under /run/NAME, which PrivateTmp= and
-#              ProtectHome= leave visible), started
+#              ProtectHome= leave visible), started.  UNIT_SOCKET and
+#              UNIT_SERVICE name other unit files to install instead, and
+#              UNIT_DROPIN a drop-in for the service (e.g. a hardening set)
 #   listener-units ...  the same for socks4d-listener.socket (Accept=no) and
 #              socks4d-listener.service: NAME.socket and NAME.service
 #   remove ... NAME stopped and its files gone
@@ -157,11 +159,15 @@ units|listener-units)
 	put "$pid" "$run/socks4d" <"$program"
 	inside "$pid" chmod 755 "$run/socks4d"
 	put "$pid" "$run/socks.conf" <"$conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "$top/$socket" |
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "${UNIT_SOCKET:-$top/$socket}" |
 		put "$pid" "$sys/$name.socket"
 	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|;
-		s|socks4d-listener\.socket|$name.socket|g" "$top/$service" |
+		s|socks4d-listener\.socket|$name.socket|g" "${UNIT_SERVICE:-$top/$service}" |
 		put "$pid" "$sys/$unit"
+	if [ -n "${UNIT_DROPIN:-}" ]; then
+		inside "$pid" mkdir -p "$sys/$unit.d"
+		put "$pid" "$sys/$unit.d/dropin.conf" <"$UNIT_DROPIN"
+	fi
 	if [ "$pid" != - ]; then	# keep sysinit.target out: see above
 		for u in "$name.socket" "$unit"; do
 			inside "$pid" mkdir -p "$sys/$u.d"

@@ -1,0 +1,60 @@
+#!/bin/sh
+# debian/build-deb.sh [-l] OUTDIR [VERSION]
+#
+# Builds the socks4d package from a copy of this tree (dpkg-buildpackage
+# cleans the tree it builds in, and a checkout keeps its build for its
+# tests) and leaves the .deb, .buildinfo and .changes in OUTDIR; prints
+# the .deb's path.  VERSION: a changelog entry of that version is added to
+# the copy first (an upgrade to test).  -l: lintian must find no error and
+# no warning.
+set -eu
+
+lint=
+if [ "${1:-}" = -l ]; then
+	lint=1
+	shift
+fi
+[ $# -ge 1 ] || { echo "usage: $0 [-l] OUTDIR [VERSION]" >&2; exit 2; }
+out=$(cd "$1" && pwd)
+version=${2:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/socks4d-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/src"
+
+# What git knows of (committed or not, ignored files left out), else all;
+# not the packages an earlier `make deb` left at the top.
+if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git -C "$top" ls-files -z --cached --others --exclude-standard |
+		(cd "$top" && xargs -0 sh -c 'for f; do if [ -e "$f" ]; then printf "%s\n" "$f"; fi; done' sh) |
+		grep -v '^[^/]*\.\(deb\|ddeb\|buildinfo\|changes\)$' |
+		tar -C "$top" -cf - --no-recursion -T - | tar -C "$work/src" -xf -
+else
+	tar -C "$top" --exclude=.git --exclude='./*.deb' --exclude='./*.ddeb' \
+		--exclude='./*.buildinfo' --exclude='./*.changes' -cf - . | tar -C "$work/src" -xf -
+fi
+
+cd "$work/src"
+if [ -n "$version" ]; then
+	maint=$(dpkg-parsechangelog -S Maintainer)
+	{
+		printf 'socks4d (%s) unstable; urgency=medium\n\n' "$version"
+		printf '  * Rebuilt as %s.\n\n' "$version"
+		printf ' -- %s  %s\n\n' "$maint" "$(date -R)"
+		cat debian/changelog
+	} >debian/changelog.new
+	mv debian/changelog.new debian/changelog
+fi
+
+if ! dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1; then
+	tail -n 40 "$work/build.log" >&2
+	echo "$0: dpkg-buildpackage failed" >&2
+	exit 1
+fi
+changes=$(ls "$work"/socks4d_*.changes)
+if [ -n "$lint" ]; then
+	lintian --fail-on error,warning --info "$changes" >&2
+fi
+cp "$work"/*.deb "$work"/*.buildinfo "$changes" "$out/"
+ls "$out/$(basename "$work"/socks4d_*.deb)"

@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# A client must not be able to chain socks4d into itself: a CONNECT to the
+# port socks4d serves on, at any address of this host, is rejected before
+# any connect, so pipelined self-requests cost one process, not one each.
+
+BATS_TEST_TIMEOUT=60
+load test_helper
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	# The firewall permits all of loopback: only socks4d's own check stands
+	# between a client and a chain.
+	printf 'permit c 127.0.0.0/8\npermit c ::1\n' >"$BATS_FILE_TMPDIR/socks.conf"
+	start_peer ECHO echo 127.0.0.2
+	start_socks4d "$BATS_FILE_TMPDIR/socks.conf"
+}
+
+teardown_file() {
+	stop_socks4d
+	kill_pids "$ECHO_PID"
+}
+
+# spawned: how many sessions the super-server has started so far.
+spawned() { grep -c '^Spawned ' "$SOCKS_LOG" || true; }
+
+# socks4_to HOST PORT [NAME]: a SOCKS4 (or, with NAME, SOCKS4a) CONNECT
+# request as hex.
+socks4_to() {
+	local ip=$1
+	[ -n "${3:-}" ] && ip=0.0.0.1
+	printf '0401%04x' "$2"
+	printf '%02x' ${ip//./ }
+	printf '7500'
+	[ -n "${3:-}" ] && printf '%s00' "$(printf '%s' "$3" | od -An -tx1 | tr -d ' \n')"
+	return 0
+}
+
+# chain HEX: send HEX in one write and half-close, read until the end;
+# prints what came back, in hex.
+chain() {
+	"$PYTHON" - "$SOCKS_PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(bytes.fromhex(sys.argv[2]))
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+print(got.hex())
+PY
+}
+
+@test "a pipelined chain of 40 self-requests starts one session, which says why" {
+	local one hex='' i before
+	one=$(socks4_to 127.0.0.1 "$SOCKS_PORT")
+	for i in $(seq 40); do hex+=$one; done
+	before=$(spawned)
+	run -0 chain "${hex}68656c6c6f"
+	[ "$output" = "005b$(printf '%04x' "$SOCKS_PORT")7f000001" ]
+	wait_for_log "$SOCKS_LOG" '^<Reason> :destination is socks4d itself$'
+	[ "$(( $(spawned) - before ))" -eq 1 ]
+	# nothing is left once the client has gone
+	local tries=100
+	while [ -n "$(pgrep -P "$SOCKS_PID")" ] && (( tries-- > 0 )); do sleep 0.05; done
+	[ -z "$(pgrep -P "$SOCKS_PID")" ] || die "left behind: $(pgrep -a -P "$SOCKS_PID")"
+	[ "$(( $(spawned) - before ))" -eq 1 ]
+}
+
+@test "socks4d's port at another loopback address, or by name, is socks4d too" {
+	local dst before
+	before=$(spawned)
+	for dst in "127.0.0.2 $SOCKS_PORT" "127.9.9.9 $SOCKS_PORT" "x $SOCKS_PORT localhost"; do
+		set -- $dst
+		run -0 chain "$(socks4_to "$1" "$2" "${3:-}")"
+		[ "${output:0:4}" = 005b ] || die "$dst: $output"
+	done
+	[ "$(( $(spawned) - before ))" -eq 3 ]
+	[ "$(grep -c '^<Reason> :destination is socks4d itself$' "$SOCKS_LOG")" -ge 4 ]
+}
+
+@test "the same address at another port is relayed as usual" {
+	run -0 chain "$(socks4_to 127.0.0.2 "$ECHO_PORT")$(printf 'ping' | od -An -tx1 | tr -d ' \n')"
+	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")7f000002$(printf 'ping' | od -An -tx1 | tr -d ' \n')" ]
+}
