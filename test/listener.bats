@@ -400,3 +400,12 @@ accepted_pids() {
 	run -0 sd journalctl --no-pager -o short -u "$UNIT.service"
 	[[ $output == *"stopped: every session ended"* ]] || die "$output"
 }
+
+@test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
+	local out level
+	out=$(cd "$TOP" && systemd-analyze security --offline=yes socks4d-listener.service 2>&1)
+	level=$(sed -nE 's/.*Overall exposure level for socks4d-listener[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out")
+	echo "# socks4d-listener.service: exposure $level" >&3
+	[ -n "$level" ] || die "no exposure level: $out"
+	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || die "exposure $level > 1.0"
+}
