@@ -49,10 +49,7 @@ static struct pollfd listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
-/*
- * mmap()ed, not malloc()ed or static: a child unmaps it without writing a
- * page, and the session's own static data stays within fewer page tables.
- */
+/* mmap()ed, not malloc()ed: a child unmaps it without writing a page of it. */
 static struct slot *slots;
 static int nslots, used;
 static int use_syslog, use_journal, draining;
