@@ -409,3 +409,33 @@ accepted_pids() {
 	[ -n "$level" ] || die "no exposure level: $out"
 	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || die "exposure $level > 1.0"
 }
+
+@test "listener: a bare port listens on every address, IPv4 and IPv6 (in a network namespace of its own)" {
+	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
+	command -v unshare >/dev/null || skip "no unshare"
+	run -0 timeout 60 unshare --net bash -s "$SOCKS4D" "$CONF" "$BATS_FILE_TMPDIR/www" "$MARKER" "$PYTHON" <<'SH'
+		set -eu
+		socks4d=$1 conf=$2 www=$3 marker=$4 python=$5
+		ip link set lo up
+		cd "$(mktemp -d)"
+		"$python" -m http.server --bind 127.0.0.1 --directory "$www" 8000 >/dev/null 2>&1 &
+		web=$!
+		"$socks4d" -c "$conf" -l 1080 2>log &
+		l=$!
+		trap 'kill $web $l; rm -f log; rmdir "$PWD"' EXIT
+		for _ in $(seq 100); do grep -q 'listening on' log && break; sleep 0.05; done
+		grep 'listening on' log
+		for proxy in 127.0.0.1:1080 '[::1]:1080'; do
+			for _ in $(seq 100); do
+				got=$(curl -sS --max-time 10 --socks4 "$proxy" http://127.0.0.1:8000/ 2>&1) && break
+				sleep 0.05
+			done
+			[ "$got" = "$marker" ] || { echo "through $proxy: $got"; exit 1; }
+			echo "served through $proxy"
+		done
+SH
+	echo "$output"
+	[[ $output == *"listening on [::]:1080;"* ]] || die "not one dual-stack socket"
+	[[ $output == *"served through 127.0.0.1:1080"* ]] || die "IPv4 not served"
+	[[ $output == *"served through [::1]:1080"* ]] || die "IPv6 not served"
+}
