@@ -44,6 +44,7 @@
 
 #include "addr.h"
 #include "firewall.h"
+#include "listener.h"
 #include "log.h"
 #include "request.h"
 #include "socks.h"
@@ -181,8 +182,9 @@ main(int argc, char *argv[])
 	struct text why = TEXT(conf_why);
 	int ch, check = 0, stderr_closed, conf_fd, remote, on = 1;
 	socklen_t len;
+	struct listener_options lo = LISTENER_DEFAULTS;
 
-	while ((ch = getopt(argc, argv, "B:c:C:hI:K:tT:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:C:g:hI:K:l:m:s:tT:u:V")) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'u': users_path = optarg; break;
@@ -193,6 +195,10 @@ main(int argc, char *argv[])
 		case 'I': idle_timeout = option_secs(ch, optarg, 0); break;
 		case 'K': keepalive_idle = option_secs(ch, optarg, 0); break;
 		case 'V': version();
+		case 'g': case 'l': case 'm': case 's':
+			if (listener_option(&lo, ch, optarg) == -1)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -201,10 +207,13 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
-	monotonic(&s.start);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = fill_low_fds();
-	if ((s.in = client_socket()) == -1)
+	lo.log_to_syslog = stderr_closed;
+	/* Listener mode: returns only in a child, with its client. */
+	s.in = listener_run(&lo, drop_privileges);
+	monotonic(&s.start);
+	if (s.in == -1 && (s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	log_choose(s.in, stderr_closed);
@@ -235,6 +244,7 @@ usage(void)
 	fprintf(stderr,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
 "               [-K secs]\n"
+"       socks4d -l [addr:]port ... [-m max] [-s max] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -V\n"
 "socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
@@ -246,7 +256,10 @@ usage(void)
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -K the TCP\n"
 "keepalive idle time (120; 0: off); -t checks the firewall and the users file,\n"
 "or asks the firewall about one request, and exits; -V prints the version and\n"
-"build.\n", SOCKS_CONF, SOCKS_PASSWD);
+"build.  With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
+"socks4d listens itself and forks a session per client: at most -m in all\n"
+"(1024) and -s from one address (128); after SIGTERM sessions get -g seconds\n"
+"(10) to end.\n", SOCKS_CONF, SOCKS_PASSWD);
 	exit(EXIT_USAGE);
 }
 
