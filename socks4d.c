@@ -784,16 +784,32 @@ is_own_address(const struct sockaddr_storage *a)
 }
 
 /*
- * A CONNECT to the port socks4d serves on, at any address of this host,
+ * A CONNECT to a port socks4d serves on (the one this client reached, and
+ * in listener mode every one it listens on), at any address of this host,
  * would start another socks4d, which could be asked the same: a chain of
  * processes paid for by one client.  The port is compared first, so the
  * interface list is read only for such requests.
  */
 static int
+is_served_here(const struct sockaddr_storage *dst, const struct sockaddr_storage *serving)
+{
+	return serving->ss_family != 0 && port_of(dst) == port_of(serving) &&
+	    (same_host(dst, serving) || is_own_address(dst));
+}
+
+static int
 is_socks4d_itself(const struct session *s, const struct sockaddr_storage *dst)
 {
-	return s->local.ss_family != 0 && port_of(dst) == port_of(&s->local) &&
-	    (same_host(dst, &s->local) || is_own_address(dst));
+	/* Static: a page of stack per CONNECT would cost every session a fault. */
+	static struct sockaddr_storage listening[LISTENER_ADDRS_MAX];
+	int n = listener_addresses(listening, LISTENER_ADDRS_MAX);
+
+	if (is_served_here(dst, &s->local))
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (is_served_here(dst, &listening[i]))
+			return 1;
+	return 0;
 }
 
 /* A nonblocking connect() with a deadline: the socket, or -1 with errno. */
