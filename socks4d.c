@@ -151,16 +151,22 @@ static long	option_secs(int, const char *, long);
 static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	drop_privileges(void);
-static void	read_request(struct session *);
+/*
+ * The phases main() calls in turn each get a frame of their own, used and
+ * given back: inlined into main(), their buffers made its frame 18 KiB,
+ * and each stack page a session touches is a page fault and 4 KiB more.
+ */
+#define PHASE	__attribute__((noinline))
+static PHASE void	read_request(struct session *);
+static PHASE void	open_users(void);
+static PHASE void	load_rules(struct session *, int, const char *);
+static PHASE int	do_connect(struct session *);
+static PHASE int	do_bind(struct session *);
+static PHASE enum end	do_udp(struct session *);
+static PHASE enum end	relay(struct session *, int);
 static void	negotiate5(struct session *, size_t, long long);
-static void	open_users(void);
-static void	load_rules(struct session *, int, const char *);
-static int	do_connect(struct session *);
-static int	do_bind(struct session *);
-static enum end	do_udp(struct session *);
 static void	record_first_bytes(struct session *, const uint8_t *, size_t);
 static void	keep_alive(int);
-static enum end	relay(struct session *, int);
 static void	reject(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	owe(struct session *, int);
 static void	abandon(struct session *, const char *, const char *) __attribute__((noreturn));
@@ -169,7 +175,7 @@ static void	reject_no_bind_rule(struct session *) __attribute__((noreturn));
 static void	end_with_reason(struct session *, enum end, const char *, const char *)
 		    __attribute__((noreturn));
 static void	finish(struct session *, enum end) __attribute__((noreturn));
-static int	check_config(int, char **);
+static PHASE int	check_config(int, char **);
 static void	log_request(struct session *);
 static void	monotonic(struct timespec *);
 
@@ -178,7 +184,7 @@ main(int argc, char *argv[])
 {
 	/* Static: zero pages cost no memory until written, and most never are. */
 	static struct session s;
-	char conf_why[PATH_MAX + 128];
+	char conf_why[REASON_MAX];
 	struct text why = TEXT(conf_why);
 	int ch, check = 0, stderr_closed, conf_fd, remote, on = 1;
 	socklen_t len;
