@@ -586,10 +586,8 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 }
 
 int
-listener_addresses(struct sockaddr_storage *out, int max)
+listener_addresses(const struct sockaddr_storage **out)
 {
-	int n = nbound < max ? nbound : max;
-
-	memcpy(out, bound, (size_t)n * sizeof *out);
-	return n;
+	*out = bound;
+	return nbound;
 }

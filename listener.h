@@ -37,7 +37,7 @@ int	listener_option(struct listener_options *, int, const char *);
  */
 int	listener_run(const struct listener_options *, void (*)(void));
 
-/* In a child: every address socks4d listens on; how many, at most max. */
-int	listener_addresses(struct sockaddr_storage *, int);
+/* In a child: every address socks4d listens on (*out), and how many. */
+int	listener_addresses(const struct sockaddr_storage **);
 
 #endif

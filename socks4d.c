@@ -104,7 +104,7 @@ struct session {
 	struct request	 req;
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
-	struct ruleset	*rules;
+	struct ruleset	 rules;			/* socks.conf, parsed once */
 	uint16_t	 bound_port;		/* BIND: our listening port */
 	uint8_t		 refusal[SOCKS5_REPLY_MAX];	/* the reply owed on rejection */
 	size_t		 refusal_len;		/* 0: none is owed */
@@ -696,26 +696,41 @@ granted_reply(const struct session *s, uint8_t *out, uint16_t port, const uint8_
 	return SOCKS4_REPLY_LEN;
 }
 
+/*
+ * socks.conf from fd, read whole and parsed, the live way and -t's alike:
+ * how many lines are malformed (the first max in errs), or -1 if it could
+ * not be read (why says so).
+ */
+static int
+read_rules(int fd, struct ruleset *rules, struct conf_error *errs, int max, struct text *why)
+{
+	static struct conf_space space;
+	char *text = conf_text(&space);
+	size_t len;
+
+	if (conf_read(fd, conf_path, text, &len, why) == -1)
+		return -1;
+	conf_rules_after(&space, len, rules);
+	rules->path = conf_path;
+	return conf_parse(text, len, rules, errs, max);
+}
+
 /* socks.conf, read and parsed once for this client, or the request rejected. */
 static void
 load_rules(struct session *s, int fd, const char *open_error)
 {
-	static char text[CONF_MAX + 1];
-	static struct ruleset rules;
 	struct conf_error err;
 	struct text why = TEXT(s->reason);
-	size_t len;
+	int bad;
 
 	if (fd == -1)
 		reject(s, open_error, NULL);
-	if (conf_read(fd, conf_path, text, &len, &why) == -1)
+	if ((bad = read_rules(fd, &s->rules, &err, 1, &why)) == -1)
 		finish(s, END_REJECTED);
-	rules.path = conf_path;
-	if (conf_parse(text, len, &rules, &err, 1) > 0) {
-		conf_error_text(&rules, &err, &why);
+	if (bad > 0) {
+		conf_error_text(&s->rules, &err, &why);
 		finish(s, END_REJECTED);
 	}
-	s->rules = &rules;
 }
 
 static void
@@ -806,9 +821,8 @@ is_served_here(const struct sockaddr_storage *dst, const struct sockaddr_storage
 static int
 is_socks4d_itself(const struct session *s, const struct sockaddr_storage *dst)
 {
-	/* Static: a page of stack per CONNECT would cost every session a fault. */
-	static struct sockaddr_storage listening[LISTENER_ADDRS_MAX];
-	int n = listener_addresses(listening, LISTENER_ADDRS_MAX);
+	const struct sockaddr_storage *listening;
+	int n = listener_addresses(&listening);
 
 	if (is_served_here(dst, &s->local))
 		return 1;
@@ -905,7 +919,7 @@ do_connect(struct session *s)
 		if (is_socks4d_itself(s, &addrs[i]))
 			reject(s, "destination is socks4d itself", NULL);
 		why.len = 0;
-		if (!conf_decide(s->rules, SOCKS_CONNECT, &addrs[i], &s->src, login_of(s), &why))
+		if (!conf_decide(&s->rules, SOCKS_CONNECT, &addrs[i], &s->src, login_of(s), &why))
 			continue;
 		tried++;
 		s->dst = addrs[i];
@@ -1000,7 +1014,7 @@ expected_peers(struct session *s, struct sockaddr_storage *addrs)
 	n = resolve(s, addrs, ADDRS_MAX);
 	for (i = 0; i < n; i++) {
 		why.len = 0;
-		if (conf_decide(s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
+		if (conf_decide(&s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
 			addrs[kept++] = addrs[i];
 	}
 	owe(s, SOCKS5_NOT_ALLOWED);
@@ -1041,7 +1055,7 @@ reject_no_bind_rule(struct session *s)
 	char more[PATH_MAX + 32];
 	struct text t = TEXT(more);
 
-	add(&t, s->rules->path);
+	add(&t, s->rules.path);
 	add(&t, " permits BIND");
 	reject(s, "no rule in ", more);
 }
@@ -1066,7 +1080,7 @@ do_bind(struct session *s)
 	int lfd, fd;
 
 	owe(s, SOCKS5_NOT_ALLOWED);
-	if (!conf_may(s->rules, SOCKS_BIND))
+	if (!conf_may(&s->rules, SOCKS_BIND))
 		reject_no_bind_rule(s);
 	if (named)
 		n_expected = expected_peers(s, expected);
@@ -1091,7 +1105,7 @@ do_bind(struct session *s)
 	owe(s, SOCKS5_NOT_ALLOWED);
 	if (named && !is_expected(&s->peer, expected, n_expected))
 		reject_unexpected_peer(s, n_expected);
-	if (!named && !conf_decide(s->rules, SOCKS_BIND, &s->peer, &s->src, login_of(s), &why))
+	if (!named && !conf_decide(&s->rules, SOCKS_BIND, &s->peer, &s->src, login_of(s), &why))
 		reject(s, rule, NULL);
 	ipv4_of(&s->peer, ip);
 	len = granted_reply(s, reply, port_of(&s->peer), ip, &s->peer);
@@ -1226,7 +1240,7 @@ udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 	} else
 		socks5_sockaddr(&u.dst, &dst);
 	if (u.dst.port == 0 || is_unspecified(&dst) ||
-	    !conf_decide(s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
+	    !conf_decide(&s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
 		goto drop;
 	fd = &a->out_fd[dst.ss_family == AF_INET6];
 	if (*fd == -1 && (*fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
@@ -1293,9 +1307,9 @@ do_udp(struct session *s)
 	int i;
 
 	owe(s, SOCKS5_NOT_ALLOWED);
-	add(&t, s->rules->path);
+	add(&t, s->rules.path);
 	add(&t, " permits UDP ASSOCIATE");
-	if (!conf_may(s->rules, SOCKS_UDP_ASSOCIATE))
+	if (!conf_may(&s->rules, SOCKS_UDP_ASSOCIATE))
 		reject(s, "no rule in ", more);
 	owe(s, SOCKS5_GENERAL_FAILURE);
 	if ((a.client_fd = udp_near(&s->local, &bound)) == -1)
@@ -1786,23 +1800,20 @@ check_users(void)
 static int
 check_config(int argc, char *argv[])
 {
-	static char text[CONF_MAX + 1];
 	static struct ruleset rules;
 	struct conf_error errs[64];
 	struct sockaddr_storage dst[ADDRS_MAX], src = { 0 };
 	char buf[PATH_MAX + 2 * REASON_MAX];
 	struct text t = TEXT(buf);
-	size_t len;
 	long port = 0;
 	const char *user;
 	int fd, bad, n, i, cmd, permitted = 0;
 
-	if ((fd = conf_open(conf_path, &t)) == -1 || conf_read(fd, conf_path, text, &len, &t) == -1) {
+	if ((fd = conf_open(conf_path, &t)) == -1 ||
+	    (bad = read_rules(fd, &rules, errs, 64, &t)) == -1) {
 		fprintf(stderr, "socks4d: %s\n", buf);
 		return 1;
 	}
-	rules.path = conf_path;
-	bad = conf_parse(text, len, &rules, errs, 64);
 	for (i = 0; i < bad && i < 64; i++) {
 		t.len = 0;
 		conf_error_text(&rules, &errs[i], &t);
