@@ -151,6 +151,7 @@ static long	option_secs(int, const char *, long);
 static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	drop_privileges(void);
+static void	drop_privileges_and_look(void);
 /*
  * The phases main() calls in turn each get a frame of their own, used and
  * given back: inlined into main(), their buffers made its frame 18 KiB,
@@ -217,7 +218,7 @@ main(int argc, char *argv[])
 	stderr_closed = fill_low_fds();
 	lo.log_to_syslog = stderr_closed;
 	/* Listener mode: returns only in a child, with its client. */
-	s.in = listener_run(&lo, drop_privileges);
+	s.in = listener_run(&lo, drop_privileges_and_look);
 	monotonic(&s.start);
 	if (s.in == -1 && (s.in = client_socket()) == -1)
 		usage();
@@ -321,6 +322,26 @@ drop_privileges(void)
 		logmsg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
 		exit(EXIT_SYSTEM);
 	}
+}
+
+/*
+ * Listener mode: the sessions read socks.conf as the user the listener
+ * became, so say at once if that user cannot (a clone under /root, say),
+ * rather than in every session's record.
+ */
+static void
+drop_privileges_and_look(void)
+{
+	char why[REASON_MAX];
+	struct text t = TEXT(why);
+	int fd;
+
+	drop_privileges();
+	if ((fd = conf_open(conf_path, &t)) != -1)
+		close(fd);
+	else
+		logmsg(LOG_WARNING, "%s: every request will be rejected until uid %d can read it",
+		    why, (int)geteuid());
 }
 
 static int

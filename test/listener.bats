@@ -142,6 +142,16 @@ caps() {
 	exec 5>&-
 }
 
+@test "listener: started as root with a socks.conf its sessions cannot read, it says so at once" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	chmod 600 "$CONF"
+	start_listener
+	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: $CONF: Permission denied: every request will be rejected until uid 65534 can read it$"
+	run ! curl -sS --max-time 10 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	chmod 644 "$CONF"
+	curl_page "$L_PORT"
+}
+
 @test "listener: an IPv6 listen address, [::1]:PORT, beside an IPv4 one" {
 	[ -e /proc/net/tcp6 ] || skip "no IPv6"
 	local p6 c
