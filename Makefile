@@ -11,9 +11,10 @@ CFLAGS	+= -std=c99 -Wall -Wextra -Werror
 CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' -DSOCKS_PASSWD='"$(sysconfdir)/socks.passwd"'
 # The session (socks4d.c), and beside it what is pure and separately
 # tested; the sources but socks4d.c (main) are linked into the fuzzers.
-SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c
+SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c \
+	   listener.c
 HDRS	 = addr.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h \
-	   sha512crypt.h
+	   sha512crypt.h listener.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
 # is installed, socks4d is linked statically against musl, which starts in
@@ -95,9 +96,15 @@ demo: $(PROG)
 bench: $(PROG)
 	FLOOR_CC="$$(sed '1!d; s/ -static$$//' $(BUILD_CMD))" bench/bench.sh
 
-# socks4d on 127.0.0.1:1080 with this directory's socks.conf, log on the terminal.
+# socks4d in listener mode on $(ADDR):$(PORT) with this directory's socks.conf,
+# the records on the terminal.  ADDR= (empty) listens on every address.
+ADDR ?= 127.0.0.1
+PORT ?= 1080
+LISTEN = $(if $(ADDR),$(if $(findstring :,$(ADDR)),[$(ADDR)],$(ADDR)):)$(PORT)
 run: $(PROG)
-	systemd-socket-activate -a --inetd -l 127.0.0.1:1080 ./$(PROG) -c socks.conf
+	@./$(PROG) -c socks.conf -l $(LISTEN) || { st=$$?; [ $$st != 111 ] || \
+	  echo "make run: cannot listen on $(LISTEN) (see above); if it is in use, pick another port: make run PORT=1081 (or ADDR=...)" >&2; \
+	  exit $$st; }
 
 install: $(PROG)
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
@@ -108,6 +115,8 @@ install: $(PROG)
 	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
 	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
 	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
+	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d-listener.service > $(DESTDIR)$(unitdir)/socks4d-listener.service
+	install -m 644 socks4d-listener.socket $(DESTDIR)$(unitdir)/socks4d-listener.socket
 	$(MAKE) -C hw4cgi install
 
 # hw4cgi/Makefile's directory for hw4.cgi, whose parents uninstall prunes.
@@ -124,6 +133,7 @@ uninstall:
 	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
 	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
+	rm -f $(DESTDIR)$(unitdir)/socks4d-listener.service $(DESTDIR)$(unitdir)/socks4d-listener.socket
 	@conf=$(DESTDIR)$(sysconfdir)/socks.conf; \
 	if cmp -s socks.conf $$conf; then echo "rm -f $$conf"; rm -f $$conf; \
 	elif [ -e $$conf ]; then echo "kept $$conf: edited (not the shipped socks.conf)"; fi
@@ -142,7 +152,7 @@ clean:
 	$(MAKE) -C hw4cgi clean
 
 # What a fresh Debian machine lacks to build and run socks4d (systemd for
-# make run's systemd-socket-activate; pkg-config for make install's unitdir).
+# the units; pkg-config for make install's unitdir).
 DEBS = gcc make musl-tools pkg-config systemd
 # And what the tests, make demo and make bench run: the peers, clients and
 # super-servers.  Append to it (TEST_DEBS += pkg) for a new suite's needs.

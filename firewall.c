@@ -69,6 +69,20 @@ conf_read(int fd, const char *path, char *text, size_t *len, struct text *why)
 	return 0;
 }
 
+/* Where the text goes: CONF_MAX + 1 bytes. */
+char *
+conf_text(struct conf_space *cs)
+{
+	return (char *)cs->room;
+}
+
+/* The rules of a text of len bytes go right behind it. */
+void
+conf_rules_after(struct conf_space *cs, size_t len, struct ruleset *rs)
+{
+	rs->rule = cs->room + (len + 1 + sizeof(struct rule) - 1) / sizeof(struct rule);
+}
+
 /* A decimal number in [0, max], all digits, no sign: -1 otherwise. */
 long
 number(const char *s, long max)

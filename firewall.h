@@ -36,7 +36,16 @@ struct ruleset {
 	const char	*path;
 	const char	*text;			/* what was parsed: user lists */
 	int		 n;
-	struct rule	 rule[RULES_MAX];
+	struct rule	*rule;			/* RULES_MAX of room */
+};
+
+/*
+ * socks.conf's text and, right behind it, its rules, in one buffer: a
+ * short file and its rules share a page, and each page a session touches
+ * costs it a fault and 4 KiB.
+ */
+struct conf_space {
+	struct rule	 room[(CONF_MAX + 1) / sizeof(struct rule) + 1 + RULES_MAX];
 };
 
 /* A malformed line: where, and why. */
@@ -47,6 +56,8 @@ struct conf_error {
 
 int	conf_open(const char *, struct text *);
 int	conf_read(int, const char *, char *, size_t *, struct text *);
+char	*conf_text(struct conf_space *);
+void	conf_rules_after(struct conf_space *, size_t, struct ruleset *);
 int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *, int);
 void	conf_error_text(const struct ruleset *, const struct conf_error *, struct text *);
 int	conf_decide(const struct ruleset *, int, const struct sockaddr_storage *,

@@ -44,6 +44,7 @@
 
 #include "addr.h"
 #include "firewall.h"
+#include "listener.h"
 #include "log.h"
 #include "request.h"
 #include "socks.h"
@@ -103,7 +104,7 @@ struct session {
 	struct request	 req;
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
-	struct ruleset	*rules;
+	struct ruleset	 rules;			/* socks.conf, parsed once */
 	uint16_t	 bound_port;		/* BIND: our listening port */
 	uint8_t		 refusal[SOCKS5_REPLY_MAX];	/* the reply owed on rejection */
 	size_t		 refusal_len;		/* 0: none is owed */
@@ -150,23 +151,32 @@ static long	option_secs(int, const char *, long);
 static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	drop_privileges(void);
-static void	read_request(struct session *);
+static void	drop_privileges_and_look(void);
+/*
+ * The phases main() calls in turn each get a frame of their own, used and
+ * given back: inlined into main(), their buffers made its frame 18 KiB,
+ * and each stack page a session touches is a page fault and 4 KiB more.
+ */
+#define PHASE	__attribute__((noinline))
+static PHASE void	read_request(struct session *);
+static PHASE void	open_users(void);
+static PHASE void	load_rules(struct session *, int, const char *);
+static PHASE int	do_connect(struct session *);
+static PHASE int	do_bind(struct session *);
+static PHASE enum end	do_udp(struct session *);
+static PHASE enum end	relay(struct session *, int);
 static void	negotiate5(struct session *, size_t, long long);
-static void	open_users(void);
-static void	load_rules(struct session *, int, const char *);
-static int	do_connect(struct session *);
-static int	do_bind(struct session *);
-static enum end	do_udp(struct session *);
 static void	record_first_bytes(struct session *, const uint8_t *, size_t);
 static void	keep_alive(int);
-static enum end	relay(struct session *, int);
 static void	reject(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	owe(struct session *, int);
 static void	abandon(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	reject_connect_error(struct session *, int) __attribute__((noreturn));
 static void	reject_no_bind_rule(struct session *) __attribute__((noreturn));
+static void	end_with_reason(struct session *, enum end, const char *, const char *)
+		    __attribute__((noreturn));
 static void	finish(struct session *, enum end) __attribute__((noreturn));
-static int	check_config(int, char **);
+static PHASE int	check_config(int, char **);
 static void	log_request(struct session *);
 static void	monotonic(struct timespec *);
 
@@ -175,12 +185,13 @@ main(int argc, char *argv[])
 {
 	/* Static: zero pages cost no memory until written, and most never are. */
 	static struct session s;
-	char conf_why[PATH_MAX + 128];
+	char conf_why[REASON_MAX];
 	struct text why = TEXT(conf_why);
 	int ch, check = 0, stderr_closed, conf_fd, remote, on = 1;
 	socklen_t len;
+	struct listener_options lo = LISTENER_DEFAULTS;
 
-	while ((ch = getopt(argc, argv, "B:c:C:hI:K:tT:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:C:g:hI:K:l:m:s:tT:u:V")) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'u': users_path = optarg; break;
@@ -191,6 +202,10 @@ main(int argc, char *argv[])
 		case 'I': idle_timeout = option_secs(ch, optarg, 0); break;
 		case 'K': keepalive_idle = option_secs(ch, optarg, 0); break;
 		case 'V': version();
+		case 'g': case 'l': case 'm': case 's':
+			if (listener_option(&lo, ch, optarg) == -1)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -199,10 +214,13 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
-	monotonic(&s.start);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = fill_low_fds();
-	if ((s.in = client_socket()) == -1)
+	lo.log_to_syslog = stderr_closed;
+	/* Listener mode: returns only in a child, with its client. */
+	s.in = listener_run(&lo, drop_privileges_and_look);
+	monotonic(&s.start);
+	if (s.in == -1 && (s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	log_choose(s.in, stderr_closed);
@@ -233,6 +251,7 @@ usage(void)
 	fprintf(stderr,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
 "               [-K secs]\n"
+"       socks4d -l [addr:]port ... [-m max] [-s max] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -V\n"
 "socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
@@ -244,7 +263,10 @@ usage(void)
 "BIND-accept and idle deadlines in seconds (10, 10, 120, none); -K the TCP\n"
 "keepalive idle time (120; 0: off); -t checks the firewall and the users file,\n"
 "or asks the firewall about one request, and exits; -V prints the version and\n"
-"build.\n", SOCKS_CONF, SOCKS_PASSWD);
+"build.  With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
+"socks4d listens itself and forks a session per client: at most -m in all\n"
+"(1024) and -s from one address (128); after SIGTERM sessions get -g seconds\n"
+"(10) to end.\n", SOCKS_CONF, SOCKS_PASSWD);
 	exit(EXIT_USAGE);
 }
 
@@ -300,6 +322,26 @@ drop_privileges(void)
 		logmsg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
 		exit(EXIT_SYSTEM);
 	}
+}
+
+/*
+ * Listener mode: the sessions read socks.conf as the user the listener
+ * became, so say at once if that user cannot (a clone under /root, say),
+ * rather than in every session's record.
+ */
+static void
+drop_privileges_and_look(void)
+{
+	char why[REASON_MAX];
+	struct text t = TEXT(why);
+	int fd;
+
+	drop_privileges();
+	if ((fd = conf_open(conf_path, &t)) != -1)
+		close(fd);
+	else
+		logmsg(LOG_WARNING, "%s: every request will be rejected until uid %d can read it",
+		    why, (int)geteuid());
 }
 
 static int
@@ -437,28 +479,30 @@ write_within(int fd, const uint8_t *p, size_t len, long secs)
 	return off;
 }
 
-/* Turn the request down with a reason: the refusal is written by finish(). */
+/* The reason is why followed by more (NULL: nothing more). */
 static void
-reject(struct session *s, const char *why, const char *more)
+end_with_reason(struct session *s, enum end end, const char *why, const char *more)
 {
 	struct text t = TEXT(s->reason);
 
 	add(&t, why);
 	if (more != NULL)
 		add(&t, more);
-	finish(s, END_REJECTED);
+	finish(s, end);
+}
+
+/* Turn the request down with a reason: the refusal is written by finish(). */
+static void
+reject(struct session *s, const char *why, const char *more)
+{
+	end_with_reason(s, END_REJECTED, why, more);
 }
 
 /* Give up before there is a request to answer. */
 static void
 abandon(struct session *s, const char *why, const char *more)
 {
-	struct text t = TEXT(s->reason);
-
-	add(&t, why);
-	if (more != NULL)
-		add(&t, more);
-	finish(s, END_ABANDONED);
+	end_with_reason(s, END_ABANDONED, why, more);
 }
 
 /*
@@ -673,26 +717,41 @@ granted_reply(const struct session *s, uint8_t *out, uint16_t port, const uint8_
 	return SOCKS4_REPLY_LEN;
 }
 
+/*
+ * socks.conf from fd, read whole and parsed, the live way and -t's alike:
+ * how many lines are malformed (the first max in errs), or -1 if it could
+ * not be read (why says so).
+ */
+static int
+read_rules(int fd, struct ruleset *rules, struct conf_error *errs, int max, struct text *why)
+{
+	static struct conf_space space;
+	char *text = conf_text(&space);
+	size_t len;
+
+	if (conf_read(fd, conf_path, text, &len, why) == -1)
+		return -1;
+	conf_rules_after(&space, len, rules);
+	rules->path = conf_path;
+	return conf_parse(text, len, rules, errs, max);
+}
+
 /* socks.conf, read and parsed once for this client, or the request rejected. */
 static void
 load_rules(struct session *s, int fd, const char *open_error)
 {
-	static char text[CONF_MAX + 1];
-	static struct ruleset rules;
 	struct conf_error err;
 	struct text why = TEXT(s->reason);
-	size_t len;
+	int bad;
 
 	if (fd == -1)
 		reject(s, open_error, NULL);
-	if (conf_read(fd, conf_path, text, &len, &why) == -1)
+	if ((bad = read_rules(fd, &s->rules, &err, 1, &why)) == -1)
 		finish(s, END_REJECTED);
-	rules.path = conf_path;
-	if (conf_parse(text, len, &rules, &err, 1) > 0) {
-		conf_error_text(&rules, &err, &why);
+	if (bad > 0) {
+		conf_error_text(&s->rules, &err, &why);
 		finish(s, END_REJECTED);
 	}
-	s->rules = &rules;
 }
 
 static void
@@ -767,16 +826,31 @@ is_own_address(const struct sockaddr_storage *a)
 }
 
 /*
- * A CONNECT to the port socks4d serves on, at any address of this host,
+ * A CONNECT to a port socks4d serves on (the one this client reached, and
+ * in listener mode every one it listens on), at any address of this host,
  * would start another socks4d, which could be asked the same: a chain of
  * processes paid for by one client.  The port is compared first, so the
  * interface list is read only for such requests.
  */
 static int
+is_served_here(const struct sockaddr_storage *dst, const struct sockaddr_storage *serving)
+{
+	return serving->ss_family != 0 && port_of(dst) == port_of(serving) &&
+	    (same_host(dst, serving) || is_own_address(dst));
+}
+
+static int
 is_socks4d_itself(const struct session *s, const struct sockaddr_storage *dst)
 {
-	return s->local.ss_family != 0 && port_of(dst) == port_of(&s->local) &&
-	    (same_host(dst, &s->local) || is_own_address(dst));
+	const struct sockaddr_storage *listening;
+	int n = listener_addresses(&listening);
+
+	if (is_served_here(dst, &s->local))
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (is_served_here(dst, &listening[i]))
+			return 1;
+	return 0;
 }
 
 /* A nonblocking connect() with a deadline: the socket, or -1 with errno. */
@@ -866,7 +940,7 @@ do_connect(struct session *s)
 		if (is_socks4d_itself(s, &addrs[i]))
 			reject(s, "destination is socks4d itself", NULL);
 		why.len = 0;
-		if (!conf_decide(s->rules, SOCKS_CONNECT, &addrs[i], &s->src, login_of(s), &why))
+		if (!conf_decide(&s->rules, SOCKS_CONNECT, &addrs[i], &s->src, login_of(s), &why))
 			continue;
 		tried++;
 		s->dst = addrs[i];
@@ -961,7 +1035,7 @@ expected_peers(struct session *s, struct sockaddr_storage *addrs)
 	n = resolve(s, addrs, ADDRS_MAX);
 	for (i = 0; i < n; i++) {
 		why.len = 0;
-		if (conf_decide(s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
+		if (conf_decide(&s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
 			addrs[kept++] = addrs[i];
 	}
 	owe(s, SOCKS5_NOT_ALLOWED);
@@ -1002,7 +1076,7 @@ reject_no_bind_rule(struct session *s)
 	char more[PATH_MAX + 32];
 	struct text t = TEXT(more);
 
-	add(&t, s->rules->path);
+	add(&t, s->rules.path);
 	add(&t, " permits BIND");
 	reject(s, "no rule in ", more);
 }
@@ -1027,7 +1101,7 @@ do_bind(struct session *s)
 	int lfd, fd;
 
 	owe(s, SOCKS5_NOT_ALLOWED);
-	if (!conf_may(s->rules, SOCKS_BIND))
+	if (!conf_may(&s->rules, SOCKS_BIND))
 		reject_no_bind_rule(s);
 	if (named)
 		n_expected = expected_peers(s, expected);
@@ -1052,7 +1126,7 @@ do_bind(struct session *s)
 	owe(s, SOCKS5_NOT_ALLOWED);
 	if (named && !is_expected(&s->peer, expected, n_expected))
 		reject_unexpected_peer(s, n_expected);
-	if (!named && !conf_decide(s->rules, SOCKS_BIND, &s->peer, &s->src, login_of(s), &why))
+	if (!named && !conf_decide(&s->rules, SOCKS_BIND, &s->peer, &s->src, login_of(s), &why))
 		reject(s, rule, NULL);
 	ipv4_of(&s->peer, ip);
 	len = granted_reply(s, reply, port_of(&s->peer), ip, &s->peer);
@@ -1187,7 +1261,7 @@ udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 	} else
 		socks5_sockaddr(&u.dst, &dst);
 	if (u.dst.port == 0 || is_unspecified(&dst) ||
-	    !conf_decide(s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
+	    !conf_decide(&s->rules, SOCKS_UDP_ASSOCIATE, &dst, &s->src, login_of(s), &why))
 		goto drop;
 	fd = &a->out_fd[dst.ss_family == AF_INET6];
 	if (*fd == -1 && (*fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
@@ -1254,9 +1328,9 @@ do_udp(struct session *s)
 	int i;
 
 	owe(s, SOCKS5_NOT_ALLOWED);
-	add(&t, s->rules->path);
+	add(&t, s->rules.path);
 	add(&t, " permits UDP ASSOCIATE");
-	if (!conf_may(s->rules, SOCKS_UDP_ASSOCIATE))
+	if (!conf_may(&s->rules, SOCKS_UDP_ASSOCIATE))
 		reject(s, "no rule in ", more);
 	owe(s, SOCKS5_GENERAL_FAILURE);
 	if ((a.client_fd = udp_near(&s->local, &bound)) == -1)
@@ -1747,23 +1821,20 @@ check_users(void)
 static int
 check_config(int argc, char *argv[])
 {
-	static char text[CONF_MAX + 1];
 	static struct ruleset rules;
 	struct conf_error errs[64];
 	struct sockaddr_storage dst[ADDRS_MAX], src = { 0 };
 	char buf[PATH_MAX + 2 * REASON_MAX];
 	struct text t = TEXT(buf);
-	size_t len;
 	long port = 0;
 	const char *user;
 	int fd, bad, n, i, cmd, permitted = 0;
 
-	if ((fd = conf_open(conf_path, &t)) == -1 || conf_read(fd, conf_path, text, &len, &t) == -1) {
+	if ((fd = conf_open(conf_path, &t)) == -1 ||
+	    (bad = read_rules(fd, &rules, errs, 64, &t)) == -1) {
 		fprintf(stderr, "socks4d: %s\n", buf);
 		return 1;
 	}
-	rules.path = conf_path;
-	bad = conf_parse(text, len, &rules, errs, 64);
 	for (i = 0; i < bad && i < 64; i++) {
 		t.len = 0;
 		conf_error_text(&rules, &errs[i], &t);

@@ -25,6 +25,8 @@
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
 #   BENCH_FIGURES="one multi rate idle startup"   which figures to run
 #   BENCH_VARIANTS="name=path ..."  extra socks4d builds, measured like socks4d
+#   BENCH_CONFIGS="socks4d/listener danted ..."  measure only these servers
+#                           (default: all); direct, the sink, always runs
 #   FLOOR_CC=cc             compiler of the exec floor (default: musl-gcc where
 #                           installed, as make builds socks4d with it)
 set -u
@@ -47,6 +49,7 @@ IDLE=${BENCH_IDLE:-500}
 STARTUP=${BENCH_STARTUP:-200}
 FIGURES=${BENCH_FIGURES:-one multi rate idle startup}
 VARIANTS=${BENCH_VARIANTS:-}
+ONLY=${BENCH_CONFIGS:-}
 CC=${CC:-cc}
 # The floor is built with the C library socks4d is built with: a static
 # glibc program starts slower than a static musl one, and would flatter it.
@@ -78,6 +81,7 @@ cleanup() {
 	wait 2>/dev/null
 	if [ -n "${SD:-}" ]; then
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT"
+		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT-l"
 		[ "$SD" = - ] || "$top/test/private_systemd.sh" stop "$SD"
 	fi
 	if [ "${KEEP:-0}" = 1 ]; then say "bench: logs kept in $W"; else rm -rf "$W"; fi
@@ -132,6 +136,7 @@ wait_listen() {		# PORT PID: until 127.0.0.1:PORT is in LISTEN state
 start() {
 	local name=$1 kind=$2 pid log=$W/${1//\//-}.log
 	shift 2
+	wanted "$name" || return 0
 	setsid "$@" </dev/null >/dev/null 2>>"$log" &
 	pid=$!
 	PIDS+=("$pid")
@@ -139,6 +144,9 @@ start() {
 	PORT[$name]=$port SPID[$name]=$pid KIND[$name]=$kind
 	CONFIGS+=("$name")
 }
+
+# wanted NAME: NAME is among BENCH_CONFIGS (or that is empty).
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 # The two super-servers, listening on $port.
 ssa() { start "$1" perconn systemd-socket-activate -a --inetd -l "127.0.0.1:$port" "${@:2}"; }
@@ -155,6 +163,10 @@ CONFIGS+=(direct)
 
 port=$("$LT" freeport); ssa socks4d/ssa "$W/socks4d" -c "$CONF"
 port=$("$LT" freeport); tcps socks4d/tcpserver "$W/socks4d" -c "$CONF"
+port=$("$LT" freeport)
+# Listener mode: socks4d accepts and forks itself.  Limits above the idle
+# test's 500 sessions from one address, as tcpserver's -c 1000.
+start socks4d/listener listener "$W/socks4d" -c "$CONF" -l "127.0.0.1:$port" -m 2048 -s 2048
 port=$("$LT" freeport); ssa floor/ssa "$FLOOR"
 port=$("$LT" freeport); tcps floor/tcpserver "$FLOOR"
 VNAMES=()
@@ -177,7 +189,9 @@ start haproxy relay haproxy -db -f "$W/haproxy.cfg"
 # or where PID 1 is not systemd, a private one (test/private_systemd.sh).
 # Its figures include what PID 1 and journald spend on each connection.
 SD=
-if [ "$(id -u)" != 0 ]; then
+if ! wanted socks4d/systemd && ! wanted socks4d/listener-sd; then
+	:
+elif [ "$(id -u)" != 0 ]; then
 	NOTES+=("socks4d/systemd not measured: installing units needs root")
 elif [ -d /run/systemd/system ]; then
 	SD=-
@@ -185,7 +199,7 @@ elif ! SD=$("$top/test/private_systemd.sh" start 2>>"$W/errors"); then
 	SD=
 	NOTES+=("socks4d/systemd not measured: no private systemd would boot ($(tail -n 1 "$W/errors"))")
 fi
-if [ -n "$SD" ]; then
+if [ -n "$SD" ] && wanted socks4d/systemd; then
 	port=$("$LT" freeport) pid1=$SD
 	[ "$SD" = - ] && pid1=1
 	"$top/test/private_systemd.sh" units "$SD" "$SD_UNIT" "$port" "$W/socks4d" "$CONF" &&
@@ -193,18 +207,36 @@ if [ -n "$SD" ]; then
 	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$pid1 KIND[socks4d/systemd]=systemd
 	CONFIGS+=(socks4d/systemd)
 fi
+# The listener units (Accept=no) there: systemd starts one socks4d, on the
+# first client, and has nothing to do with the rest.
+if [ -n "$SD" ] && wanted socks4d/listener-sd; then
+	port=$("$LT" freeport) pid1=$SD
+	[ "$SD" = - ] && pid1=1
+	"$top/test/private_systemd.sh" listener-units "$SD" "$SD_UNIT-l" "$port" "$W/socks4d" "$CONF" \
+	    -s 1024 && wait_listen "$port" "$pid1" || die "socks4d/listener-sd did not start"
+	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 >/dev/null 2>&1
+	lpid=$(pgrep -P "$pid1" -f "/run/$SD_UNIT-l/socks4d") || die "socks4d/listener-sd: no listener"
+	PORT[socks4d/listener-sd]=$port SPID[socks4d/listener-sd]=$lpid KIND[socks4d/listener-sd]=listener
+	CONFIGS+=(socks4d/listener-sd)
+fi
 
 # Throughput, CPU and memory do not depend on the super-server: measured
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
-RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted)
-[ -n "$SD" ] && RATE+=(socks4d/systemd)
+RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted socks4d/listener)
+[ -n "$SD" ] && RATE+=(socks4d/systemd socks4d/listener-sd)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
 done
-MEM=(socks4d/ssa danted)
+MEM=(socks4d/ssa danted socks4d/listener)
 for vn in "${VNAMES[@]}"; do MEM+=("$vn/ssa"); done
+
+# Only what was started (BENCH_CONFIGS) is measured.
+only_started() { local c; for c in "$@"; do [ -n "${PORT[$c]:-}" ] && echo "$c"; done; }
+mapfile -t BULK < <(only_started "${BULK[@]}")
+mapfile -t RATE < <(only_started "${RATE[@]}")
+mapfile -t MEM < <(only_started "${MEM[@]}")
 
 # loadtool's way there: a SOCKS4 CONNECT through a proxy, or straight to the
 # sink or to the relay in front of it.
@@ -229,7 +261,7 @@ quiesce() {
 		say "bench: $1 still has sessions after 10 s"
 		return 0
 	fi
-	[ "${KIND[$1]}" = perconn ] || { sleep 0.2; return 0; }
+	case ${KIND[$1]} in perconn|listener) ;; *) sleep 0.2; return 0 ;; esac
 	for _ in $(seq 200); do
 		[ "$(kv "$(proc_line "$1")" children)" = 0 ] && return 0
 		sleep 0.05
@@ -418,7 +450,8 @@ TXT=$here/results/bench-$stamp.txt
 echo "figure,config,unit,median,values,failures" >"$CSV"
 
 declare -A MED
-COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd floor/ssa floor/tcpserver danted haproxy)
+COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener socks4d/listener-sd
+	floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
 FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
@@ -468,6 +501,10 @@ check() {	# NAME VALUE OP LIMIT
 	check "idle memory: socks4d / danted" "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
 	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
 	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
+	check "sessions/s: listener / danted" "$(ratio "${MED[rate:socks4d/listener]}" "${MED[rate:danted]}")" ">=" 1.2
+	check "start-up: listener / danted" "$(ratio "${MED[startup:socks4d/listener]}" "${MED[startup:danted]}")" "<=" 1
+	check "sessions/s: listener Accept=no / listener" "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener]}")" ">=" 0.9
+	check "idle memory: listener KiB/session" "${MED[idle:socks4d/listener]}" "<=" 54
 	echo "against preforked danted (no target: it pays no fork+exec per client):" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")x," \
 	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")x (socks4d under tcpserver)"

@@ -395,3 +395,45 @@ assert_rejected_untouched() {
 @test "no sanitizer reports in the log" {
 	no_sanitizer_reports "$SOCKS_LOG"
 }
+
+@test "fail closed: a NUL byte in a line is a malformed line, not a rule cut short" {
+	local f=$BATS_TEST_TMPDIR/nul.conf before
+	# read as C text, the line would end at the NUL and permit every port
+	printf 'deny c 127.0.0.2\0 port 1\npermit c 127.0.0.0/8\n' > "$f"
+	run -1 "$SOCKS4D" -t -c "$f"
+	[ "${lines[0]}" = "$f:1: NUL byte in the line" ]
+	printf 'permit c 127.0.0.2\0 port 1\n' > "$BATS_TEST_TMPDIR/socks.conf"
+	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
+	before=$(accepts)
+	CPORT=$(client_port)
+	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	assert_rejected_untouched "$before"
+	run -0 record_of "$CPORT"
+	[[ "$output" == *"<Reason> :$CONF:1: NUL byte in the line"* ]]
+}
+
+@test "fail closed: a socks.conf that is not a regular file (a FIFO) rejects at once, never hangs" {
+	local fifo=$BATS_TEST_TMPDIR/fifo.conf before t0 ms
+	mkfifo "$fifo"
+	run -1 timeout 5 "$SOCKS4D" -t -c "$fifo"
+	[ "$output" = "socks4d: $fifo: not a regular file" ]
+	ln -sfn "$fifo" "$CONF"
+	before=$(accepts)
+	t0=${EPOCHREALTIME/./}
+	CPORT=$(client_port)
+	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+	(( ms < 2500 )) || die "took $ms ms"
+	assert_rejected_untouched "$before"
+	run -0 record_of "$CPORT"
+	[[ "$output" == *"<Reason> :$CONF: not a regular file"* ]]
+}
+
+@test "a reason that carries a SOCKS4a name is escaped like every other field" {
+	CPORT=$(client_port)
+	conf 'permit c 127.0.0.0/8'
+	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw 'no\\"such.invalid')"
+	[ "$output" = "005b$(printf '%04x' "$ECHO_PORT")00000001" ]
+	run -0 record_of "$CPORT"
+	[[ "$output" == *'<Reason> :cannot resolve no\\\x22such.invalid'* ]] || die "$output"
+}

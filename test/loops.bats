@@ -15,6 +15,10 @@ setup_file() {
 	start_socks4d "$BATS_FILE_TMPDIR/socks.conf"
 }
 
+teardown() {
+	rm -rf "${PUBLIC:-}"
+}
+
 teardown_file() {
 	stop_socks4d
 	kill_pids "$ECHO_PID"
@@ -84,4 +88,26 @@ PY
 @test "the same address at another port is relayed as usual" {
 	run -0 chain "$(socks4_to 127.0.0.2 "$ECHO_PORT")$(printf 'ping' | od -An -tx1 | tr -d ' \n')"
 	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")7f000002$(printf 'ping' | od -An -tx1 | tr -d ' \n')" ]
+}
+
+@test "listener mode: a CONNECT to any port socks4d listens on is refused, not only the one reached" {
+	local p1 p2 pid log=$BATS_TEST_TMPDIR/listener.log
+	p1=$(free_port)
+	p2=$(free_port)
+	# Started as root, the listener's sessions run as nobody: socks.conf
+	# where nobody can read it.
+	PUBLIC=$(mktemp -d /tmp/socks4d-loops.XXXXXX)
+	chmod 755 "$PUBLIC"
+	install -m 644 "$BATS_FILE_TMPDIR/socks.conf" "$PUBLIC/socks.conf"
+	"$SOCKS4D" -c "$PUBLIC/socks.conf" -l "127.0.0.1:$p1" -l "127.0.0.2:$p2" \
+		</dev/null 2>"$log" 3>&- &
+	pid=$!
+	wait_for_port 127.0.0.1 "$p1"
+	SOCKS_PORT=$p1 run -0 chain "$(socks4_to 127.0.0.2 "$p2")"
+	[ "$output" = "005b$(printf '%04x' "$p2")7f000002" ]
+	# and so is its other address at the same port, by name too
+	SOCKS_PORT=$p1 run -0 chain "$(socks4_to x "$p2" localhost)"
+	[ "${output:0:4}" = 005b ]
+	kill_pids "$pid"
+	[ "$(grep -c "^<Reason> :destination is socks4d itself$" "$log")" -eq 2 ] || die "$(cat "$log")"
 }

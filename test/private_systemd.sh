@@ -1,6 +1,7 @@
 #!/bin/sh
 # private_systemd.sh start | run PID CMD... | stop PID
 #                    | units PID NAME PORT PROGRAM CONF [socks4d options]
+#                    | listener-units PID NAME PORT PROGRAM CONF [socks4d options]
 #                    | remove PID NAME
 #
 # A real systemd (this machine's /lib/systemd/systemd) as PID 1 of its own
@@ -25,6 +26,8 @@
 #              ProtectHome= leave visible), started.  UNIT_SOCKET and
 #              UNIT_SERVICE name other unit files to install instead, and
 #              UNIT_DROPIN a drop-in for the service (e.g. a hardening set)
+#   listener-units ...  the same for socks4d-listener.socket (Accept=no) and
+#              socks4d-listener.service: NAME.socket and NAME.service
 #   remove ... NAME stopped and its files gone
 #   (enter and boot are its own steps into the namespaces)
 # PID "-" is this machine's own systemd (PID 1).
@@ -143,24 +146,30 @@ run)
 	shift
 	inside "$@"
 	;;
-units)
-	pid=$2 name=$3 port=$4 program=$5 conf=$6
+units|listener-units)
+	kind=$1 pid=$2 name=$3 port=$4 program=$5 conf=$6
 	shift 6
 	run=/run/$name sys=/run/systemd/system
+	if [ "$kind" = units ]; then
+		socket=socks4d.socket service=socks4d@.service unit=$name@.service
+	else
+		socket=socks4d-listener.socket service=socks4d-listener.service unit=$name.service
+	fi
 	inside "$pid" mkdir -p "$run"
 	put "$pid" "$run/socks4d" <"$program"
 	inside "$pid" chmod 755 "$run/socks4d"
 	put "$pid" "$run/socks.conf" <"$conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "${UNIT_SOCKET:-$top/socks4d.socket}" |
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "${UNIT_SOCKET:-$top/$socket}" |
 		put "$pid" "$sys/$name.socket"
-	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|" \
-		"${UNIT_SERVICE:-$top/socks4d@.service}" | put "$pid" "$sys/$name@.service"
+	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|;
+		s|socks4d-listener\.socket|$name.socket|g" "${UNIT_SERVICE:-$top/$service}" |
+		put "$pid" "$sys/$unit"
 	if [ -n "${UNIT_DROPIN:-}" ]; then
-		inside "$pid" mkdir -p "$sys/$name@.service.d"
-		put "$pid" "$sys/$name@.service.d/dropin.conf" <"$UNIT_DROPIN"
+		inside "$pid" mkdir -p "$sys/$unit.d"
+		put "$pid" "$sys/$unit.d/dropin.conf" <"$UNIT_DROPIN"
 	fi
 	if [ "$pid" != - ]; then	# keep sysinit.target out: see above
-		for u in "$name.socket" "$name@.service"; do
+		for u in "$name.socket" "$unit"; do
 			inside "$pid" mkdir -p "$sys/$u.d"
 			printf '[Unit]\nDefaultDependencies=no\n' | put "$pid" "$sys/$u.d/private.conf"
 		done
@@ -171,8 +180,9 @@ units)
 remove)
 	pid=$2 name=$3 sys=/run/systemd/system
 	inside "$pid" systemctl stop "$name.socket" 2>/dev/null || true
+	inside "$pid" systemctl stop "$name.service" 2>/dev/null || true
 	inside "$pid" rm -rf "$sys/$name.socket" "$sys/$name@.service" "$sys/$name.socket.d" \
-		"$sys/$name@.service.d" "/run/$name"
+		"$sys/$name@.service.d" "$sys/$name.service" "$sys/$name.service.d" "/run/$name"
 	inside "$pid" systemctl daemon-reload
 	;;
 stop)
@@ -194,7 +204,7 @@ stop)
 	;;
 *)
 	echo "usage: private_systemd.sh start | run PID CMD... | stop PID |" \
-		"units PID NAME PORT PROGRAM CONF [options] | remove PID NAME" >&2
+		"units|listener-units PID NAME PORT PROGRAM CONF [options] | remove PID NAME" >&2
 	exit 2
 	;;
 esac

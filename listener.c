@@ -1,0 +1,593 @@
+/*
+ * listener.c - socks4d -l: socks4d as its own super-server.
+ *
+ * The parent binds (or takes the listening sockets systemd passes with
+ * Accept=no), drops privileges, and from then on only accepts, forks and
+ * reaps.  It never reads a byte from a client: each child returns from
+ * listener_run() with its client's socket and runs the session an
+ * inetd-started socks4d runs.  A fork without an exec is what makes this
+ * faster than a super-server: the child starts with socks4d already loaded.
+ *
+ * The parent's only per-client state is what its limits need: a table of
+ * the children's PIDs and source addresses.
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listener.h"
+
+#define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
+#define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
+#define LISTENER_SLOTS_MAX 65536
+
+/* One child: its PID (0: a free slot) and its source, IPv4 as ::ffff:a.b.c.d. */
+struct slot {
+	pid_t		 pid;
+	uint8_t		 source[16];
+};
+
+static struct pollfd listening[LISTENER_ADDRS_MAX];
+static int nlistening;
+static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
+static int nbound;
+/* mmap()ed, not malloc()ed: a child unmaps it without writing a page of it. */
+static struct slot *slots;
+static int nslots, used;
+static int use_syslog, use_journal, draining;
+static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
+static volatile sig_atomic_t stop_requested;
+
+/* Refusals over a limit: one log line a second at most. */
+static struct {
+	long long	 last_ms;
+	unsigned long	 unlogged;
+} refusals = { -1000000, 0 };
+
+static void
+say(int prio, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (use_syslog)
+		syslog(prio, "%s", line);
+	else if (use_journal)	/* it adds the name and PID; "<N>" is the priority */
+		dprintf(2, "<%d>%s\n", prio, line);
+	else
+		dprintf(2, "socks4d[%ld]: %s\n", (long)getpid(), line);
+}
+
+/* Is stderr the journal (JOURNAL_STREAM names it)? */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static const char *
+text_of(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof a);
+		snprintf(buf, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof a);
+		snprintf(buf, len, "%s:%u", a, ntohs(sin->sin_port));
+	}
+	return buf;
+}
+
+/*
+ * "[ADDR:]PORT": 127.0.0.1:1080, [::1]:1080, or a bare 1080 for every
+ * address, IPv4 and IPv6 (one dual-stack socket), as systemd reads
+ * ListenStream=1080.  Numeric only.  *v6only: 0 for the bare port.
+ */
+static int
+parse_listen(const char *arg, struct sockaddr_storage *ss, int *v6only)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN];
+	const char *colon = strrchr(arg, ':'), *port = colon ? colon + 1 : arg;
+	size_t hlen = colon ? (size_t)(colon - arg) : 0;
+	char *end;
+	long p;
+
+	memset(ss, 0, sizeof *ss);
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (*port < '0' || *port > '9' || *end != '\0' || errno || p < 1 || p > 65535)
+		return -1;
+	*v6only = 1;
+	if (colon == NULL) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons((uint16_t)p);
+		*v6only = 0;
+		return 0;
+	}
+	if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
+		if (hlen - 2 >= sizeof host)
+			return -1;
+		memcpy(host, arg + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : -1;
+	}
+	if (hlen >= sizeof host)
+		return -1;
+	memcpy(host, arg, hlen);
+	host[hlen] = '\0';
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)p);
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+static void
+add_listening(int fd)
+{
+	int on = 1;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* Requests are small and the reply is one segment: no Nagle delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	listening[nlistening].fd = fd;
+	listening[nlistening].events = POLLIN;
+	nlistening++;
+}
+
+/* Bind one -l address, or exit: a listener that cannot listen is useless. */
+static void
+open_listening(const char *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, v6only, on = 1;
+
+	if (parse_listen(arg, &ss, &v6only) == -1 || nlistening == LISTENER_ADDRS_MAX) {
+		say(LOG_ERR, "cannot listen on %s: not an address, or more than %d sockets",
+		    arg, LISTENER_ADDRS_MAX);
+		exit(EXIT_SYSTEM);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd == -1 && errno == EAFNOSUPPORT && !v6only) {
+		/* No IPv6 here: every IPv4 address, then. */
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		uint16_t port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+
+		memset(&ss, 0, sizeof ss);
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	    (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1) {
+		say(LOG_ERR, "cannot listen on %s: %s", arg, strerror(errno));
+		exit(EXIT_SYSTEM);
+	}
+	add_listening(fd);
+}
+
+static int
+is_listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof on;
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/*
+ * sd_listen_fds(3) with Accept=no: LISTEN_FDS listening sockets from fd 3
+ * on.  With Accept=yes fd 3 is a connected client: that is socks4d.c's
+ * case, and the environment is left to it.
+ */
+static void
+take_inherited(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long n;
+
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+		return;
+	n = strtol(fds, NULL, 10);
+	if (n < 1 || !is_listening(3))
+		return;
+	for (int fd = 3; fd < 3 + n; fd++) {
+		if (!is_listening(fd) || nlistening == LISTENER_ADDRS_MAX) {
+			say(LOG_WARNING, "LISTEN_FDS: fd %d is no listening socket, or one too many: closed", fd);
+			close(fd);
+			continue;
+		}
+		add_listening(fd);
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* SIGCHLD only ends a wait in ppoll(): the loop reaps on every pass. */
+static void
+on_signal(int sig)
+{
+	if (sig != SIGCHLD)
+		stop_requested = 1;
+}
+
+/*
+ * The three signals the parent handles are blocked except while it waits
+ * in ppoll(), so that none is lost between a check and the wait; there
+ * they are open even if they came blocked.
+ */
+static void
+catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	wait_mask = old_mask;
+	sigdelset(&wait_mask, SIGCHLD);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+/* The child: nothing of the parent's but its client. */
+static void
+become_session(void)
+{
+	for (int i = 0; i < nlistening; i++)
+		close(listening[i].fd);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	if (use_syslog)
+		closelog();
+	munmap(slots, (size_t)nslots * sizeof *slots);
+}
+
+static void
+source_of(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (ss->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else {
+		memcpy(key, v4mapped, 12);
+		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+}
+
+static int
+sessions_from(const uint8_t key[16])
+{
+	int n = 0;
+
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].pid != 0 && memcmp(slots[i].source, key, 16) == 0)
+			n++;
+	return n;
+}
+
+static void
+take_slot(pid_t pid, const uint8_t key[16])
+{
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].pid == 0) {
+			slots[i].pid = pid;
+			memcpy(slots[i].source, key, 16);
+			used++;
+			return;
+		}
+}
+
+static void
+free_slot(pid_t pid)
+{
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].pid == pid) {
+			slots[i].pid = 0;
+			used--;
+			return;
+		}
+}
+
+/* Children that ended; one that died of a signal is logged, unless killed here. */
+static void
+reap(void)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		free_slot(pid);
+		if (WIFSIGNALED(status) && !draining)
+			say(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
+			    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	}
+}
+
+static void
+flush_refusals(void)
+{
+	if (refusals.unlogged == 0 || now_ms() - refusals.last_ms < 1000)
+		return;
+	say(LOG_WARNING, "over the limits: %lu more clients closed at once", refusals.unlogged);
+	refusals.unlogged = 0;
+	refusals.last_ms = now_ms();
+}
+
+/* A client over a limit is closed at once; logged at most once a second. */
+static void
+refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, int max)
+{
+	char who[INET6_ADDRSTRLEN + 8];
+
+	close(fd);
+	if (now_ms() - refusals.last_ms < 1000) {
+		refusals.unlogged++;
+		return;
+	}
+	say(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
+	    text_of(ss, who, sizeof who), count, limit, max);
+	refusals.last_ms = now_ms();
+}
+
+/*
+ * Accept what one listening socket has waiting: 1 in a child (*client is
+ * its socket), 0 in the parent.
+ */
+static int
+accept_some(int lfd, const struct listener_options *o, int *client)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t key[16];
+	pid_t pid;
+	int fd, from;
+
+	for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+		len = sizeof ss;
+		if ((fd = accept(lfd, (struct sockaddr *)&ss, &len)) == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				/* Out of descriptors or memory: let children end first. */
+				say(LOG_ERR, "accept: %s", strerror(errno));
+				poll(NULL, 0, 100);
+			}
+			return 0;
+		}
+		source_of(&ss, key);
+		/* Over a limit?  Children that ended but are not reaped yet are no sessions. */
+		if (used >= o->max_total || sessions_from(key) >= o->max_per_source)
+			reap();
+		if (used >= o->max_total) {
+			refuse(fd, &ss, "in all", used, o->max_total);
+			continue;
+		}
+		if ((from = sessions_from(key)) >= o->max_per_source) {
+			refuse(fd, &ss, "from its address", from, o->max_per_source);
+			continue;
+		}
+		if ((pid = fork()) == 0) {
+			become_session();
+			*client = fd;
+			return 1;
+		}
+		if (pid == -1)
+			say(LOG_ERR, "fork: %s", strerror(errno));
+		else
+			take_slot(pid, key);
+		close(fd);
+	}
+	return 0;
+}
+
+/*
+ * SIGTERM or SIGINT: accept no more, give the sessions o->grace seconds to
+ * end, kill what is left, exit 0.
+ */
+static void
+drain(const struct listener_options *o)
+{
+	long long deadline = now_ms() + o->grace * 1000LL, left;
+	struct timespec ts;
+	int killed = 0;
+
+	draining = 1;
+	for (int i = 0; i < nlistening; i++)
+		close(listening[i].fd);
+	reap();
+	say(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", used, o->grace);
+	while (used > 0 && (left = deadline - now_ms()) > 0) {
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = left % 1000 * 1000000;
+		ppoll(NULL, 0, &ts, &wait_mask);
+		reap();
+	}
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].pid != 0 && kill(slots[i].pid, SIGKILL) == 0)
+			killed++;
+	while (used > 0 && waitpid(-1, NULL, 0) > 0)
+		used--;
+	if (killed > 0)
+		say(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
+	else
+		say(LOG_INFO, "stopped: every session ended");
+	exit(0);
+}
+
+static void
+announce(const struct listener_options *o)
+{
+	char addrs[LISTENER_ADDRS_MAX * (INET6_ADDRSTRLEN + 10)] = "", one[INET6_ADDRSTRLEN + 10];
+	socklen_t len;
+
+	for (int i = 0; i < nlistening; i++) {
+		len = sizeof bound[i];
+		if (getsockname(listening[i].fd, (struct sockaddr *)&bound[nbound], &len) == -1)
+			continue;
+		if (nbound > 0)
+			strcat(addrs, " ");
+		strcat(addrs, text_of(&bound[nbound], one, sizeof one));
+		nbound++;
+	}
+	say(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
+	    o->max_total, o->max_per_source);
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static long
+bounded(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return *end != '\0' || errno != 0 || v < min || v > max ? -1 : v;
+}
+
+int
+listener_option(struct listener_options *o, int opt, const char *arg)
+{
+	struct sockaddr_storage ss;
+	long v;
+	int v6only;
+
+	switch (opt) {
+	case 'l':
+		if (parse_listen(arg, &ss, &v6only) == -1) {
+			fprintf(stderr, "socks4d: -l: '%s' is not [ADDR:]PORT "
+			    "(127.0.0.1:1080, [::1]:1080, 1080)\n", arg);
+			return -1;
+		}
+		if (o->nlisten == LISTENER_ADDRS_MAX) {
+			fprintf(stderr, "socks4d: -l: more than %d addresses\n", LISTENER_ADDRS_MAX);
+			return -1;
+		}
+		o->listen[o->nlisten++] = arg;
+		return 0;
+	case 'm':
+	case 's':
+		if ((v = bounded(arg, 1, LISTENER_SLOTS_MAX)) == -1)
+			break;
+		*(opt == 'm' ? &o->max_total : &o->max_per_source) = (int)v;
+		return 0;
+	case 'g':
+		if ((v = bounded(arg, 0, 86400)) == -1)
+			break;
+		o->grace = (int)v;
+		return 0;
+	}
+	fprintf(stderr, "socks4d: -%c: '%s' is out of range %d..%d\n", opt, arg,
+	    opt == 'g' ? 0 : 1, opt == 'g' ? 86400 : LISTENER_SLOTS_MAX);
+	return -1;
+}
+
+int
+listener_run(const struct listener_options *o, void (*drop_privileges)(void))
+{
+	int client = -1;
+
+	use_syslog = o->log_to_syslog;
+	use_journal = !use_syslog && stderr_is_journal();
+	if (use_syslog)
+		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	take_inherited();
+	for (int i = 0; i < o->nlisten; i++)
+		open_listening(o->listen[i]);
+	if (nlistening == 0)
+		return -1;
+	nslots = o->max_total;
+	slots = mmap(NULL, (size_t)nslots * sizeof *slots, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED) {
+		say(LOG_ERR, "no memory for %d sessions", nslots);
+		exit(EXIT_SYSTEM);
+	}
+	announce(o);
+	catch_signals();
+	drop_privileges();
+	for (;;) {
+		struct timespec second = { 1, 0 };
+
+		ppoll(listening, (nfds_t)nlistening, refusals.unlogged ? &second : NULL, &wait_mask);
+		if (stop_requested)
+			drain(o);
+		/*
+		 * Every time: while a socket is ready, ppoll() returns that and
+		 * leaves SIGCHLD pending, so under steady load it never comes.
+		 */
+		reap();
+		flush_refusals();
+		for (int i = 0; i < nlistening; i++)
+			if ((listening[i].revents & POLLIN) &&
+			    accept_some(listening[i].fd, o, &client) == 1)
+				return client;
+	}
+}
+
+int
+listener_addresses(const struct sockaddr_storage **out)
+{
+	*out = bound;
+	return nbound;
+}

@@ -1,0 +1,43 @@
+/*
+ * listener.h - socks4d's listener mode: one parent that binds, drops
+ * privileges, accepts and forks a child per client, instead of a
+ * super-server.  Each child returns from listener_run() and runs the same
+ * session an inetd-started socks4d runs.
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+#include <sys/socket.h>
+
+#define LISTENER_ADDRS_MAX	16	/* -l options and inherited sockets */
+#define LISTENER_TOTAL		1024	/* socks4d.socket's MaxConnections= */
+#define LISTENER_PER_SOURCE	128	/* and its MaxConnectionsPerSource= */
+#define LISTENER_GRACE		10	/* seconds sessions get after SIGTERM */
+
+struct listener_options {
+	const char	*listen[LISTENER_ADDRS_MAX];	/* -l [ADDR:]PORT */
+	int		 nlisten;
+	int		 max_total;		/* sessions at once, in all */
+	int		 max_per_source;	/* and from one address */
+	int		 grace;			/* seconds, after SIGTERM */
+	int		 log_to_syslog;		/* stderr was closed */
+};
+
+#define LISTENER_DEFAULTS { .max_total = LISTENER_TOTAL, \
+	.max_per_source = LISTENER_PER_SOURCE, .grace = LISTENER_GRACE }
+
+/* -l, -m, -s or -g with its argument: -1 (and a message) if it is bad. */
+int	listener_option(struct listener_options *, int, const char *);
+
+/*
+ * Returns -1 at once when there is nothing to listen on (no -l, and no
+ * listening sockets passed by systemd with Accept=no).  Otherwise it never
+ * returns in the parent; in each child it returns the client's socket, with
+ * the listening sockets closed and the signal dispositions reset.
+ */
+int	listener_run(const struct listener_options *, void (*)(void));
+
+/* In a child: every address socks4d listens on (*out), and how many. */
+int	listener_addresses(const struct sockaddr_storage **);
+
+#endif

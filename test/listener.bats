@@ -1,0 +1,451 @@
+#!/usr/bin/env bats
+# Listener mode: socks4d -l binds, drops privileges, and forks a session per
+# client (no super-server); and systemd's Accept=no, where it is handed the
+# listening socket.  Caps in all and per source, crashes of a child, the
+# drain on SIGTERM, socks.conf read fresh by a child that is no longer root,
+# and the shipped socks4d-listener units.
+
+BATS_TEST_TIMEOUT=90
+load suite_helper
+
+setup_file() {
+	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+	start_peer ECHO echo 127.0.0.2
+	mkdir -p "$BATS_FILE_TMPDIR/www"
+	export MARKER="listener page $RANDOM$RANDOM"
+	printf '%s\n' "$MARKER" >"$BATS_FILE_TMPDIR/www/index.html"
+	start_http 127.0.0.1 "$BATS_FILE_TMPDIR/www"
+}
+
+teardown_file() {
+	kill_pids "${ECHO_PID:-}" "${HTTP_PID:-}"
+}
+
+setup() {
+	# Started as root, the sessions run as nobody: socks.conf must be
+	# reachable for them, and bats' own temporary directories are not.
+	CONFDIR=$(mktemp -d /tmp/socks4d-listener.XXXXXX)
+	chmod 755 "$CONFDIR"
+	CONF=$CONFDIR/socks.conf
+	printf 'permit c 127.0.0.0/8\n' >"$CONF"
+	chmod 644 "$CONF"
+	L_LOG=$BATS_TEST_TMPDIR/listener.log
+	L_PID=
+	SESSION_PID=
+	UNIT=
+	SD_STARTED=
+}
+
+teardown() {
+	if [ -n "$L_PID" ] && kill -0 "$L_PID" 2>/dev/null; then
+		no_crash_logged
+		stop_listener
+	fi
+	exec 6>&- 2>/dev/null
+	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
+	[ -z "${UNIT:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" remove "$SD_PID" "$UNIT"
+	[ -z "${SD_STARTED:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
+	no_sanitizer_reports "$L_LOG"
+	rm -rf "$CONFDIR"
+}
+
+# start_listener [socks4d options]: socks4d -c $CONF -l 127.0.0.1:$L_PORT,
+# waited for through its "listening on" line (a probe would be a client).
+start_listener() {
+	L_PORT=$(free_port)
+	"$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT" "$@" 2>>"$L_LOG" 3>&- &
+	L_PID=$!
+	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: listening on "
+}
+
+# stop_listener: SIGTERM, and SIGKILL for a listener that hangs on to it.
+stop_listener() {
+	kill -TERM "$L_PID" 2>/dev/null
+	timeout 20 tail --pid="$L_PID" -f /dev/null || kill -KILL "$L_PID" 2>/dev/null
+	wait "$L_PID" 2>/dev/null
+	L_PID=
+	return 0
+}
+
+no_crash_logged() {
+	if grep -n 'ended by signal' "$L_LOG"; then die "a session crashed"; fi
+	return 0
+}
+
+# curl_page PORT [curl options]: the page through socks4d, SOCKS4a.
+curl_page() {
+	local port=$1
+	shift
+	run -0 curl -sS --fail --max-time 20 "$@" --socks4a "127.0.0.1:$port" "http://localhost:$HTTP_PORT/"
+	[ "$output" = "$MARKER" ] || die "not the page: $output"
+}
+
+# children PID: the PIDs of PID's children, once there are N of them.
+children() {
+	local tries=200 kids
+	while (( tries-- > 0 )); do
+		kids=$(pgrep -P "$1" | sort)
+		[ "$(grep -c . <<<"$kids")" -ge "$2" ] && { echo "$kids"; return 0; }
+		sleep 0.05
+	done
+	die "$1 has not $2 children: $kids"
+}
+
+# start_session: listener_client.py's session, one CONNECT to the echo
+# peer, fed lines through fd 6; what it prints goes to $SESSION_OUT.
+start_session() {
+	local in=$BATS_TEST_TMPDIR/session.in
+	SESSION_OUT=$BATS_TEST_TMPDIR/session.out
+	mkfifo "$in"
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT" \
+		<"$in" >"$SESSION_OUT" 2>&1 3>&- &
+	SESSION_PID=$!
+	exec 6>"$in"
+	wait_for_log "$SESSION_OUT" '^reply ' 20
+	grep -qx 'reply 90' "$SESSION_OUT" || die "session: $(cat "$SESSION_OUT")"
+}
+
+caps() {
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" caps "$L_PORT" "$ECHO_PORT" "$@"
+}
+
+@test "listener: curl --socks4a through socks4d -l, a session of its own per client, records on stderr" {
+	start_listener
+	local c1 c2 p1 p2
+	c1=$(client_port)
+	curl_page "$L_PORT" --local-port "$c1"
+	c2=$(client_port)
+	curl_page "$L_PORT" --local-port "$c2"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c1: $(cat "$L_LOG")"
+	record_of "$c1" "$L_LOG" | grep -qx '<D_NAME> :localhost' || die "no D_NAME for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c2"
+	# two end lines, from two children, neither of them the listener
+	wait_for_log "$L_LOG" ': end: .*both sides closed'
+	run -0 grep -c ': end: .*both sides closed' "$L_LOG"
+	[ "$output" = 2 ] || die "$output end lines"
+	p1=$(grep -o '^socks4d\[[0-9]*\]: end:' "$L_LOG" | head -1 | tr -dc 0-9)
+	p2=$(grep -o '^socks4d\[[0-9]*\]: end:' "$L_LOG" | tail -1 | tr -dc 0-9)
+	[ "$p1" != "$p2" ] || die "one process for two clients"
+	[ "$p1" != "$L_PID" ] || die "the listener served a client itself"
+	[ "$p2" != "$L_PID" ] || die "the listener served a client itself"
+}
+
+@test "listener: started as root, it binds, then the listener and its sessions run as nobody" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	start_listener
+	exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
+	kid=$(children "$L_PID" 1)
+	run -0 ps -o uid= -p "$L_PID"
+	[ "${output// /}" = 65534 ] || die "listener runs as uid $output"
+	run -0 ps -o uid= -p "$kid"
+	[ "${output// /}" = 65534 ] || die "session runs as uid $output"
+	exec 5>&-
+}
+
+@test "listener: started as root with a socks.conf its sessions cannot read, it says so at once" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	chmod 600 "$CONF"
+	start_listener
+	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: $CONF: Permission denied: every request will be rejected until uid 65534 can read it$"
+	run ! curl -sS --max-time 10 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	chmod 644 "$CONF"
+	curl_page "$L_PORT"
+}
+
+@test "listener: an IPv6 listen address, [::1]:PORT, beside an IPv4 one" {
+	[ -e /proc/net/tcp6 ] || skip "no IPv6"
+	local p6 c
+	p6=$(free_port)
+	start_listener -l "[::1]:$p6"
+	grep -q "listening on 127.0.0.1:$L_PORT \[::1\]:$p6;" "$L_LOG" || die "$(cat "$L_LOG")"
+	run -0 curl -sS --fail --max-time 20 --socks4a "[::1]:$p6" "http://localhost:$HTTP_PORT/"
+	[ "$output" = "$MARKER" ] || die "not the page through [::1]: $output"
+	wait_for_log "$L_LOG" '^<S_IP> :::1$'
+	curl_page "$L_PORT"
+}
+
+@test "listener: -s caps the sessions from one address: the one over it is closed at once, others are served, a freed slot is reused" {
+	start_listener -s 3
+	run -0 caps 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.3
+	echo "$output"
+	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "first: ${lines[0]}"
+	[ "${lines[1]}" = "1 127.0.0.1 90" ] || die "second: ${lines[1]}"
+	[ "${lines[2]}" = "2 127.0.0.1 90" ] || die "third: ${lines[2]}"
+	[ "${lines[3]}" = "3 127.0.0.1 closed" ] || die "fourth, over the cap: ${lines[3]}"
+	[ "${lines[4]}" = "4 127.0.0.3 90" ] || die "another address: ${lines[4]}"
+	[[ ${lines[5]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[5]}"
+	grep -q "closed a client from 127.0.0.1:[0-9]* at once: 3 sessions from its address, limit 3" "$L_LOG" ||
+		die "no log line: $(cat "$L_LOG")"
+}
+
+@test "listener: -m caps the sessions in all, whatever their addresses" {
+	start_listener -m 3
+	run -0 caps 127.0.0.1 127.0.0.3 127.0.0.4 127.0.0.5
+	echo "$output"
+	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "${lines[0]}"
+	[ "${lines[1]}" = "1 127.0.0.3 90" ] || die "${lines[1]}"
+	[ "${lines[2]}" = "2 127.0.0.4 90" ] || die "${lines[2]}"
+	[ "${lines[3]}" = "3 127.0.0.5 closed" ] || die "over the cap: ${lines[3]}"
+	[[ ${lines[4]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[4]}"
+	grep -q "closed a client from 127.0.0.5:[0-9]* at once: 3 sessions in all, limit 3" "$L_LOG" ||
+		die "no log line: $(cat "$L_LOG")"
+}
+
+@test "listener: a session killed by SIGSEGV or SIGKILL is logged, and the listener serves on" {
+	# the sanitizer build would catch the SIGSEGV itself
+	ASAN_OPTIONS=handle_segv=0 start_listener
+	local sig kid
+	for sig in SEGV KILL; do
+		exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
+		kid=$(children "$L_PID" 1)
+		kill -"$sig" "$kid"
+		wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: session $kid ended by signal "
+		exec 5>&-
+		kill -0 "$L_PID" || die "the listener died with its child"
+		curl_page "$L_PORT"
+	done
+	grep -q "session [0-9]* ended by signal 11 " "$L_LOG" || die "SIGSEGV not logged: $(cat "$L_LOG")"
+	grep -q "session [0-9]* ended by signal 9 " "$L_LOG" || die "SIGKILL not logged"
+	sed -i '/ended by signal/d' "$L_LOG"	# expected here
+}
+
+@test "listener: SIGTERM stops accepting; a session in progress ends on its own, then exit 0" {
+	start_listener -g 60
+	start_session
+	kill -TERM "$L_PID"
+	wait_for_log "$L_LOG" "stopping: no new clients; 1 sessions have 60 s to end"
+	run ! curl -sS --max-time 5 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"refused"* || $output == *"Couldn't connect"* || $output == *"Failed to connect"* ]] ||
+		die "a new client was not refused: $output"
+	echo "still here" >&6
+	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
+	grep -qx 'still here' "$SESSION_OUT" || die "the session in progress broke: $(cat "$SESSION_OUT")"
+	local t0=$SECONDS
+	exec 6>&-
+	wait "$L_PID"
+	status=$?
+	L_PID=
+	[ "$status" = 0 ] || die "exit status $status"
+	(( SECONDS - t0 < 30 )) || die "waited for the deadline, not for the session"
+	grep -q "stopped: every session ended" "$L_LOG" || die "$(cat "$L_LOG")"
+}
+
+@test "listener: SIGTERM: a session still running at the -g deadline is killed, then exit 0" {
+	start_listener -g 2
+	start_session
+	local t0=$SECONDS
+	kill -TERM "$L_PID"
+	timeout 30 tail --pid="$L_PID" -f /dev/null || die "the listener did not exit within 30 s"
+	wait "$L_PID"
+	status=$?
+	L_PID=
+	[ "$status" = 0 ] || die "exit status $status"
+	(( SECONDS - t0 >= 1 )) || die "did not wait for the session"
+	grep -q "stopped: killed 1 sessions still running after 2 s" "$L_LOG" || die "$(cat "$L_LOG")"
+	echo "anyone" >&6
+	wait_for_log "$SESSION_OUT" '^anyone$\|^eof$' 20
+	grep -qx eof "$SESSION_OUT" || die "the session outlived the listener: $(cat "$SESSION_OUT")"
+	exec 6>&-
+}
+
+@test "listener: socks.conf edited in place and replaced by rename, each applies to the next connection" {
+	start_listener
+	local ino c
+	curl_page "$L_PORT"
+	ino=$(stat -c %i "$CONF")
+	# in place: same file, new text (a deny)
+	printf 'deny c 127.0.0.0/8\n' >"$CONF"
+	[ "$(stat -c %i "$CONF")" = "$ino" ] || die "not edited in place"
+	c=$(client_port)
+	run ! curl -sS --fail --max-time 20 --local-port "$c" --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	record_of "$c" "$L_LOG" | grep -qx "<Reason> :$CONF:1 denies" ||
+		die "edit in place not applied: $(record_of "$c" "$L_LOG")"
+	# by rename: a new file (as editors and sed -i write), moved over it
+	printf '# replaced\npermit c 127.0.0.1\n' >"$CONFDIR/new"
+	chmod 644 "$CONFDIR/new"
+	mv "$CONFDIR/new" "$CONF"
+	[ "$(stat -c %i "$CONF")" != "$ino" ] || die "not replaced"
+	curl_page "$L_PORT"
+	# and in place once more, after the rename
+	printf 'deny c 127.0.0.0/8\n' >>"$CONF"
+	printf 'deny c 127.0.0.0/8\n' >"$CONF"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] || die "second edit in place not applied: $output"
+}
+
+@test "listener: systemd-socket-activate without -a (Accept=no) hands over its listening socket; with -a fd 3 is still one client" {
+	local port c1 c2 ssa_pid p1 p2
+	port=$(free_port)
+	systemd-socket-activate -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	ssa_pid=$!
+	wait_for_port 127.0.0.1 "$port"
+	c1=$(client_port)
+	curl_page "$port" --local-port "$c1"
+	c2=$(client_port)
+	curl_page "$port" --local-port "$c2"
+	wait_for_log "$L_LOG" "listening on 127.0.0.1:$port; at most 1024 sessions, 128 from one address"
+	# socks-activate execs socks4d in its own place: one listener, two sessions
+	run -0 grep -c "listening on 127.0.0.1:$port" "$L_LOG"
+	[ "$output" = 1 ] || die "$output listeners"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c2"
+	kill_pids "$ssa_pid" || true
+	# Accept=yes with fd 3 (no --inetd): a connected socket, served once
+	port=$(free_port)
+	systemd-socket-activate -a -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	ssa_pid=$!
+	wait_for_port 127.0.0.1 "$port"
+	c1=$(client_port)
+	curl_page "$port" --local-port "$c1"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "Accept=yes: no record for $c1"
+	if grep "listening on 127.0.0.1:$port" "$L_LOG"; then die "Accept=yes taken for a listener"; fi
+	kill_pids "$ssa_pid" || true
+}
+
+@test "listener: a port in use: socks4d says so and exits 111; make run says how to pick another" {
+	start_listener
+	run -111 "$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT"
+	[[ $output == *"cannot listen on 127.0.0.1:$L_PORT: Address "*"in use"* ]] || die "$output"
+	run ! timeout 60 make -s -C "$TOP" run PORT="$L_PORT"
+	[[ $output == *"PORT="* ]] || die "make run gave no hint: $output"
+	[[ $output == *"in use"* ]] || die "make run did not say the port is in use: $output"
+}
+
+@test "listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error" {
+	local bad
+	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 127.0.0.1:65536 127.0.0.1: ''; do
+		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l "$bad"
+		[[ $output == *"not [ADDR:]PORT"* ]] || die "-l '$bad': $output"
+	done
+	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
+	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] || die "$output"
+	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
+}
+
+# sd CMD...: CMD where the units run (this machine's systemd, or a private one).
+sd() { "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; }
+
+# put FILE: stdin into FILE, where the units run.
+put() { sd sh -c 'cat >"$1"' sh "$1"; }
+
+# install_listener_units: the shipped listener units as $UNIT on $PORT, with
+# socks4d from this tree and $UNIT_CONF_TEXT as a socks.conf that only the
+# group nogroup may read, and Group=nogroup standing in for the static group
+# socks4d that an installation would create (a test must not add groups).
+install_listener_units() {
+	local sys=/run/systemd/system
+	printf '%s\n' "$UNIT_CONF_TEXT" >"$BATS_TEST_TMPDIR/unit.conf"
+	"$BATS_TEST_DIRNAME/private_systemd.sh" listener-units "$SD_PID" "$UNIT" "$PORT" \
+		"$SOCKS4D" "$BATS_TEST_TMPDIR/unit.conf" "$@"
+	# The service starts with the first client: there is time to change it.
+	sd chgrp nogroup "/run/$UNIT/socks.conf"
+	sd chmod 640 "/run/$UNIT/socks.conf"
+	sd mkdir -p "$sys/$UNIT.service.d"
+	# (the sanitizer build's leak check at exit hangs in the unit's sandbox)
+	printf '[Service]\nGroup=nogroup\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' |
+		put "$sys/$UNIT.service.d/group.conf"
+	sd systemctl daemon-reload
+}
+
+# accepted_pids: the PIDs of the sessions that logged an Accept, from the journal.
+accepted_pids() {
+	sd journalctl --no-pager -o short -u "$UNIT.service" |
+		sed -n 's/.* socks4d\[\([0-9]*\)\]: CONNECT .*: Accept, .*/\1/p'
+}
+
+@test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
+	[ "$(id -u)" = 0 ] || skip "installing units needs root"
+	SD_PID=-
+	if [ ! -d /run/systemd/system ]; then
+		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
+			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+		SD_STARTED=$SD_PID
+	fi
+	UNIT=socks4d-ltest-$$-$RANDOM
+	PORT=$(free_port)
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	# -m 2: every later client needs the slot of one that ended
+	install_listener_units -m 2
+	wait_for_port 127.0.0.1 "$PORT"
+	for i in 1 2 3 4; do curl_page "$PORT"; done
+	local main pids tries=100 conf=/run/$UNIT/socks.conf
+	main=$(sd systemctl show -P MainPID "$UNIT.service")
+	[ "$main" -gt 0 ] || die "no main process"
+	run -0 sd ps -o uid= -p "$main"
+	[ "${output// /}" != 0 ] || die "the listener runs as root"
+	until [ "$(accepted_pids | sort -u | grep -c .)" -ge 4 ]; do
+		(( tries-- > 0 )) || break
+		sleep 0.1
+	done
+	pids=$(accepted_pids | sort -u)
+	[ "$(grep -c . <<<"$pids")" -ge 4 ] || die "not four sessions in the journal: $pids"
+	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
+	# socks.conf, readable by the group only: edited in place, then replaced
+	printf 'deny c 127.0.0.0/8\n' | sd sh -c "cat >$conf"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$PORT" "http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] || die "edit in place not applied: $output"
+	printf '# replaced\npermit c 127.0.0.0/8\n' | put "$conf.new"
+	sd sh -c "chgrp nogroup $conf.new && chmod 640 $conf.new && mv $conf.new $conf"
+	curl_page "$PORT"
+	[ "$(sd systemctl show -P MainPID "$UNIT.service")" = "$main" ] || die "the listener was restarted"
+	# stop: the session in progress ends on its own, then the listener exits 0
+	L_PORT=$PORT start_session
+	sd systemctl stop --no-block "$UNIT.socket" "$UNIT.service"
+	tries=100
+	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = deactivating ]; do
+		(( tries-- > 0 )) || die "not stopping: $(sd systemctl show -P ActiveState "$UNIT.service")"
+		sleep 0.1
+	done
+	echo "still here" >&6
+	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
+	grep -qx 'still here' "$SESSION_OUT" || die "the stop broke the session: $(cat "$SESSION_OUT")"
+	exec 6>&-
+	tries=200
+	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = inactive ]; do
+		(( tries-- > 0 )) || die "still $(sd systemctl show -P ActiveState "$UNIT.service")"
+		sleep 0.1
+	done
+	run -0 sd systemctl show -P Result "$UNIT.service"
+	[ "$output" = success ] || die "Result=$output"
+	run -0 sd journalctl --no-pager -o short -u "$UNIT.service"
+	[[ $output == *"stopped: every session ended"* ]] || die "$output"
+}
+
+@test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
+	local out level
+	out=$(cd "$TOP" && systemd-analyze security --offline=yes socks4d-listener.service 2>&1)
+	level=$(sed -nE 's/.*Overall exposure level for socks4d-listener[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out")
+	echo "# socks4d-listener.service: exposure $level" >&3
+	[ -n "$level" ] || die "no exposure level: $out"
+	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || die "exposure $level > 1.0"
+}
+
+@test "listener: a bare port listens on every address, IPv4 and IPv6 (in a network namespace of its own)" {
+	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
+	command -v unshare >/dev/null || skip "no unshare"
+	run -0 timeout 60 unshare --net bash -s "$SOCKS4D" "$CONF" "$BATS_FILE_TMPDIR/www" "$MARKER" "$PYTHON" <<'SH'
+		set -eu
+		socks4d=$1 conf=$2 www=$3 marker=$4 python=$5
+		ip link set lo up
+		cd "$(mktemp -d)"
+		"$python" -m http.server --bind 127.0.0.1 --directory "$www" 8000 >/dev/null 2>&1 &
+		web=$!
+		"$socks4d" -c "$conf" -l 1080 2>log &
+		l=$!
+		trap 'kill $web $l; rm -f log; rmdir "$PWD"' EXIT
+		for _ in $(seq 100); do grep -q 'listening on' log && break; sleep 0.05; done
+		grep 'listening on' log
+		for proxy in 127.0.0.1:1080 '[::1]:1080'; do
+			for _ in $(seq 100); do
+				got=$(curl -sS --max-time 10 --socks4 "$proxy" http://127.0.0.1:8000/ 2>&1) && break
+				sleep 0.05
+			done
+			[ "$got" = "$marker" ] || { echo "through $proxy: $got"; exit 1; }
+			echo "served through $proxy"
+		done
+SH
+	echo "$output"
+	[[ $output == *"listening on [::]:1080;"* ]] || die "not one dual-stack socket"
+	[[ $output == *"served through 127.0.0.1:1080"* ]] || die "IPv4 not served"
+	[[ $output == *"served through [::1]:1080"* ]] || die "IPv6 not served"
+}
