@@ -62,7 +62,8 @@ $(PROG)-san: $(SRCS) $(HDRS)
 test: all $(PROG)-san
 	bats test/
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats test/requests.bats \
-	  test/hostile.bats test/faults.bats test/bind.bats
+	  test/hostile.bats test/hostile5.bats test/faults.bats test/bind.bats \
+	  test/listener.bats test/loops.bats
 
 # libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
 # parsers, ASan+UBSan.

@@ -40,8 +40,10 @@ conf_open(const char *path, struct text *why)
 		err = "not a regular file";
 	if (err == NULL)
 		return fd;
-	if (fd != -1)
+	if (fd != -1) {
 		close(fd);
+		errno = EINVAL;		/* there is a file, if not of the right kind */
+	}
 	add(why, path);
 	add(why, ": ");
 	add(why, err);

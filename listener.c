@@ -294,6 +294,11 @@ become_session(void)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	/*
+	 * A process group of its own: Ctrl-C at the listener's terminal is
+	 * for the listener, which drains, not for every session at once.
+	 */
+	setpgid(0, 0);
 	if (use_syslog)
 		closelog();
 	munmap(slots, (size_t)nslots * sizeof *slots);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define RECORD_MAX	4096
 
 static int log_to_syslog, log_one_line;
+static volatile sig_atomic_t in_signal_handler;	/* syslog(3) is not safe there */
 static int journal_fd = -1;
 
 /* Whether fds a and b are the same open file (the client, under inetd). */
@@ -83,7 +85,8 @@ log_line(int prio, const char *line)
 	struct text t = { buf, 0, sizeof buf - 1 };
 
 	if (log_to_syslog) {
-		syslog(prio, "%s", line);
+		if (!in_signal_handler)
+			syslog(prio, "%s", line);
 		return;
 	}
 	add(&t, "socks4d[");
@@ -93,6 +96,13 @@ log_line(int prio, const char *line)
 	buf[t.len++] = '\n';
 	if (write(2, buf, t.len) < 0)
 		return;
+}
+
+/* From a signal handler on, lines meant for syslog are dropped. */
+void
+log_from_signal_handler(void)
+{
+	in_signal_handler = 1;
 }
 
 /* Free-form diagnostics, off the per-session path. */

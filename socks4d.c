@@ -58,6 +58,8 @@
 #endif
 #ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup on Debian */
 #define RUN_AS_UID	65534
+#endif
+#ifndef RUN_AS_GID
 #define RUN_AS_GID	65534
 #endif
 #ifndef SOCKS_CONF
@@ -68,6 +70,7 @@
 #endif
 
 #define SECS_MAX	86400	/* longest deadline an option may set */
+#define KEEPALIVE_MAX	32767	/* Linux's longest TCP_KEEPIDLE */
 #define HEAD_MAX	16384	/* the request and what the client sends early */
 #define ADDRS_MAX	8	/* addresses of a name tried, at most */
 #define COPY_BUF	HEAD_MAX /* each direction copies until it proves bulky; the
@@ -147,7 +150,7 @@ static struct session *alarm_session;	/* whom finish() ends if the resolver hang
 
 static void	usage(void) __attribute__((noreturn));
 static void	version(void) __attribute__((noreturn));
-static long	option_secs(int, const char *, long);
+static long	option_secs(int, const char *, long, long);
 static int	fill_low_fds(void);
 static int	client_socket(void);
 static void	drop_privileges(void);
@@ -196,11 +199,11 @@ main(int argc, char *argv[])
 		case 'c': conf_path = optarg; break;
 		case 'u': users_path = optarg; break;
 		case 't': check = 1; break;
-		case 'T': request_timeout = option_secs(ch, optarg, 1); break;
-		case 'C': connect_timeout = option_secs(ch, optarg, 1); break;
-		case 'B': bind_timeout = option_secs(ch, optarg, 1); break;
-		case 'I': idle_timeout = option_secs(ch, optarg, 0); break;
-		case 'K': keepalive_idle = option_secs(ch, optarg, 0); break;
+		case 'T': request_timeout = option_secs(ch, optarg, 1, SECS_MAX); break;
+		case 'C': connect_timeout = option_secs(ch, optarg, 1, SECS_MAX); break;
+		case 'B': bind_timeout = option_secs(ch, optarg, 1, SECS_MAX); break;
+		case 'I': idle_timeout = option_secs(ch, optarg, 0, SECS_MAX); break;
+		case 'K': keepalive_idle = option_secs(ch, optarg, 0, KEEPALIVE_MAX); break;
 		case 'V': version();
 		case 'g': case 'l': case 'm': case 's':
 			if (listener_option(&lo, ch, optarg) == -1)
@@ -237,10 +240,10 @@ main(int argc, char *argv[])
 	if (users_fd != -1)		/* no login was asked for */
 		close(users_fd);
 	load_rules(&s, conf_fd, conf_why);
+	keep_alive(s.in);
 	if (s.req.cmd == SOCKS_UDP_ASSOCIATE)
 		finish(&s, do_udp(&s));
 	remote = s.req.cmd == SOCKS_CONNECT ? do_connect(&s) : do_bind(&s);
-	keep_alive(s.in);
 	keep_alive(remote);
 	finish(&s, relay(&s, remote));
 }
@@ -284,19 +287,18 @@ version(void)
 	exit(0);
 }
 
-/* The value of -X secs, at least min and at most SECS_MAX, or usage. */
+/* The value of -X secs, in [min, max], or usage. */
 static long
-option_secs(int opt, const char *arg, long min)
+option_secs(int opt, const char *arg, long min, long max)
 {
-	long v = number(arg, SECS_MAX);
+	long v = number(arg, max);
 
 	if (v >= min)
 		return v;
 	if (v == -1 && strspn(arg, "0123456789") != strlen(arg))
 		fprintf(stderr, "socks4d: -%c: '%s' is not a number of seconds\n", opt, arg);
 	else
-		fprintf(stderr, "socks4d: -%c: %s is out of range %ld..%d\n", opt, arg, min,
-		    SECS_MAX);
+		fprintf(stderr, "socks4d: -%c: %s is out of range %ld..%ld\n", opt, arg, min, max);
 	usage();
 }
 
@@ -754,47 +756,89 @@ load_rules(struct session *s, int fd, const char *open_error)
 	}
 }
 
+/*
+ * The lookup's deadline passed (SIGALRM, in getaddrinfo()): the reply
+ * owed and the record are written, and the session ends.  finish() only
+ * builds text in its own buffers and writes it, which is safe here, but
+ * syslog(3) is not, so the record is not sent there.
+ */
 static void
 on_alarm(int sig)
 {
+	struct session *s = alarm_session;
+
 	(void)sig;
-	/* finish() only writes, logs and exits; getaddrinfo() shares no state with it. */
-	owe(alarm_session, SOCKS5_HOST_UNREACHABLE);
-	reject(alarm_session, "name lookup took too long", NULL);
+	log_from_signal_handler();
+	if (s->granted) {		/* an association's datagram: it ends */
+		s->end_errno = ETIMEDOUT;
+		finish(s, END_DEST_FAILED);
+	}
+	owe(s, SOCKS5_HOST_UNREACHABLE);
+	reject(s, "name lookup took too long", NULL);
 }
 
 /*
- * The request's destination as socket addresses: its address, or what its
- * name resolves to (IPv4 and IPv6, in the resolver's order).
- * getaddrinfo() has no deadline of its own, so alarm() gives it one.
+ * What a name resolves to, IPv4 and IPv6 in the resolver's order, each
+ * with port: how many addresses (0: none).
  */
 static int
-resolve(struct session *s, struct sockaddr_storage *out, int max)
+lookup(const char *name, uint16_t port, struct sockaddr_storage *out, int max)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int n = 0, err;
+	int n = 0;
 
-	if (s->req.host[0] == '\0') {
-		out[0] = s->req.addr;
-		return 1;
-	}
-	alarm_session = s;
-	signal(SIGALRM, on_alarm);
-	alarm((unsigned)connect_timeout);
-	err = getaddrinfo(s->req.host, NULL, &hints, &res);
-	alarm(0);
-	owe(s, SOCKS5_HOST_UNREACHABLE);
-	if (err != 0)
-		reject(s, "cannot resolve ", s->req.host);
+	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+		return 0;
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
 		memset(&out[n], 0, sizeof out[n]);
 		memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
-		set_port(&out[n], s->req.port);
+		set_port(&out[n], port);
 		n++;
 	}
 	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * lookup() by the deadline: getaddrinfo() has none of its own, so alarm()
+ * gives it one, rounded up to a whole second.
+ */
+static int
+lookup_by(struct session *s, const char *name, uint16_t port, struct sockaddr_storage *out,
+    int max, long long deadline)
+{
+	long long left = deadline - now_ms();
+	sigset_t alrm;
+	int n;
+
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+	alarm_session = s;
+	signal(SIGALRM, on_alarm);
+	alarm(left > 1000 ? (unsigned)((left + 999) / 1000) : 1);
+	n = lookup(name, port, out, max);
+	alarm(0);
+	return n;
+}
+
+/*
+ * The request's destination as socket addresses: its address, or what its
+ * name resolves to by the deadline.  Rejects a name that resolves to none.
+ */
+static int
+resolve(struct session *s, struct sockaddr_storage *out, int max, long long deadline)
+{
+	int n;
+
+	if (s->req.host[0] == '\0') {
+		out[0] = s->req.addr;
+		return 1;
+	}
+	n = lookup_by(s, s->req.host, s->req.port, out, max, deadline);
+	owe(s, SOCKS5_HOST_UNREACHABLE);
 	if (n == 0)
 		reject(s, "cannot resolve ", s->req.host);
 	return n;
@@ -933,9 +977,10 @@ do_connect(struct session *s)
 	socklen_t bnd_len = sizeof bnd;
 	size_t len;
 
-	n = resolve(s, addrs, ADDRS_MAX);
-	owe(s, SOCKS5_NOT_ALLOWED);
+	/* -C bounds the name lookup and the connects together. */
 	deadline = now_ms() + connect_timeout * 1000LL;
+	n = resolve(s, addrs, ADDRS_MAX, deadline);
+	owe(s, SOCKS5_NOT_ALLOWED);
 	for (i = 0; i < n; i++) {
 		if (is_socks4d_itself(s, &addrs[i]))
 			reject(s, "destination is socks4d itself", NULL);
@@ -1032,7 +1077,7 @@ expected_peers(struct session *s, struct sockaddr_storage *addrs)
 	struct text why = TEXT(rule);
 	int n, i, kept = 0;
 
-	n = resolve(s, addrs, ADDRS_MAX);
+	n = resolve(s, addrs, ADDRS_MAX, now_ms() + connect_timeout * 1000LL);
 	for (i = 0; i < n; i++) {
 		why.len = 0;
 		if (conf_decide(&s->rules, SOCKS_BIND, &addrs[i], &s->src, login_of(s), &why))
@@ -1182,8 +1227,7 @@ static int
 udp_resolve(struct session *s, struct association *a, const char *name,
     struct sockaddr_storage *out)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
-	int i, err;
+	int i;
 
 	for (i = 0; i < a->n_names; i++)
 		if (strcmp(a->names[i].name, name) == 0)
@@ -1193,15 +1237,7 @@ udp_resolve(struct session *s, struct association *a, const char *name,
 			i = --a->n_names;	/* the last one makes room */
 		memcpy(a->names[i].name, name, strlen(name) + 1);
 		memset(&a->names[i].addr, 0, sizeof a->names[i].addr);
-		alarm_session = s;
-		signal(SIGALRM, on_alarm);
-		alarm((unsigned)connect_timeout);
-		err = getaddrinfo(name, NULL, &hints, &res);
-		alarm(0);
-		if (err == 0) {
-			memcpy(&a->names[i].addr, res->ai_addr, res->ai_addrlen);
-			freeaddrinfo(res);
-		}
+		lookup_by(s, name, 0, &a->names[i].addr, 1, now_ms() + connect_timeout * 1000LL);
 		a->n_names++;
 	}
 	*out = a->names[i].addr;
@@ -1234,7 +1270,7 @@ is_peer(const struct association *a, const struct sockaddr_storage *from)
  * the port its request named, if it named one), whole (FRAG 0), to a
  * destination socks.conf's u rules permit.  Anything else is dropped.
  */
-static void
+static int
 udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 {
 	struct sockaddr_storage from, dst;
@@ -1248,7 +1284,7 @@ udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 
 	if ((n = recvfrom(a->client_fd, buf, DATAGRAM_MAX, 0, (struct sockaddr *)&from,
 	    &len)) == -1)
-		return;
+		return 0;
 	if (!same_host(&from, &s->src) || (s->req.port != 0 && port_of(&from) != s->req.port) ||
 	    (a->client_known && port_of(&from) != port_of(&a->client)))
 		goto drop;
@@ -1276,13 +1312,14 @@ udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 	remember_peer(a, &dst);
 	s->datagrams_received++;
 	s->received += (size_t)n - u.len;
-	return;
+	return 1;
 drop:
 	s->datagrams_dropped++;
+	return 0;
 }
 
 /* One datagram from outside: only from a destination the client sent to. */
-static void
+static int
 udp_from_peer(struct session *s, struct association *a, int fd, uint8_t *buf)
 {
 	uint8_t *data = buf + SOCKS5_REPLY_MAX, header[SOCKS5_REPLY_MAX];
@@ -1292,20 +1329,21 @@ udp_from_peer(struct session *s, struct association *a, int fd, uint8_t *buf)
 	ssize_t n;
 
 	if ((n = recvfrom(fd, data, DATAGRAM_MAX, 0, (struct sockaddr *)&from, &len)) == -1)
-		return;
+		return 0;
 	if (!a->client_known || !is_peer(a, &from)) {
 		s->datagrams_dropped++;
-		return;
+		return 0;
 	}
 	h = socks5_udp_header(header, (struct sockaddr *)&from);
 	memcpy(data - h, header, h);
 	if (sendto(a->client_fd, data - h, h + (size_t)n, 0, (struct sockaddr *)&a->client,
 	    addr_len(&a->client)) == -1) {
 		s->datagrams_dropped++;
-		return;
+		return 0;
 	}
 	s->datagrams_sent++;
 	s->sent += (size_t)n;
+	return 1;
 }
 
 /*
@@ -1323,6 +1361,7 @@ do_udp(struct session *s)
 	struct pollfd p[4];
 	char more[PATH_MAX + 48];
 	struct text t = TEXT(more);
+	long long last, left;
 	size_t len;
 	ssize_t n;
 	int i;
@@ -1343,14 +1382,17 @@ do_udp(struct session *s)
 	}
 	s->refusal_len = 0;
 	s->granted = 1;
+	/* Idle counts from the last datagram relayed: dropped ones keep nothing alive. */
+	last = now_ms();
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = s->in, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = a.client_fd, .events = POLLIN };
 		for (i = 0; i < 2; i++)
 			p[2 + i] = (struct pollfd){ .fd = a.out_fd[i], .events = POLLIN };
-		n = poll(p, 4, idle_timeout > 0 ? (int)idle_timeout * 1000 : -1);
-		if (n == 0)
+		left = last + idle_timeout * 1000LL - now_ms();
+		if (idle_timeout > 0 && left <= 0)
 			return END_IDLE;
+		n = poll(p, 4, idle_timeout > 0 ? (int)left : -1);
 		if (n == -1 && errno != EINTR)
 			return END_POLL_FAILED;
 		if (n == -1)
@@ -1364,11 +1406,11 @@ do_udp(struct session *s)
 				return END_CLIENT_FAILED;
 			}
 		}
-		if (p[1].revents)
-			udp_from_client(s, &a, buf);
+		if (p[1].revents && udp_from_client(s, &a, buf))
+			last = now_ms();
 		for (i = 0; i < 2; i++)
-			if (p[2 + i].revents)
-				udp_from_peer(s, &a, a.out_fd[i], buf);
+			if (p[2 + i].revents && udp_from_peer(s, &a, a.out_fd[i], buf))
+				last = now_ms();
 	}
 }
 
@@ -1708,23 +1750,9 @@ finish(struct session *s, enum end end)
 static int
 check_addresses(const char *host, uint16_t port, struct sockaddr_storage *out, int max)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int n = 0;
-
 	if (address_of(host, port, out) == 0)
 		return 1;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return 0;
-	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-			continue;
-		memset(&out[n], 0, sizeof out[n]);
-		memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
-		set_port(&out[n], port);
-		n++;
-	}
-	freeaddrinfo(res);
-	return n;
+	return lookup(host, port, out, max);
 }
 
 /* One answer of socks4d -t: "permit (why)" or "reject (why)". */
