@@ -15,9 +15,10 @@
 #   BENCH_REPS=3            repetitions per figure
 #   BENCH_ONE=4G            bytes of the one-stream test
 #   BENCH_STREAMS=16 BENCH_MULTI=1G   streams and bytes each, aggregate test
-#   BENCH_BUDGET=300        seconds the whole run should take: the aggregate
-#                           test gets what the other figures leave, and its
-#                           size is scaled down to fit (the table says so)
+#   BENCH_BUDGET=300        seconds the SOCKS4 figures should take: the
+#                           aggregate test gets what the others leave, and its
+#                           size is scaled down to fit (the table says so);
+#                           the SOCKS5 figures add about 150 s to that
 #   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
 #   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
 #   BENCH_SLICES=5          the seconds of each repetition, in turns
@@ -356,15 +357,6 @@ stream() {
 
 section() { say "bench: $1 ($((SECONDS - t_start)) s so far)"; }
 
-# Seconds the SOCKS5 figures will take, for the aggregate test's budget.
-s5_estimate() {
-	awk -v n="${#S5[@]}" -v r="$REPS" -v one="$(has s5one && echo 1 || echo 0)" \
-	    -v rate="$(has s5rate && echo 1 || echo 0)" -v auth="$(has s5auth && echo 1 || echo 0)" \
-	    -v udp="$(has udp && echo 1 || echo 0)" -v s="$SECS5" -v k="$SLICES5" -v u="$UDP_SECS" \
-	    'BEGIN {print n * (one * r * 2.5 + (rate + auth) * (r * (s + 0.25 * k)) + rate) +
-		udp * (n + 1) * r * 2 * (u + 0.5)}'
-}
-
 say "bench: socks4d $SOCKS4D_ID, load average $(cut -d' ' -f1-3 /proc/loadavg), work dir $W"
 
 if has one; then
@@ -384,8 +376,7 @@ if has multi; then
 		    -v nr="${#RATE[@]}" -v nm="${#MEM[@]}" -v s="$SECS" -v k="$SLICES" -v m="$STARTUP" \
 		    -v rate="$(has rate && echo 1 || echo 0)" -v idle="$(has idle && echo 1 || echo 0)" \
 		    -v st="$(has startup && echo 1 || echo 0)" -v sd="$([ -n "$SD" ] && echo 1 || echo 0)" \
-		    -v s5="$(s5_estimate)" \
-		    'BEGIN {left = b - e - s5 - rate * nr * (r * (s + 0.25 * k) + 1.5) - idle * nm * 8
+		    'BEGIN {left = b - e - rate * nr * (r * (s + 0.25 * k) + 1.5) - idle * nm * 8
 			left -= st * nr * r * m * 0.006 + sd * st * r * m / 5 * 0.1
 			print (left < 30) ? 30 : int(left)}')
 	fi
