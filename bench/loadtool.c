@@ -322,20 +322,21 @@ socks_request(uint8_t req[9])
 static size_t
 socks5_greeting(uint8_t m[3])
 {
-	m[0] = 5, m[1] = 1, m[2] = login != NULL ? 2 : 0;
+	m[0] = 5;
+	m[1] = 1;
+	m[2] = login != NULL ? 2 : 0;
 	return 3;
 }
 
-/* RFC 1929 username/password request from USER:PASS; 0 if too long. */
+/* RFC 1929 username/password request (-U checked the lengths). */
 static size_t
 socks5_login(uint8_t m[513])
 {
 	const char *colon = strchr(login, ':');
 	size_t ulen = colon - login, plen = strlen(colon + 1);
 
-	if (ulen < 1 || ulen > 255 || plen < 1 || plen > 255)
-		return 0;
-	m[0] = 1, m[1] = (uint8_t)ulen;
+	m[0] = 1;
+	m[1] = (uint8_t)ulen;
 	memcpy(m + 2, login, ulen);
 	m[2 + ulen] = (uint8_t)plen;
 	memcpy(m + 3 + ulen, colon + 1, plen);
@@ -346,7 +347,10 @@ socks5_login(uint8_t m[513])
 static size_t
 socks5_request(uint8_t m[10], int cmd, const struct sockaddr_in *to)
 {
-	m[0] = 5, m[1] = (uint8_t)cmd, m[2] = 0, m[3] = 1;
+	m[0] = 5;
+	m[1] = (uint8_t)cmd;
+	m[2] = 0;
+	m[3] = 1;		/* ATYP: IPv4 */
 	memcpy(m + 4, &to->sin_addr, 4);
 	memcpy(m + 8, &to->sin_port, 2);
 	return 10;
@@ -448,7 +452,9 @@ ask(struct conn *c, const uint8_t *m, size_t len, int state, size_t need)
 		complain("request: %s", strerror(errno));
 		return -1;
 	}
-	c->state = state, c->have = 0, c->need = need;
+	c->state = state;
+	c->have = 0;
+	c->need = need;
 	want(c, EPOLLIN);
 	return 0;
 }
@@ -493,7 +499,8 @@ answered(struct conn *c)
 		c->need = len;
 		return 0;
 	}
-	c->state = C_READY, c->have = 0;
+	c->state = C_READY;
+	c->have = 0;
 	return 1;
 }
 
