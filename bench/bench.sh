@@ -18,7 +18,7 @@
 #   BENCH_BUDGET=300        seconds the SOCKS4 figures should take: the
 #                           aggregate test gets what the others leave, and its
 #                           size is scaled down to fit (the table says so);
-#                           the SOCKS5 figures add about 150 s to that
+#                           the SOCKS5 figures add about 2.5 minutes
 #   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
 #   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
 #   BENCH_SLICES=5          the seconds of each repetition, in turns
@@ -29,6 +29,7 @@
 #                           one stream, sessions/s without and with a login,
 #                           UDP ASSOCIATE datagrams/s and loss
 #   BENCH_SOCKS5=0          skip the SOCKS5 figures
+#   BENCH_ONE5=2G           bytes of the SOCKS5 one-stream test
 #   BENCH_SECS5=3 BENCH_SLICES5=3   SOCKS5 session-rate seconds, in slices
 #   BENCH_UDP_SECS=2 BENCH_UDP_SIZE=512 BENCH_UDP_WINDOW=64   UDP test: seconds
 #                           each, datagram size, and datagrams unanswered at a
@@ -59,6 +60,7 @@ STARTUP=${BENCH_STARTUP:-200}
 FIGURES=${BENCH_FIGURES:-one multi rate idle startup s5one s5rate s5auth udp}
 [ "${BENCH_SOCKS5:-1}" = 0 ] && FIGURES=$(tr ' ' '\n' <<<"$FIGURES" |
     grep -vxE 's5one|s5rate|s5auth|udp' | tr '\n' ' ')
+ONE5=${BENCH_ONE5:-2G}
 SECS5=${BENCH_SECS5:-3}
 SLICES5=${BENCH_SLICES5:-3}
 UDP_SECS=${BENCH_UDP_SECS:-2}
@@ -497,9 +499,9 @@ if has startup; then
 fi
 # ---- SOCKS5 -------------------------------------------------------------
 if has s5one; then
-	section "SOCKS5 one stream, $ONE through one CONNECT"
+	section "SOCKS5 one stream, $ONE5 through one CONNECT"
 	for r in $(seq "$REPS"); do
-		for cfg in "${S5[@]}"; do stream s5one "$cfg" 1 "$ONE"; done
+		for cfg in "${S5[@]}"; do stream s5one "$cfg" 1 "$ONE5"; done
 	done
 fi
 
@@ -587,7 +589,7 @@ declare -A LABEL=([one]="one stream ($ONE)" [multi]="$STREAMS streams (aggregate
 	[cpu_one]="CPU s/GiB, one stream" [cpu_multi]="CPU s/GiB, $STREAMS streams"
 	[startup]="start-up median, us" [idle_server]="server baseline KiB"
 	[cpu_session]="CPU ms/session (server side)" [cpu_path]="CPU s/GiB, whole path, one"
-	[s5one]="SOCKS5 one stream ($ONE)" [s5rate]="SOCKS5 sessions/s, no auth" [s5auth]="SOCKS5 sessions/s, password"
+	[s5one]="SOCKS5 one stream ($ONE5)" [s5rate]="SOCKS5 sessions/s, no auth" [s5auth]="SOCKS5 sessions/s, password"
 	[udp]="UDP dgram/s, $UDP_WINDOW in flight" [udp_loss]="UDP loss %, $UDP_WINDOW in flight"
 	[udpflood]="UDP dgram/s echoed, flat out" [udpflood_loss]="UDP loss %, flat out")
 for f in "${FIGS[@]}"; do
