@@ -212,12 +212,13 @@ start haproxy relay haproxy -db -f "$W/haproxy.cfg"
 # the same user with the same password (danted checks the system's accounts,
 # socks4d its users file: one SHA-512 crypt hash for both); one offering 00
 # need not.  Both permit CONNECT and UDP ASSOCIATE to loopback.
-S5_USER=socksbench S5_PASS=$(openssl rand -hex 12) S5_LOGIN=
+S5_USER=socksbench S5_PASS= S5_LOGIN=
 if has s5auth && [ "$(id -u)" != 0 ]; then
 	NOTES+=("SOCKS5 logins not measured: danted's user needs root to create")
 	FIGURES=${FIGURES/s5auth/}
 elif has s5auth; then
 	getent passwd "$S5_USER" >/dev/null && die "user $S5_USER exists: remove it first"
+	S5_PASS=$(openssl rand -hex 12) || die "openssl is missing (it makes the password and its hash)"
 	useradd -M -s /usr/sbin/nologin "$S5_USER" || die "cannot create user $S5_USER"
 	S5_USER_MADE=1
 	echo "$S5_USER:$(openssl passwd -6 -stdin <<<"$S5_PASS")" >"$W/socks.passwd"
