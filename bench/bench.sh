@@ -15,15 +15,25 @@
 #   BENCH_REPS=3            repetitions per figure
 #   BENCH_ONE=4G            bytes of the one-stream test
 #   BENCH_STREAMS=16 BENCH_MULTI=1G   streams and bytes each, aggregate test
-#   BENCH_BUDGET=300        seconds the whole run should take: the aggregate
-#                           test gets what the other figures leave, and its
-#                           size is scaled down to fit (the table says so)
+#   BENCH_BUDGET=300        seconds the SOCKS4 figures should take: the
+#                           aggregate test gets what the others leave, and its
+#                           size is scaled down to fit (the table says so);
+#                           the SOCKS5 figures add about 2.5 minutes
 #   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
 #   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
 #   BENCH_SLICES=5          the seconds of each repetition, in turns
 #   BENCH_IDLE=500          idle sessions held for the memory figure
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
-#   BENCH_FIGURES="one multi rate idle startup"   which figures to run
+#   BENCH_FIGURES="one multi rate idle startup s5one s5rate s5auth udp"
+#                           which figures to run; the last four are SOCKS5:
+#                           one stream, sessions/s without and with a login,
+#                           UDP ASSOCIATE datagrams/s and loss
+#   BENCH_SOCKS5=0          skip the SOCKS5 figures
+#   BENCH_ONE5=2G           bytes of the SOCKS5 one-stream test
+#   BENCH_SECS5=3 BENCH_SLICES5=3   SOCKS5 session-rate seconds, in slices
+#   BENCH_UDP_SECS=2 BENCH_UDP_SIZE=512 BENCH_UDP_WINDOW=64   UDP test: seconds
+#                           each, datagram size, and datagrams unanswered at a
+#                           time in the paced test (the other sends flat out)
 #   BENCH_VARIANTS="name=path ..."  extra socks4d builds, measured like socks4d
 #   BENCH_CONFIGS="socks4d/listener danted ..."  measure only these servers
 #                           (default: all); direct, the sink, always runs
@@ -47,7 +57,15 @@ SECS=${BENCH_SECS:-10}
 SLICES=${BENCH_SLICES:-5}
 IDLE=${BENCH_IDLE:-500}
 STARTUP=${BENCH_STARTUP:-200}
-FIGURES=${BENCH_FIGURES:-one multi rate idle startup}
+FIGURES=${BENCH_FIGURES:-one multi rate idle startup s5one s5rate s5auth udp}
+[ "${BENCH_SOCKS5:-1}" = 0 ] && FIGURES=$(tr ' ' '\n' <<<"$FIGURES" |
+    grep -vxE 's5one|s5rate|s5auth|udp' | tr '\n' ' ')
+ONE5=${BENCH_ONE5:-2G}
+SECS5=${BENCH_SECS5:-3}
+SLICES5=${BENCH_SLICES5:-3}
+UDP_SECS=${BENCH_UDP_SECS:-2}
+UDP_SIZE=${BENCH_UDP_SIZE:-512}
+UDP_WINDOW=${BENCH_UDP_WINDOW:-64}
 VARIANTS=${BENCH_VARIANTS:-}
 ONLY=${BENCH_CONFIGS:-}
 CC=${CC:-cc}
@@ -79,6 +97,7 @@ cleanup() {
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
+	[ -n "${S5_USER_MADE:-}" ] && userdel "$S5_USER" 2>/dev/null
 	if [ -n "${SD:-}" ]; then
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT"
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT-l"
@@ -119,6 +138,7 @@ done
 # ---- servers ----------------------------------------------------------
 declare -A PORT SPID KIND
 CONFIGS=()
+NOTES=()
 
 wait_listen() {		# PORT PID: until 127.0.0.1:PORT is in LISTEN state
 	local hex
@@ -145,8 +165,10 @@ start() {
 	CONFIGS+=("$name")
 }
 
-# wanted NAME: NAME is among BENCH_CONFIGS (or that is empty).
-wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) return 0;; *) return 1;; esac; }
+# wanted NAME: NAME is among BENCH_CONFIGS (or that is empty).  NAME+5 is
+# NAME's SOCKS5 twin (its own instance, so that the SOCKS4 figures stay as
+# they were), wanted with NAME.
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" ${1%+5} "*) return 0;; *) return 1;; esac; }
 
 # The two super-servers, listening on $port.
 ssa() { start "$1" perconn systemd-socket-activate -a --inetd -l "127.0.0.1:$port" "${@:2}"; }
@@ -157,6 +179,7 @@ SINK_PID=$!
 PIDS+=($!)
 for _ in $(seq 100); do grep -q '^port=' "$W/sink.out" && break; sleep 0.05; done
 SINK=$(sed -n 's/^port=//p' "$W/sink.out")
+USINK=$(sed -n 's/^udp_port=//p' "$W/sink.out")	# its UDP echo
 [ -n "$SINK" ] || die "sink did not start"
 PORT[direct]=$SINK KIND[direct]=direct
 CONFIGS+=(direct)
@@ -184,6 +207,39 @@ start danted danted danted -f "$W/danted.conf" -N 2 -p "$W/danted.pid"
 port=$("$LT" freeport)
 sed "s|@PORT@|$port|; s|@SINK@|$SINK|" "$here/haproxy.cfg" >"$W/haproxy.cfg"
 start haproxy relay haproxy -db -f "$W/haproxy.cfg"
+
+# The SOCKS5 twins, configured alike: a client offering 02 must log in, as
+# the same user with the same password (danted checks the system's accounts,
+# socks4d its users file: one SHA-512 crypt hash for both); one offering 00
+# need not.  Both permit CONNECT and UDP ASSOCIATE to loopback.
+S5_USER=socksbench S5_PASS= S5_LOGIN=
+if has s5auth && [ "$(id -u)" != 0 ]; then
+	NOTES+=("SOCKS5 logins not measured: danted's user needs root to create")
+	FIGURES=${FIGURES/s5auth/}
+elif has s5auth; then
+	getent passwd "$S5_USER" >/dev/null && die "user $S5_USER exists: remove it first"
+	S5_PASS=$(openssl rand -hex 12) || die "openssl is missing (it makes the password and its hash)"
+	useradd -M -s /usr/sbin/nologin "$S5_USER" || die "cannot create user $S5_USER"
+	S5_USER_MADE=1
+	echo "$S5_USER:$(openssl passwd -6 -stdin <<<"$S5_PASS")" >"$W/socks.passwd"
+	chpasswd -e <"$W/socks.passwd" || die "cannot set $S5_USER's password"
+fi
+: >>"$W/socks.passwd"
+{ cat "$CONF"; echo "permit u 127.0.0.0/8"; } >"$W/socks5.conf"
+# The listener reads both, by path, as nobody:nogroup after dropping root.
+chmod 711 "$W" && chmod 644 "$W/socks5.conf" && chgrp nogroup "$W/socks.passwd" 2>/dev/null &&
+    chmod 640 "$W/socks.passwd"
+if has s5one || has s5rate || has s5auth || has udp; then
+	port=$("$LT" freeport)
+	ssa socks4d/ssa+5 "$W/socks4d" -c "$W/socks5.conf" -u "$W/socks.passwd"
+	port=$("$LT" freeport)
+	start socks4d/listener+5 listener "$W/socks4d" -c "$W/socks5.conf" -u "$W/socks.passwd" \
+	    -l "127.0.0.1:$port" -m 2048 -s 2048
+	port=$("$LT" freeport)
+	sed "s|@PORT@|$port|; s|@LOG@|$W/danted5.log|; s|@USER@|nobody|" "$here/danted5.conf" \
+	    >"$W/danted5.conf"
+	start danted+5 danted danted -f "$W/danted5.conf" -N 2 -p "$W/danted5.pid"
+fi
 
 # systemd's own Accept=yes, with the shipped units: this machine's systemd,
 # or where PID 1 is not systemd, a private one (test/private_systemd.sh).
@@ -237,12 +293,15 @@ only_started() { local c; for c in "$@"; do [ -n "${PORT[$c]:-}" ] && echo "$c";
 mapfile -t BULK < <(only_started "${BULK[@]}")
 mapfile -t RATE < <(only_started "${RATE[@]}")
 mapfile -t MEM < <(only_started "${MEM[@]}")
+mapfile -t S5 < <(only_started socks4d/ssa+5 socks4d/listener+5 danted+5)
 
-# loadtool's way there: a SOCKS4 CONNECT through a proxy, or straight to the
-# sink or to the relay in front of it.
+# loadtool's way there: a SOCKS4 CONNECT through a proxy (SOCKS5 through a
+# twin, logged in while S5_LOGIN is set), or straight to the sink or to the
+# relay in front of it.
 route() {
-	case ${KIND[$1]} in
-	direct|relay) echo "-d 127.0.0.1:${PORT[$1]}" ;;
+	case ${KIND[$1]}:$1 in
+	direct:*|relay:*) echo "-d 127.0.0.1:${PORT[$1]}" ;;
+	*+5) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK ${S5_LOGIN:--5}" ;;
 	*) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" ;;
 	esac
 }
@@ -285,10 +344,10 @@ stream() {
 	if ! line=$("$LT" stream $(route "$cfg") -n "$n" -b "$bytes" \
 	    -t 600 2>>"$W/errors"); then
 		say "bench: $fig $cfg: not every byte verified: $line"
-		fail "$fig:$cfg"
+		fail "$fig:${cfg%+5}"
 		return
 	fi
-	add "$fig:$cfg" "$(kv "$line" gbps)"
+	add "$fig:${cfg%+5}" "$(kv "$line" gbps)"
 	quiesce "$cfg"
 	[ "${KIND[$cfg]}" = direct ] || after=$(kv "$(proc_line "$cfg")" ticks)
 	gib=$(awk -v b="$(kv "$line" bytes_each)" -v n="$n" 'BEGIN {print b * n / 1073741824}')
@@ -301,7 +360,6 @@ stream() {
 
 section() { say "bench: $1 ($((SECONDS - t_start)) s so far)"; }
 
-NOTES=()
 say "bench: socks4d $SOCKS4D_ID, load average $(cut -d' ' -f1-3 /proc/loadavg), work dir $W"
 
 if has one; then
@@ -440,6 +498,73 @@ if has startup; then
 		done
 	done
 fi
+# ---- SOCKS5 -------------------------------------------------------------
+if has s5one; then
+	section "SOCKS5 one stream, $ONE5 through one CONNECT"
+	for r in $(seq "$REPS"); do
+		for cfg in "${S5[@]}"; do stream s5one "$cfg" 1 "$ONE5"; done
+	done
+fi
+
+# s5_rate FIGURE: sessions/s of the SOCKS5 twins, SECS5 s each a repetition
+# in SLICES5 slices taken in turn, as the session-rate test above.
+s5_rate() {
+	local fig=$1 r cfg n l f secs ticks slice
+	slice=$(( SECS5 / SLICES5 > 0 ? SECS5 / SLICES5 : 1 ))
+	for r in $(seq "$REPS"); do
+		declare -A SUM=()
+		for _ in $(seq "$SLICES5"); do
+			for cfg in "${S5[@]}"; do
+				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
+			done
+		done
+		for cfg in "${S5[@]}"; do
+			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
+			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
+			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
+			[ "$f" = 0 ] || NOTES+=("$fig ${cfg%+5}, repetition $r: $f sessions failed (not counted)")
+		done
+	done
+}
+
+if has s5rate; then
+	section "SOCKS5 session rate, no authentication, $CLIENTS clients, $SECS5 s in $SLICES5 slices"
+	for cfg in "${S5[@]}"; do		# warm up, as above
+		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
+	done
+	s5_rate s5rate
+fi
+if has s5auth; then
+	section "SOCKS5 session rate, username/password, $CLIENTS clients, $SECS5 s in $SLICES5 slices"
+	S5_LOGIN="-U $S5_USER:$S5_PASS"
+	s5_rate s5auth
+	S5_LOGIN=
+fi
+
+# udp_run FIGURE CONFIG WINDOW: datagrams/s echoed and % lost, straight to
+# the sink's UDP echo or through a UDP ASSOCIATE.
+udp_run() {
+	local fig=$1 cfg=$2 to line
+	to="-d 127.0.0.1:$USINK"
+	[ "$cfg" = direct ] || { quiesce "$cfg"; to="-x 127.0.0.1:${PORT[$cfg]} $to"; }
+	if ! line=$("$LT" udp $to -t "$UDP_SECS" -s "$UDP_SIZE" -w "$3" 2>>"$W/errors"); then
+		say "bench: $fig $cfg: $line"
+		fail "$fig:${cfg%+5}"
+		return
+	fi
+	add "$fig:${cfg%+5}" "$(kv "$line" dgps)"
+	add "${fig}_loss:${cfg%+5}" "$(kv "$line" loss_pct)"
+}
+
+if has udp; then
+	section "UDP ASSOCIATE, $UDP_SIZE-byte datagrams, $UDP_SECS s paced ($UDP_WINDOW unanswered) and $UDP_SECS s flat out"
+	for r in $(seq "$REPS"); do
+		for cfg in direct "${S5[@]}"; do
+			udp_run udp "$cfg" "$UDP_WINDOW"
+			udp_run udpflood "$cfg" 0
+		done
+	done
+fi
 section "done"
 
 # ---- the table ----------------------------------------------------------
@@ -453,15 +578,21 @@ declare -A MED
 COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener socks4d/listener-sd
 	floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
-FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server)
+FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server
+	s5one s5rate s5auth udp udp_loss udpflood udpflood_loss)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
 	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us [idle_server]=KiB
-	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB")
+	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB"
+	[s5one]=GB/s [s5rate]=sessions/s [s5auth]=sessions/s [udp]=datagrams/s [udp_loss]=%
+	[udpflood]=datagrams/s [udpflood_loss]=%)
 declare -A LABEL=([one]="one stream ($ONE)" [multi]="$STREAMS streams (aggregate)"
 	[rate]="sessions/s ($CLIENTS clients)" [idle]="idle KiB/session, PSS+PT"
 	[cpu_one]="CPU s/GiB, one stream" [cpu_multi]="CPU s/GiB, $STREAMS streams"
 	[startup]="start-up median, us" [idle_server]="server baseline KiB"
-	[cpu_session]="CPU ms/session (server side)" [cpu_path]="CPU s/GiB, whole path, one")
+	[cpu_session]="CPU ms/session (server side)" [cpu_path]="CPU s/GiB, whole path, one"
+	[s5one]="SOCKS5 one stream ($ONE5)" [s5rate]="SOCKS5 sessions/s, no auth" [s5auth]="SOCKS5 sessions/s, password"
+	[udp]="UDP dgram/s, $UDP_WINDOW in flight" [udp_loss]="UDP loss %, $UDP_WINDOW in flight"
+	[udpflood]="UDP dgram/s echoed, flat out" [udpflood_loss]="UDP loss %, flat out")
 for f in "${FIGS[@]}"; do
 	for c in "${COLS[@]}"; do
 		v=${VALS[$f:$c]:-}
@@ -473,9 +604,17 @@ for f in "${FIGS[@]}"; do
 	done
 done
 
+measured() {	# FIGURE: some column has a figure or a failure
+	local c
+	for c in "${COLS[@]}"; do
+		[ -n "${VALS[$1:$c]:-}${FAILS[$1:$c]:-}" ] && return 0
+	done
+	return 1
+}
+
 check() {	# NAME VALUE OP LIMIT
 	local ok
-	ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {if (v == "NA") {print "n/a"; exit}
+	ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {if (v == "NA" || l == "NA") {print "n/a"; exit}
 		if (op == ">=") print (v >= l) ? "met" : "MISSED"; else print (v <= l) ? "met" : "MISSED"}')
 	printf '  %-44s %6s  (target %s %s)  %s\n' "$1" "$2" "$3" "$4" "$ok"
 	echo "target,$1,ratio,$2,$3 $4,$ok" >>"$CSV"
@@ -488,6 +627,7 @@ check() {	# NAME VALUE OP LIMIT
 	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
 	echo
 	for f in "${FIGS[@]}"; do
+		case $f in s5*|udp*) measured "$f" || continue ;; esac	# SOCKS5 rows when run
 		printf '%-30s' "${LABEL[$f]}"
 		for c in "${COLS[@]}"; do printf ' %17s' "$(sed 's/^$/-/; s/^NA$/-/' <<<"${MED[$f:$c]}")"; done
 		echo
@@ -505,6 +645,17 @@ check() {	# NAME VALUE OP LIMIT
 	check "start-up: listener / danted" "$(ratio "${MED[startup:socks4d/listener]}" "${MED[startup:danted]}")" "<=" 1
 	check "sessions/s: listener Accept=no / listener" "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener]}")" ">=" 0.9
 	check "idle memory: listener KiB/session" "${MED[idle:socks4d/listener]}" "<=" 54
+	check "SOCKS5 one stream: socks4d / danted" "$(ratio "${MED[s5one:socks4d/ssa]}" "${MED[s5one:danted]}")" ">=" 1
+	check "SOCKS5 sessions/s: listener / danted" "$(ratio "${MED[s5rate:socks4d/listener]}" "${MED[s5rate:danted]}")" ">=" 1
+	check "SOCKS5 logins/s: listener / danted" "$(ratio "${MED[s5auth:socks4d/listener]}" "${MED[s5auth:danted]}")" ">=" 1
+	check "UDP dgram/s paced: socks4d / danted" "$(ratio "${MED[udp:socks4d/ssa]}" "${MED[udp:danted]}")" ">=" 1
+	check "UDP dgram/s flat out: socks4d / danted" "$(ratio "${MED[udpflood:socks4d/ssa]}" "${MED[udpflood:danted]}")" ">=" 1
+	check "UDP loss % paced: socks4d (limit: danted's)" "${MED[udp_loss:socks4d/ssa]}" "<=" "${MED[udp_loss:danted]}"
+	check "UDP loss % flat out: socks4d (limit: danted's)" "${MED[udpflood_loss:socks4d/ssa]}" "<=" "${MED[udpflood_loss:danted]}"
+	has s5rate && echo "SOCKS5 against preforked danted under ssa (no target: fork+exec per client):" \
+	    "sessions/s $(ratio "${MED[s5rate:socks4d/ssa]}" "${MED[s5rate:danted]}")x," \
+	    "with a login $(ratio "${MED[s5auth:socks4d/ssa]}" "${MED[s5auth:danted]}")x;" \
+	    "UDP through the listener against danted: $(ratio "${MED[udp:socks4d/listener]}" "${MED[udp:danted]}")x paced"
 	echo "against preforked danted (no target: it pays no fork+exec per client):" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")x," \
 	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")x (socks4d under tcpserver)"

@@ -6,11 +6,19 @@
  *   loadtool rate    [-x PROXY] -d DEST [-c C] [-t SECS]
  *   loadtool idle    [-x PROXY] -d DEST [-k K] [-t SECS]
  *   loadtool startup -x PROXY -d DEST [-m M]
+ *   loadtool udp     [-x PROXY [-U USER:PASS]] -d DEST [-t SECS] [-s SIZE] [-w W]
  *   loadtool proc    PID...                        CPU and memory of process trees
  *   loadtool freeport                              a free TCP port on 127.0.0.1
  *
  * PROXY and DEST are IPv4 HOST:PORT.  With -x every connection is a SOCKS4
  * CONNECT through PROXY to DEST; without it, a direct connection to DEST.
+ * With -5 it is a SOCKS5 CONNECT instead (RFC 1928, ATYP 1), asking for no
+ * authentication, or with -U USER:PASS (which implies -5) for method 02 and
+ * logging in (RFC 1929); each message waits for the answer to the last, as
+ * curl's does.  udp sends SIZE-byte datagrams to the UDP echo at DEST for
+ * SECS seconds, at most W unanswered at a time (0: no limit), through a
+ * SOCKS5 UDP ASSOCIATE when -x is given, and counts the echoes that come back
+ * intact.  serve answers UDP too, on the port it prints as udp_port=.
  * Each connection to the server starts with a 16-byte header: "LTv1", a mode
  * byte ('S' sink, 'R' source, 'E' echo), a flags byte (1: no checksum; 2:
  * the echo closes first, once it has sent back the byte count), two zero
@@ -56,6 +64,8 @@
 #define MAX_CONNS	20000
 #define FLAG_NOCK	1		/* header flag: skip the checksum */
 #define FLAG_CLOSE	2		/* header flag: echo, then close first */
+#define UDP_MAX		65507		/* a UDP payload over IPv4, at most */
+#define UDP_HDR5	10		/* SOCKS5 UDP header with an IPv4 address */
 
 enum { M_SINK = 'S', M_SOURCE = 'R', M_ECHO = 'E' };
 
@@ -276,7 +286,8 @@ parse_size(const char *s)
 }
 
 static struct sockaddr_in dest, proxy;
-static int use_proxy;
+static int use_proxy, socks5;
+static const char *login;		/* -U USER:PASS */
 
 /* A nonblocking socket with a connect() under way: to the proxy or to DEST. */
 static int
@@ -307,6 +318,56 @@ socks_request(uint8_t req[9])
 	req[8] = 0;
 }
 
+/* SOCKS5 greeting: one method offered, 02 with a login, else 00. */
+static size_t
+socks5_greeting(uint8_t m[3])
+{
+	m[0] = 5;
+	m[1] = 1;
+	m[2] = login != NULL ? 2 : 0;
+	return 3;
+}
+
+/* RFC 1929 username/password request (-U checked the lengths). */
+static size_t
+socks5_login(uint8_t m[513])
+{
+	const char *colon = strchr(login, ':');
+	size_t ulen = colon - login, plen = strlen(colon + 1);
+
+	m[0] = 1;
+	m[1] = (uint8_t)ulen;
+	memcpy(m + 2, login, ulen);
+	m[2 + ulen] = (uint8_t)plen;
+	memcpy(m + 3 + ulen, colon + 1, plen);
+	return 3 + ulen + plen;
+}
+
+/* SOCKS5 request CMD for an IPv4 address: 10 bytes. */
+static size_t
+socks5_request(uint8_t m[10], int cmd, const struct sockaddr_in *to)
+{
+	m[0] = 5;
+	m[1] = (uint8_t)cmd;
+	m[2] = 0;
+	m[3] = 1;		/* ATYP: IPv4 */
+	memcpy(m + 4, &to->sin_addr, 4);
+	memcpy(m + 8, &to->sin_port, 2);
+	return 10;
+}
+
+/* The length of a SOCKS5 reply from its first 5 bytes; 0 if no ATYP fits. */
+static size_t
+socks5_reply_len(const uint8_t r[5])
+{
+	switch (r[3]) {
+	case 1: return 10;
+	case 3: return 7 + (size_t)r[4];
+	case 4: return 22;
+	}
+	return 0;
+}
+
 static void
 make_header(uint8_t h[HDR_LEN], int mode, int flags, uint64_t count)
 {
@@ -318,7 +379,7 @@ make_header(uint8_t h[HDR_LEN], int mode, int flags, uint64_t count)
 /* ---- the client side: one state machine for stream, rate and idle ---- */
 
 enum {
-	C_FREE, C_CONNECTING, C_REPLY, C_READY,	/* handshake */
+	C_FREE, C_CONNECTING, C_METHOD, C_AUTH, C_REPLY, C_READY,	/* handshake */
 	C_SEND, C_REPORT, C_RECV,		/* stream */
 	C_ECHO, C_EOF,				/* rate and idle */
 	C_IDLE, C_DONE
@@ -329,7 +390,7 @@ struct conn {
 	uint32_t	 events;
 	long long	 deadline;		/* ms */
 	uint8_t		 small[MSG_LEN];	/* reply, report, echo */
-	size_t		 have;
+	size_t		 have, need;		/* of the proxy's answer */
 	uint8_t		 hdr[HDR_LEN];
 	size_t		 hdr_sent;
 	uint64_t	 sent, got;
@@ -381,13 +442,77 @@ conn_open(struct conn *c)
 }
 
 /*
- * The handshake: connected, then (through a proxy) request out, 8-byte
- * reply in.  1 when ready, 0 in progress, -1 failed.
+ * Send a handshake message, whole (it is small and the socket fresh), and
+ * wait in STATE for the first NEED bytes of the answer.  0, or -1 failed.
+ */
+static int
+ask(struct conn *c, const uint8_t *m, size_t len, int state, size_t need)
+{
+	if (write(c->fd, m, len) != (ssize_t)len) {
+		complain("request: %s", strerror(errno));
+		return -1;
+	}
+	c->state = state;
+	c->have = 0;
+	c->need = need;
+	want(c, EPOLLIN);
+	return 0;
+}
+
+/* The proxy's answer is in: check it, ask the next question.  As below. */
+static int
+answered(struct conn *c)
+{
+	uint8_t m[513];
+	size_t len;
+
+	switch (c->state) {
+	case C_METHOD:
+		if (c->small[0] != 5 || c->small[1] != (login != NULL ? 2 : 0)) {
+			complain("proxy chose method %u %u", c->small[0], c->small[1]);
+			return -1;
+		}
+		if (login != NULL)
+			return ask(c, m, socks5_login(m), C_AUTH, 2);
+		return ask(c, m, socks5_request(m, 1, &dest), C_REPLY, 5);
+	case C_AUTH:
+		if (c->small[0] != 1 || c->small[1] != 0) {
+			complain("login refused: %u %u", c->small[0], c->small[1]);
+			return -1;
+		}
+		return ask(c, m, socks5_request(m, 1, &dest), C_REPLY, 5);
+	}
+	if (!socks5) {
+		if (c->small[0] != 0 || c->small[1] != 90) {
+			complain("proxy replied %u %u, not 0 90", c->small[0], c->small[1]);
+			return -1;
+		}
+	} else if (c->small[0] != 5 || c->small[1] != 0) {
+		complain("proxy replied %u %u, not 5 0", c->small[0], c->small[1]);
+		return -1;
+	} else if (c->need == 5) {	/* now the address type tells the rest */
+		len = socks5_reply_len(c->small);
+		if (len == 0 || len > sizeof c->small) {
+			complain("proxy replied with address type %u", c->small[3]);
+			return -1;
+		}
+		c->need = len;
+		return 0;
+	}
+	c->state = C_READY;
+	c->have = 0;
+	return 1;
+}
+
+/*
+ * The handshake: connected, then (through a proxy) SOCKS4's request out and
+ * its 8-byte reply in, or SOCKS5's greeting, login and request, each answer
+ * awaited.  1 when ready, 0 in progress, -1 failed.
  */
 static int
 handshake_step(struct conn *c)
 {
-	uint8_t req[9];
+	uint8_t m[9];
 	int err = 0;
 	socklen_t len = sizeof err;
 	ssize_t n;
@@ -399,17 +524,13 @@ handshake_step(struct conn *c)
 		}
 		if (!use_proxy)
 			return c->state = C_READY, 1;
-		socks_request(req);
-		if (write(c->fd, req, sizeof req) != (ssize_t)sizeof req) {
-			complain("request: %s", strerror(errno));
-			return -1;
-		}
-		c->state = C_REPLY, c->have = 0;
-		want(c, EPOLLIN);
-		return 0;
+		if (socks5)
+			return ask(c, m, socks5_greeting(m), C_METHOD, 2);
+		socks_request(m);
+		return ask(c, m, sizeof m, C_REPLY, 8);
 	}
-	/* C_REPLY: read no further than the reply; nothing follows it yet. */
-	n = read(c->fd, c->small + c->have, 8 - c->have);
+	/* Read no further than the answer; nothing follows it yet. */
+	n = read(c->fd, c->small + c->have, c->need - c->have);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
@@ -417,14 +538,16 @@ handshake_step(struct conn *c)
 		    n ? strerror(errno) : "");
 		return -1;
 	}
-	if ((c->have += n) < 8)
+	if ((c->have += n) < c->need)
 		return 0;
-	if (c->small[0] != 0 || c->small[1] != 90) {
-		complain("proxy replied %u %u, not 0 90", c->small[0], c->small[1]);
-		return -1;
-	}
-	c->state = C_READY, c->have = 0;
-	return 1;
+	return answered(c);
+}
+
+/* Between connect() and the proxy's last answer. */
+static int
+in_handshake(const struct conn *c)
+{
+	return c->state >= C_CONNECTING && c->state <= C_REPLY;
 }
 
 /* ---- stream: N parallel bulk transfers -------------------------------- */
@@ -547,7 +670,7 @@ run_stream(int n, int timeout)
 		k = epoll_wait(epfd, ev, 64, 1000);
 		for (int i = 0; i < k; i++) {
 			struct conn *c = ev[i].data.ptr;
-			if (c->state != C_CONNECTING && c->state != C_REPLY)
+			if (!in_handshake(c))
 				continue;
 			if ((r = handshake_step(c)) == 1)
 				ready++, want(c, 0);	/* quiet until the start */
@@ -655,7 +778,7 @@ session_step(struct conn *c)
 {
 	int r;
 
-	if (c->state == C_CONNECTING || c->state == C_REPLY) {
+	if (in_handshake(c)) {
 		if ((r = handshake_step(c)) != 1)
 			return r;
 	}
@@ -863,6 +986,174 @@ run_startup(int m)
 	return failed == 0 ? 0 : 1;
 }
 
+/* ---- udp: datagrams through a UDP ASSOCIATE, or straight to the echo ---- */
+
+#define UDP_DRAIN_MS	500		/* after the last send, for late echoes */
+#define UDP_STALL_MS	100		/* a full window silent this long is lost */
+
+/* Exactly LEN bytes from FD by DEADLINE (ms): 0, or -1. */
+static int
+read_full(int fd, uint8_t *buf, size_t len, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < len) {
+		long long left = deadline - now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			return -1;
+		n = read(fd, buf + have, len - have);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (n > 0)
+			have += n;
+	}
+	return 0;
+}
+
+/* Send all of a small message and read the first LEN bytes of the answer. */
+static int
+exchange(int fd, const uint8_t *m, size_t mlen, uint8_t *ans, size_t len, long long deadline)
+{
+	if (write(fd, m, mlen) != (ssize_t)mlen)
+		return -1;
+	return read_full(fd, ans, len, deadline);
+}
+
+/*
+ * Through PROXY: greeting, login with -U, and UDP ASSOCIATE naming the
+ * address our datagrams come from (ME).  Returns the TCP connection, which
+ * holds the association open; the relay's address goes to RELAY.
+ */
+static int
+udp_associate(const struct sockaddr_in *me, struct sockaddr_in *relay)
+{
+	uint8_t m[513], r[10];
+	long long deadline = now_ms() + SESSION_MS;
+	struct pollfd p = { .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if ((p.fd = start_connect()) == -1 || poll(&p, 1, SESSION_MS) != 1 ||
+	    getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0)
+		die("connect to the proxy: %s", strerror(err ? err : errno));
+	if (exchange(p.fd, m, socks5_greeting(m), r, 2, deadline) == -1 || r[0] != 5 ||
+	    r[1] != (login != NULL ? 2 : 0))
+		die("proxy refused the greeting");
+	if (login != NULL && (exchange(p.fd, m, socks5_login(m), r, 2, deadline) == -1 ||
+	    r[1] != 0))
+		die("proxy refused the login");
+	if (exchange(p.fd, m, socks5_request(m, 3, me), r, 5, deadline) == -1 || r[0] != 5 ||
+	    r[1] != 0)
+		die("UDP ASSOCIATE refused (reply %u)", r[1]);
+	if (r[3] != 1 || read_full(p.fd, r + 5, 5, deadline) == -1)
+		die("UDP ASSOCIATE reply with address type %u", r[3]);
+	memset(relay, 0, sizeof *relay);
+	relay->sin_family = AF_INET;
+	memcpy(&relay->sin_addr, r + 4, 4);
+	memcpy(&relay->sin_port, r + 8, 2);
+	if (relay->sin_addr.s_addr == htonl(INADDR_ANY))
+		relay->sin_addr = proxy.sin_addr;
+	return p.fd;
+}
+
+/*
+ * An echo of one of the SENT datagrams not seen before, whole, from DEST
+ * (in the SOCKS5 header, when HL is not 0): 1, and marked seen.
+ */
+static int
+echo_intact(const uint8_t *in, size_t n, size_t hl, size_t size, uint64_t sent,
+    uint8_t *seen)
+{
+	static const uint8_t head[4] = { 0, 0, 0, 1 };
+	uint64_t seq;
+
+	if (n != hl + size)
+		return 0;
+	if (hl != 0 && (memcmp(in, head, 4) != 0 || memcmp(in + 4, &dest.sin_addr, 4) != 0 ||
+	    memcmp(in + 8, &dest.sin_port, 2) != 0))
+		return 0;
+	seq = le64(in + hl);
+	if (seq >= sent || (seen[seq / 8] & 1 << seq % 8) ||
+	    memcmp(in + hl + 8, pattern, size - 8) != 0)
+		return 0;
+	seen[seq / 8] |= 1 << seq % 8;
+	return 1;
+}
+
+static int
+run_udp(int secs, size_t size, long long window)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET }, to = dest;
+	socklen_t len = sizeof me;
+	size_t hl = use_proxy ? UDP_HDR5 : 0;
+	uint64_t sent = 0, echoed = 0, lost_early = 0, bad = 0, cap = secs * 4000000ULL;
+	uint8_t *out = malloc(UDP_HDR5 + UDP_MAX), *in = malloc(UDP_MAX + 1);
+	uint8_t *seen = calloc(cap / 8 + 1, 1);
+	long long t0, t_end, last_echo, now;
+	int fd, tcp = -1;
+	ssize_t n;
+
+	if (out == NULL || in == NULL || seen == NULL)
+		die("out of memory");
+	if (size < 8 || size + hl > UDP_MAX)
+		die("datagram size %zu: from 8 to %zu bytes", size, UDP_MAX - hl);
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof me) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&me, &len) == -1)
+		die("UDP socket: %s", strerror(errno));
+	if (use_proxy)
+		tcp = udp_associate(&me, &to);
+	if (connect(fd, (struct sockaddr *)&to, sizeof to) == -1)
+		die("UDP connect: %s", strerror(errno));
+	/* The RFC's header: RSV, FRAG 0, ATYP 1, DEST; then sequence, pattern. */
+	if (hl != 0) {
+		memset(out, 0, hl);
+		out[3] = 1;
+		memcpy(out + 4, &dest.sin_addr, 4);
+		memcpy(out + 8, &dest.sin_port, 2);
+	}
+	memcpy(out + hl + 8, pattern, size - 8);
+	t0 = last_echo = now_ms();
+	t_end = t0 + secs * 1000LL;
+	while (!stop && (now = now_ms()) < t_end + UDP_DRAIN_MS && (now < t_end || echoed < sent)) {
+		long long open_now = (long long)(sent - echoed - lost_early);
+		int more;
+
+		for (int i = 0; i < 64 && now < t_end && sent < cap &&
+		    (window == 0 || open_now < window); i++, open_now++) {
+			put_le64(out + hl, sent);
+			if (send(fd, out, hl + size, 0) == -1)
+				break;
+			sent++;
+		}
+		more = now < t_end && (window == 0 || open_now < window);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, more ? 0 : 10);
+		while ((n = recv(fd, in, UDP_MAX + 1, 0)) >= 0) {
+			if (echo_intact(in, (size_t)n, hl, size, sent, seen)) {
+				echoed++;
+				last_echo = now_ms();
+			} else
+				bad++;
+		}
+		/* A window that has gone silent was lost: open it again. */
+		if (window != 0 && open_now >= window && now_ms() - last_echo > UDP_STALL_MS) {
+			lost_early = sent - echoed;
+			last_echo = now_ms();
+		}
+	}
+	if (tcp != -1)
+		close(tcp);
+	printf("mode=udp size=%zu window=%lld secs=%d sent=%llu echoed=%llu bad=%llu dgps=%.0f "
+	    "loss_pct=%.3f\n", size, window, secs, (unsigned long long)sent,
+	    (unsigned long long)echoed, (unsigned long long)bad, echoed / (double)secs,
+	    sent ? 100.0 * (sent - echoed) / sent : 100.0);
+	return echoed > 0 && bad == 0 ? 0 : 1;
+}
+
 /* ---- serve: sink, source and echo ----------------------------------------- */
 
 struct sconn {
@@ -1023,6 +1314,45 @@ serve_step(struct sconn *c, uint8_t *buf)
 	return -1;
 }
 
+static int udp_tag;			/* epoll's mark for the UDP echo */
+
+/* Echo what datagrams have come, to their senders; one dropped if the
+ * socket will not take it now, as a router would. */
+static void
+udp_echo(int fd, uint8_t *buf)
+{
+	struct sockaddr_in from;
+	socklen_t len;
+	ssize_t n;
+
+	for (int i = 0; i < 64; i++) {
+		len = sizeof from;
+		n = recvfrom(fd, buf, UDP_MAX, 0, (struct sockaddr *)&from, &len);
+		if (n == -1)
+			return;
+		sendto(fd, buf, n, 0, (struct sockaddr *)&from, len);
+	}
+}
+
+/* A UDP echo on HOST, any port, in the epoll set; its port. */
+static unsigned
+udp_listen(const struct sockaddr_in *host)
+{
+	struct sockaddr_in sin = *host;
+	socklen_t len = sizeof sin;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &udp_tag };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	sin.sin_port = 0;
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		die("UDP echo: %s", strerror(errno));
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		die("epoll_ctl: %s", strerror(errno));
+	udp_tag = fd;
+	return ntohs(sin.sin_port);
+}
+
 static int
 run_serve(const char *addr, int lifetime)
 {
@@ -1045,11 +1375,16 @@ run_serve(const char *addr, int lifetime)
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) == -1)
 		die("epoll_ctl: %s", strerror(errno));
 	printf("port=%u\n", ntohs(sin.sin_port));
+	printf("udp_port=%u\n", udp_listen(&sin));
 	fflush(stdout);
 	while (!stop && now_ms() < end) {
 		k = epoll_wait(epfd, ev, 64, 1000);
 		for (int i = 0; i < k; i++) {
 			struct sconn *c = ev[i].data.ptr;
+			if (ev[i].data.ptr == &udp_tag) {
+				udp_echo(udp_tag, buf);
+				continue;
+			}
 			if (c == NULL) {
 				for (int j = 0; j < 64; j++) {
 					int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1210,6 +1545,8 @@ usage(void)
 "       loadtool rate [-x PROXY] -d DEST [-c C] [-t SECS]\n"
 "       loadtool idle [-x PROXY] -d DEST [-k K] [-t HOLD_SECS]\n"
 "       loadtool startup -x PROXY -d DEST [-m M]\n"
+"       loadtool udp [-x PROXY [-U USER:PASS]] -d DEST [-t SECS] [-s SIZE] [-w W]\n"
+"       (stream, rate, idle: -5 for SOCKS5, -U USER:PASS to log in)\n"
 "       loadtool proc PID...\n"
 "       loadtool freeport\n");
 	exit(2);
@@ -1220,6 +1557,8 @@ main(int argc, char *argv[])
 {
 	const char *cmd, *listen_addr = NULL;
 	int ch, n = 1, clients = 32, idle = 500, samples = 300, secs = -1;
+	long long dgram = 512, window = 64;
+	const char *colon;
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	if (argc < 2)
@@ -1231,8 +1570,9 @@ main(int argc, char *argv[])
 		return run_freeport();
 	optind = 2;
 	stream_bytes = 1 << 30;
-	while ((ch = getopt(argc, argv, "b:c:d:k:Kl:m:n:rt:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "5b:c:d:k:Kl:m:n:rs:t:U:w:x:")) != -1) {
 		switch (ch) {
+		case '5': socks5 = 1; break;
 		case 'b': stream_bytes = parse_size(optarg); break;
 		case 'c': clients = atoi(optarg); break;
 		case 'd': parse_addr(optarg, &dest); break;
@@ -1242,7 +1582,17 @@ main(int argc, char *argv[])
 		case 'm': samples = atoi(optarg); break;
 		case 'n': n = atoi(optarg); break;
 		case 'r': mode_reverse = 1; break;
+		case 's': dgram = atoll(optarg); break;
 		case 't': secs = atoi(optarg); break;
+		case 'U':
+			colon = strchr(optarg, ':');
+			if (colon == NULL || colon == optarg || colon - optarg > 255 ||
+			    colon[1] == '\0' || strlen(colon + 1) > 255)
+				die("-U wants USER:PASS, each 1 to 255 bytes");
+			login = optarg;
+			socks5 = 1;
+			break;
+		case 'w': window = atoll(optarg); break;
 		case 'x': parse_addr(optarg, &proxy), use_proxy = 1; break;
 		default: usage();
 		}
@@ -1276,8 +1626,13 @@ main(int argc, char *argv[])
 		return run_rate(clients, secs > 0 ? secs : 10);
 	if (strcmp(cmd, "idle") == 0)
 		return run_idle(idle, secs > 0 ? secs : 120);
+	if (strcmp(cmd, "udp") == 0) {
+		if (dgram < 8 || dgram > UDP_MAX || window < 0)
+			usage();
+		return run_udp(secs > 0 ? secs : 3, (size_t)dgram, window);
+	}
 	if (strcmp(cmd, "startup") == 0) {
-		if (!use_proxy)
+		if (!use_proxy || socks5)
 			usage();
 		return run_startup(samples);
 	}
