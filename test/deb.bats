@@ -8,7 +8,7 @@
 # failed.  Needs root, debhelper and lintian.
 
 BATS_TEST_TIMEOUT=180
-load clients_helper
+load test_helper
 bats_require_minimum_version 1.5.0
 
 # apt_get ARGS...: apt-get without questions, waiting for a lock that
@@ -155,7 +155,7 @@ served_by_package() {
 		u=${u##*/}
 		case $u in socks4d.socket | *@*) continue ;; esac
 		run sd systemctl is-enabled "$u"
-		[ "$output" != enabled ] || die "$u is enabled too"
+		[ "$output" = disabled ] || die "$u is $output, not disabled"
 	done
 }
 

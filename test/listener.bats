@@ -6,7 +6,7 @@
 # and the shipped socks4d-listener units.
 
 BATS_TEST_TIMEOUT=90
-load suite_helper
+load test_helper
 
 setup_file() {
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true

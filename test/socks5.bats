@@ -6,7 +6,7 @@
 
 BATS_TEST_TIMEOUT=60
 load socks5_helper
-load suite_helper
+load test_helper
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
@@ -30,7 +30,6 @@ setup_file() {
 	# Without one (-u names a file that does not exist).
 	SOCKS_LOG=$d/socks4d.log
 	start_socks4d "$d/socks.conf" -u "$d/none"
-	speaks_socks5 || export SOCKS5_MISSING=1
 	export FILE_SOCKS_PID=$SOCKS_PID
 }
 
@@ -38,10 +37,6 @@ teardown_file() {
 	stop_socks4d
 	kill_pids "$USERS_PID" "$HTTP6_PID" "$HTTP1_PID"
 	stop_http
-}
-
-setup() {
-	skip_unless_socks5
 }
 
 # What a test started for itself, stopped even when it failed halfway.

@@ -6,7 +6,7 @@
 # file by private_systemd.sh, which shares the network and nothing else.
 
 BATS_TEST_TIMEOUT=150
-load clients_helper
+load test_helper
 
 setup_file() {
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
