@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "log.h"
 
 #define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
 #define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
@@ -52,7 +53,7 @@ static int nbound;
 /* mmap()ed, not malloc()ed: a child unmaps it without writing a page of it. */
 static struct slot *slots;
 static int nslots, used;
-static int use_syslog, use_journal, draining;
+static int draining;
 static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
 static volatile sig_atomic_t stop_requested;
 
@@ -61,35 +62,6 @@ static struct {
 	long long	 last_ms;
 	unsigned long	 unlogged;
 } refusals = { -1000000, 0 };
-
-static void
-say(int prio, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (use_syslog)
-		syslog(prio, "%s", line);
-	else if (use_journal)	/* it adds the name and PID; "<N>" is the priority */
-		dprintf(2, "<%d>%s\n", prio, line);
-	else
-		dprintf(2, "socks4d[%ld]: %s\n", (long)getpid(), line);
-}
-
-/* Is stderr the journal (JOURNAL_STREAM names it)? */
-static int
-stderr_is_journal(void)
-{
-	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-
-	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-	    st.st_dev == dev && st.st_ino == ino;
-}
 
 static long long
 now_ms(void)
@@ -186,7 +158,7 @@ open_listening(const char *arg)
 	int fd, v6only, on = 1;
 
 	if (parse_listen(arg, &ss, &v6only) == -1 || nlistening == LISTENER_ADDRS_MAX) {
-		say(LOG_ERR, "cannot listen on %s: not an address, or more than %d sockets",
+		logmsg(LOG_ERR, "cannot listen on %s: not an address, or more than %d sockets",
 		    arg, LISTENER_ADDRS_MAX);
 		exit(EXIT_SYSTEM);
 	}
@@ -206,7 +178,7 @@ open_listening(const char *arg)
 	    (ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1) ||
 	    bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1) {
-		say(LOG_ERR, "cannot listen on %s: %s", arg, strerror(errno));
+		logmsg(LOG_ERR, "cannot listen on %s: %s", arg, strerror(errno));
 		exit(EXIT_SYSTEM);
 	}
 	add_listening(fd);
@@ -239,7 +211,7 @@ take_inherited(void)
 		return;
 	for (int fd = 3; fd < 3 + n; fd++) {
 		if (!is_listening(fd) || nlistening == LISTENER_ADDRS_MAX) {
-			say(LOG_WARNING, "LISTEN_FDS: fd %d is no listening socket, or one too many: closed", fd);
+			logmsg(LOG_WARNING, "LISTEN_FDS: fd %d is no listening socket, or one too many: closed", fd);
 			close(fd);
 			continue;
 		}
@@ -299,8 +271,7 @@ become_session(void)
 	 * for the listener, which drains, not for every session at once.
 	 */
 	setpgid(0, 0);
-	if (use_syslog)
-		closelog();
+	closelog();			/* the session chooses its own log */
 	munmap(slots, (size_t)nslots * sizeof *slots);
 }
 
@@ -361,7 +332,7 @@ reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		free_slot(pid);
 		if (WIFSIGNALED(status) && !draining)
-			say(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
+			logmsg(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
 			    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	}
 }
@@ -371,7 +342,7 @@ flush_refusals(void)
 {
 	if (refusals.unlogged == 0 || now_ms() - refusals.last_ms < 1000)
 		return;
-	say(LOG_WARNING, "over the limits: %lu more clients closed at once", refusals.unlogged);
+	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once", refusals.unlogged);
 	refusals.unlogged = 0;
 	refusals.last_ms = now_ms();
 }
@@ -387,7 +358,7 @@ refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, 
 		refusals.unlogged++;
 		return;
 	}
-	say(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
+	logmsg(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
 	    text_of(ss, who, sizeof who), count, limit, max);
 	refusals.last_ms = now_ms();
 }
@@ -412,7 +383,7 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				/* Out of descriptors or memory: let children end first. */
-				say(LOG_ERR, "accept: %s", strerror(errno));
+				logmsg(LOG_ERR, "accept: %s", strerror(errno));
 				poll(NULL, 0, 100);
 			}
 			return 0;
@@ -435,7 +406,7 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			return 1;
 		}
 		if (pid == -1)
-			say(LOG_ERR, "fork: %s", strerror(errno));
+			logmsg(LOG_ERR, "fork: %s", strerror(errno));
 		else
 			take_slot(pid, key);
 		close(fd);
@@ -458,7 +429,7 @@ drain(const struct listener_options *o)
 	for (int i = 0; i < nlistening; i++)
 		close(listening[i].fd);
 	reap();
-	say(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", used, o->grace);
+	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", used, o->grace);
 	while (used > 0 && (left = deadline - now_ms()) > 0) {
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = left % 1000 * 1000000;
@@ -471,9 +442,9 @@ drain(const struct listener_options *o)
 	while (used > 0 && waitpid(-1, NULL, 0) > 0)
 		used--;
 	if (killed > 0)
-		say(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
+		logmsg(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
 	else
-		say(LOG_INFO, "stopped: every session ended");
+		logmsg(LOG_INFO, "stopped: every session ended");
 	exit(0);
 }
 
@@ -492,7 +463,7 @@ announce(const struct listener_options *o)
 		strcat(addrs, text_of(&bound[nbound], one, sizeof one));
 		nbound++;
 	}
-	say(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
+	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
 	    o->max_total, o->max_per_source);
 }
 
@@ -552,10 +523,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 {
 	int client = -1;
 
-	use_syslog = o->log_to_syslog;
-	use_journal = !use_syslog && stderr_is_journal();
-	if (use_syslog)
-		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_choose_listener(o->log_to_syslog);
 	take_inherited();
 	for (int i = 0; i < o->nlisten; i++)
 		open_listening(o->listen[i]);
@@ -565,7 +533,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	slots = mmap(NULL, (size_t)nslots * sizeof *slots, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (slots == MAP_FAILED) {
-		say(LOG_ERR, "no memory for %d sessions", nslots);
+		logmsg(LOG_ERR, "no memory for %d sessions", nslots);
 		exit(EXIT_SYSTEM);
 	}
 	announce(o);

@@ -23,6 +23,7 @@
 #define RECORD_MAX	4096
 
 static int log_to_syslog, log_one_line;
+static int journal_stream;		/* the listener's stderr is the journal */
 static volatile sig_atomic_t in_signal_handler;	/* syslog(3) is not safe there */
 static int journal_fd = -1;
 
@@ -56,25 +57,48 @@ journal_connect(void)
 	return fd;
 }
 
-/* Choose the log for a client on fd client; no_stderr: fd 2 was closed. */
-void
-log_choose(int client, int no_stderr)
+/* Is stderr the journal (JOURNAL_STREAM names it)? */
+static int
+stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	struct stat st;
 	unsigned long long dev, ino;
 
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Choose the log for a client on fd client; no_stderr: fd 2 was closed. */
+void
+log_choose(int client, int no_stderr)
+{
+	journal_stream = 0;
 	if (no_stderr || same_file(2, client)) {
 		log_to_syslog = 1;
 		log_one_line = 1;
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		return;
 	}
-	if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-	    st.st_dev == dev && st.st_ino == ino) {
+	if (stderr_is_journal()) {
 		log_one_line = 1;
 		journal_fd = journal_connect();
 	}
+}
+
+/*
+ * The listener's log: syslog without stderr; lines on stderr otherwise,
+ * each with its priority ("<N>") when stderr is the journal, which adds
+ * the name and PID itself.
+ */
+void
+log_choose_listener(int no_stderr)
+{
+	if (no_stderr) {
+		log_to_syslog = 1;
+		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	} else
+		journal_stream = stderr_is_journal();
 }
 
 /* A line to the log: "socks4d[PID]: text" on stderr, or to syslog. */
@@ -89,9 +113,15 @@ log_line(int prio, const char *line)
 			syslog(prio, "%s", line);
 		return;
 	}
-	add(&t, "socks4d[");
-	add_num(&t, (unsigned long long)getpid(), 1);
-	add(&t, "]: ");
+	if (journal_stream) {
+		add(&t, "<");
+		add_num(&t, (unsigned)prio, 1);
+		add(&t, ">");
+	} else {
+		add(&t, "socks4d[");
+		add_num(&t, (unsigned long long)getpid(), 1);
+		add(&t, "]: ");
+	}
 	add(&t, line);
 	buf[t.len++] = '\n';
 	if (write(2, buf, t.len) < 0)
