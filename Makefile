@@ -93,7 +93,7 @@ demo: $(PROG)
 	$(MAKE) -C hw4cgi demo
 
 # Throughput, session rate, memory and CPU against a direct connection, the
-# exec floor and Dante, in one run (about 5 minutes); see bench/bench.sh.
+# exec floor and Dante, in one run (about 15 minutes); see bench/bench.sh.
 bench: $(PROG)
 	FLOOR_CC="$$(sed '1!d; s/ -static$$//' $(BUILD_CMD))" bench/bench.sh
 
