@@ -1820,7 +1820,7 @@ check_users(void)
 	char buf[PATH_MAX + 128];
 	struct text t = TEXT(buf);
 	size_t len;
-	int n;
+	int n, bad;
 
 	open_users();
 	if (!users_present)
@@ -1835,6 +1835,12 @@ check_users(void)
 	}
 	if ((n = users_validate(text, len, users_path, buf, sizeof buf)) == USERS_MALFORMED) {
 		fprintf(stderr, "%s\n%s: every SOCKS5 login fails until fixed\n", buf, users_path);
+		return 1;
+	}
+	if ((bad = users_unverifiable(text, len, users_path, buf, sizeof buf)) > 0) {
+		fprintf(stderr, "%s\n", buf);
+		if (bad > 1)
+			fprintf(stderr, "%s: %d more such lines\n", users_path, bad - 1);
 		return 1;
 	}
 	printf("%s: %d user%s, OK\n", users_path, n, n == 1 ? "" : "s");

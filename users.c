@@ -181,6 +181,26 @@ verifiable(const struct entry *e)
 #endif
 }
 
+/*
+ * How many entries carry a hash this build cannot check (their logins
+ * always fail); msg names the first as "file:line: why".
+ */
+int
+users_unverifiable(const char *text, size_t len, const char *file, char *msg, size_t size)
+{
+	struct lines ls = { text, len, 0, 0 };
+	struct entry e;
+	const char *line, *why;
+	size_t line_len;
+	int n = 0;
+
+	while (next_line(&ls, &line, &line_len))
+		if (parse_line(line, line_len, &e, &why) == 1 && !verifiable(&e) && n++ == 0)
+			file_error(msg, size, file, ls.number,
+			    "a kind of hash this build cannot check (it checks $6$): that login always fails");
+	return n;
+}
+
 /* Does the password hash to hash?  A hash no one can verify matches nothing. */
 static int
 hash_matches(const char *hash, size_t hash_len, const uint8_t *password,

@@ -236,3 +236,19 @@ chromium5() {
 		--proxy-auth alice:wonderlant 127.0.0.2 "$ECHO_PORT" <<< "$msg"
 	[ "$(grep -c '<User> :alice' "$USERS_LOG")" -ge 2 ] || die "logins not recorded"
 }
+
+@test "socks4d -t checks the users file: good, malformed (file:line), and a hash this build cannot check" {
+	local u=$BATS_TEST_TMPDIR/users
+	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
+	users_file "$u" alice wonderland bob builder
+	run -0 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	[ "${lines[1]}" = "$u: 2 users, OK" ]
+	printf 'carol\n' >>"$u"
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	[[ "$output" == *"$u:3: "* ]] || die "$output"
+	case $("$SOCKS4D" -V) in *glibc*) return 0 ;; esac	# it checks what crypt(3) does
+	users_file "$u" alice wonderland
+	printf 'dave:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7\n' >>"$u"
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	[[ "$output" == *"$u:2: a kind of hash this build cannot check (it checks \$6\$): that login always fails"* ]] || die "$output"
+}
