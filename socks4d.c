@@ -1711,12 +1711,14 @@ static void
 close_gracefully(struct session *s)
 {
 	long long deadline = now_ms() + DRAIN_MS;
+	ssize_t n;
 
 	shutdown(s->out, SHUT_WR);
-	while (wait_fd(s->in, POLLIN, deadline) == 1)
-		if (read(s->in, s->head, sizeof s->head) <= 0 && errno != EINTR &&
-		    errno != EAGAIN)
+	while (wait_fd(s->in, POLLIN, deadline) == 1) {
+		n = read(s->in, s->head, sizeof s->head);
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
 			break;
+	}
 }
 
 /*
