@@ -39,6 +39,7 @@
 #define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
 #define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
 #define LISTENER_SLOTS_MAX 65536
+#define INHERITED_MAX	1024	/* LISTEN_FDS looked at, at most */
 
 /* One child: its PID (0: a free slot) and its source, IPv4 as ::ffff:a.b.c.d. */
 struct slot {
@@ -209,6 +210,8 @@ take_inherited(void)
 	n = strtol(fds, NULL, 10);
 	if (n < 1 || !is_listening(3))
 		return;
+	if (n > INHERITED_MAX)		/* no one passes that many: a bad value */
+		n = INHERITED_MAX;
 	for (int fd = 3; fd < 3 + n; fd++) {
 		if (!is_listening(fd) || nlistening == LISTENER_ADDRS_MAX) {
 			logmsg(LOG_WARNING, "LISTEN_FDS: fd %d is no listening socket, or one too many: closed", fd);
