@@ -99,16 +99,18 @@ teardown_file() {
 }
 
 # served_by_package: a curl --socks4a request through the installed
-# socket on $PORT gets the page, and the journal shows that the package's
-# socks4d@.service instance, whose ExecStart is the package's, served it.
+# socket on $PORT gets the page, the journal has its accepted record, and the
+# package's socks4d@.service runs the package's command line.
 served_by_package() {
 	local cport out tries=100
 	cport=$(pick_cport)
 	run -0 curl -sS --fail --max-time 20 --local-port "$cport" --socks4a "127.0.0.1:$PORT" \
 		"http://localhost:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
+	# (not by _SYSTEMD_UNIT: journald reads it from /proc, where a session
+	# already reaped has none; only the package's units run in there)
 	until out=$(sd journalctl --no-pager -o verbose "SOCKS_SRC=127.0.0.1:$cport") &&
-		grep -q '^    _SYSTEMD_UNIT=socks4d@' <<<"$out"; do
+		grep -qx '    SOCKS_REPLY=Accept' <<<"$out"; do
 		(( tries-- > 0 )) || die "no journal record of client port $cport: $(sd journalctl --no-pager -n 20)"
 		sleep 0.1
 	done

@@ -347,9 +347,12 @@ install_listener_units() {
 	sd systemctl daemon-reload
 }
 
-# accepted_pids: the PIDs of the sessions that logged an Accept, from the journal.
+# accepted_pids: the PIDs of the sessions that logged an Accept, from the
+# journal, since $T0.  By identifier, not by unit: journald learns a
+# sender's unit from its cgroup in /proc, and a session the listener has
+# already reaped has none there.
 accepted_pids() {
-	sd journalctl --no-pager -o short -u "$UNIT.service" |
+	sd journalctl --no-pager -o short --since "@$T0" SYSLOG_IDENTIFIER=socks4d |
 		sed -n 's/.* socks4d\[\([0-9]*\)\]: CONNECT .*: Accept, .*/\1/p'
 }
 
@@ -364,6 +367,7 @@ accepted_pids() {
 	UNIT=socks4d-ltest-$$-$RANDOM
 	PORT=$(free_port)
 	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	T0=$(date +%s)
 	# -m 2: every later client needs the slot of one that ended
 	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
