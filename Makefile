@@ -1,4 +1,4 @@
-# socks4d: a SOCKS4/SOCKS4a proxy run by a super-server, and hw4.cgi.
+# socks4d: a SOCKS4, SOCKS4a and SOCKS5 proxy, one process per client, and hw4.cgi.
 PROG	 = socks4d
 PREFIX	?= /usr/local
 sbindir	?= $(PREFIX)/sbin

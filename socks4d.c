@@ -3,8 +3,10 @@
  *
  * A super-server (inetd, xinetd, systemd Accept=yes, tcpserver) accepts the
  * connection and runs socks4d with it on stdin/stdout, or, under systemd
- * without StandardInput=socket, as socket-activation fd 3.  socks4d reads one
- * request, checks socks.conf, connects or binds, replies, relays, and ends
+ * without StandardInput=socket, as socket-activation fd 3; or, in listener
+ * mode (-l, or listening sockets from systemd), listener.c accepts and forks
+ * and each child carries on here with its client.  socks4d reads one request,
+ * checks socks.conf, connects, binds or associates, replies, relays, and ends
  * through finish(), which owns the reply owed, the record, the end line and
  * the exit status.
  *
