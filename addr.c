@@ -141,3 +141,19 @@ add_addr(struct text *t, const struct sockaddr_storage *ss)
 	else
 		add(t, inet_ntop(AF_INET6, a, buf, sizeof buf) ? buf : "?");
 }
+
+/* "ADDR:PORT", "[ADDR]:PORT" for IPv6. */
+void
+add_addr_port(struct text *t, const struct sockaddr_storage *ss)
+{
+	int family;
+	const uint8_t *a = addr_bytes(ss, &family);
+
+	if (a != NULL && family == AF_INET6)
+		add(t, "[");
+	add_addr(t, ss);
+	if (a != NULL && family == AF_INET6)
+		add(t, "]");
+	add(t, ":");
+	add_num(t, port_of(ss), 1);
+}

@@ -17,5 +17,6 @@ int	 is_loopback(const struct sockaddr_storage *);
 int	 same_host(const struct sockaddr_storage *, const struct sockaddr_storage *);
 int	 address_of(const char *, uint16_t, struct sockaddr_storage *);
 void	 add_addr(struct text *, const struct sockaddr_storage *);
+void	 add_addr_port(struct text *, const struct sockaddr_storage *);
 
 #endif

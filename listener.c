@@ -33,6 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "firewall.h"
+#include "text.h"
 #include "listener.h"
 #include "log.h"
 
@@ -71,23 +74,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static const char *
-text_of(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof a);
-		snprintf(buf, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	} else {
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof a);
-		snprintf(buf, len, "%s:%u", a, ntohs(sin->sin_port));
-	}
-	return buf;
 }
 
 /*
@@ -355,14 +341,16 @@ static void
 refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, int max)
 {
 	char who[INET6_ADDRSTRLEN + 8];
+	struct text t = TEXT(who);
 
 	close(fd);
 	if (now_ms() - refusals.last_ms < 1000) {
 		refusals.unlogged++;
 		return;
 	}
+	add_addr_port(&t, ss);
 	logmsg(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
-	    text_of(ss, who, sizeof who), count, limit, max);
+	    who, count, limit, max);
 	refusals.last_ms = now_ms();
 }
 
@@ -454,7 +442,8 @@ drain(const struct listener_options *o)
 static void
 announce(const struct listener_options *o)
 {
-	char addrs[LISTENER_ADDRS_MAX * (INET6_ADDRSTRLEN + 10)] = "", one[INET6_ADDRSTRLEN + 10];
+	char addrs[LISTENER_ADDRS_MAX * (INET6_ADDRSTRLEN + 10)];
+	struct text t = TEXT(addrs);
 	socklen_t len;
 
 	for (int i = 0; i < nlistening; i++) {
@@ -462,26 +451,12 @@ announce(const struct listener_options *o)
 		if (getsockname(listening[i].fd, (struct sockaddr *)&bound[nbound], &len) == -1)
 			continue;
 		if (nbound > 0)
-			strcat(addrs, " ");
-		strcat(addrs, text_of(&bound[nbound], one, sizeof one));
+			add(&t, " ");
+		add_addr_port(&t, &bound[nbound]);
 		nbound++;
 	}
 	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
 	    o->max_total, o->max_per_source);
-}
-
-/* A whole decimal number in [min, max], or -1. */
-static long
-bounded(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	return *end != '\0' || errno != 0 || v < min || v > max ? -1 : v;
 }
 
 int
@@ -506,12 +481,12 @@ listener_option(struct listener_options *o, int opt, const char *arg)
 		return 0;
 	case 'm':
 	case 's':
-		if ((v = bounded(arg, 1, LISTENER_SLOTS_MAX)) == -1)
+		if ((v = number(arg, LISTENER_SLOTS_MAX)) < 1)
 			break;
 		*(opt == 'm' ? &o->max_total : &o->max_per_source) = (int)v;
 		return 0;
 	case 'g':
-		if ((v = bounded(arg, 0, 86400)) == -1)
+		if ((v = number(arg, 86400)) == -1)
 			break;
 		o->grace = (int)v;
 		return 0;

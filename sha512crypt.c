@@ -241,8 +241,9 @@ put_b64(char *out, uint8_t b2, uint8_t b1, uint8_t b0, int digits)
 	return out;
 }
 
-static void
-wipe(void *p, size_t n)
+/* Zero secrets so that no later read of this memory finds them. */
+void
+crypt_wipe(void *p, size_t n)
 {
 	volatile uint8_t *v = p;
 
@@ -327,11 +328,11 @@ sha512_crypt(const uint8_t *key, size_t key_len, const char *setting, char *out)
 	o = put_b64(o, 0, 0, a[63], 2);
 	*o = '\0';
 
-	wipe(a, sizeof a);
-	wipe(b, sizeof b);
-	wipe(p_seq, sizeof p_seq);
-	wipe(s_seq, sizeof s_seq);
-	wipe(&c, sizeof c);
-	wipe(&alt, sizeof alt);
+	crypt_wipe(a, sizeof a);
+	crypt_wipe(b, sizeof b);
+	crypt_wipe(p_seq, sizeof p_seq);
+	crypt_wipe(s_seq, sizeof s_seq);
+	crypt_wipe(&c, sizeof c);
+	crypt_wipe(&alt, sizeof alt);
 	return 0;
 }

@@ -13,5 +13,6 @@
 #define SHA512_CRYPT_MAX	124
 
 int	sha512_crypt(const uint8_t *, size_t, const char *, char *);
+void	crypt_wipe(void *, size_t);
 
 #endif

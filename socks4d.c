@@ -192,7 +192,7 @@ main(int argc, char *argv[])
 	static struct session s;
 	char conf_why[REASON_MAX];
 	struct text why = TEXT(conf_why);
-	int ch, check = 0, stderr_closed, conf_fd, remote, on = 1;
+	int ch, check = 0, stderr_closed, conf_fd, remote, forked, on = 1;
 	socklen_t len;
 	struct listener_options lo = LISTENER_DEFAULTS;
 
@@ -224,8 +224,9 @@ main(int argc, char *argv[])
 	lo.log_to_syslog = stderr_closed;
 	/* Listener mode: returns only in a child, with its client. */
 	s.in = listener_run(&lo, drop_privileges_and_look);
+	forked = s.in != -1;
 	monotonic(&s.start);
-	if (s.in == -1 && (s.in = client_socket()) == -1)
+	if (!forked && (s.in = client_socket()) == -1)
 		usage();
 	s.out = s.in == 0 && same_file(0, 1) ? 1 : s.in;
 	log_choose(s.in, stderr_closed);
@@ -236,7 +237,8 @@ main(int argc, char *argv[])
 	ioctl(s.in, FIONBIO, &on);
 	conf_fd = conf_open(conf_path, &why);
 	open_users();
-	drop_privileges();
+	if (!forked)		/* a listener's child inherits what its parent dropped */
+		drop_privileges();
 
 	read_request(&s);
 	if (users_fd != -1)		/* no login was asked for */

@@ -160,15 +160,6 @@ same_string(const char *a, const char *b)
 	return diff == 0;
 }
 
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 /* Can this build compute hashes of this kind? */
 static int
 verifiable(const struct entry *e)
@@ -222,14 +213,14 @@ hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
 		memcpy(key, password, password_len);
 		key[password_len] = '\0';
 		result = crypt(key, setting);
-		wipe(key, sizeof key);
+		crypt_wipe(key, sizeof key);
 		/* crypt(3) fails with NULL or a short token starting with '*'. */
 		if (result != NULL && (result[0] == '*' || strlen(result) < 13))
 			result = NULL;
 #endif
 	}
 	match = result != NULL && same_string(result, setting);
-	wipe(computed, sizeof computed);
+	crypt_wipe(computed, sizeof computed);
 	return match;
 }
 
