@@ -18,14 +18,10 @@ users_file() {
 # hexstr TEXT: TEXT's bytes as hex digits.
 hexstr() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
-# bind5 PORT EXPECT PEER: a SOCKS5 BIND through socks4d on PORT naming EXPECT
-# (0.0.0.0: anyone), then a peer connecting from PEER to the port of the
-# first reply. Prints both replies in hex, then what each side received.
-bind5() {
-	"$PYTHON" - "$@" <<'PY'
-import socket, sys
-port, expect, peer = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-
+# S5_GREETED: Python that bind5 and udp5 run (exec) once they know port: a
+# read(s, n) that waits for n bytes (or the end), and c, a connection to
+# socks4d on port that has offered "no authentication" and had it chosen.
+S5_GREETED=$(cat <<'PY'
 def read(s, n):
     b = b""
     while len(b) < n:
@@ -38,6 +34,18 @@ def read(s, n):
 c = socket.create_connection(("127.0.0.1", port), timeout=10)
 c.sendall(b"\x05\x01\x00")
 assert read(c, 2) == b"\x05\x00"
+PY
+)
+export S5_GREETED
+
+# bind5 PORT EXPECT PEER: a SOCKS5 BIND through socks4d on PORT naming EXPECT
+# (0.0.0.0: anyone), then a peer connecting from PEER to the port of the
+# first reply. Prints both replies in hex, then what each side received.
+bind5() {
+	"$PYTHON" - "$@" <<'PY'
+import os, socket, sys
+port, expect, peer = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+exec(os.environ["S5_GREETED"])
 c.sendall(b"\x05\x02\x00\x01" + socket.inet_aton(expect) + b"\x00\x00")
 first = read(c, 10)
 print("first", first.hex())
@@ -68,21 +76,9 @@ PY
 # marked with a leading "-".
 udp5() {
 	"$PYTHON" - "$@" <<'PY'
-import socket, sys
+import os, socket, sys
 port, steps = int(sys.argv[1]), sys.argv[2:]
-
-def read(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            break
-        b += c
-    return b
-
-c = socket.create_connection(("127.0.0.1", port), timeout=10)
-c.sendall(b"\x05\x01\x00")
-assert read(c, 2) == b"\x05\x00"
+exec(os.environ["S5_GREETED"])
 c.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
 reply = read(c, 10)
 print("reply", reply.hex())
