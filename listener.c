@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "firewall.h"
 #include "text.h"
 #include "listener.h"
@@ -44,35 +45,43 @@
 #define LISTENER_SLOTS_MAX 65536
 #define INHERITED_MAX	1024	/* LISTEN_FDS looked at, at most */
 
-/* One child: its PID (0: a free slot) and its source, IPv4 as ::ffff:a.b.c.d. */
+/* One child: its PID and its source, IPv4 as ::ffff:a.b.c.d. */
 struct slot {
 	pid_t		 pid;
 	uint8_t		 source[16];
 };
 
-static struct pollfd listening[LISTENER_ADDRS_MAX];
+/* Set before the first fork, and only read after: children share these pages. */
+static int listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
-/* mmap()ed, not malloc()ed: a child unmaps it without writing a page of it. */
-static struct slot *slots;
-static int nslots, used;
-static int draining;
 static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
 static volatile sig_atomic_t stop_requested;
 
-/* Refusals over a limit: one log line a second at most. */
+/*
+ * What the parent changes while children run.  Not inherited
+ * (MADV_DONTFORK): a fork copies none of it, the parent's writes cause no
+ * copy-on-write faults, and no child keeps a copy.  In the program's own
+ * zero pages, after all others (.lbss), not mmap()ed: a mapping of its own
+ * would sit beside the vDSO, and each child would get page tables for
+ * that corner of the address space (12 KiB).
+ */
 static struct {
-	long long	 last_ms;
-	unsigned long	 unlogged;
-} refusals = { -1000000, 0 };
+	struct slot	 slot[LISTENER_SLOTS_MAX];
+	struct pollfd	 ready[LISTENER_ADDRS_MAX];	/* listening[], for ppoll() */
+	int		 used;
+	int		 draining;
+	long long	 refused_ms;		/* the last refusal logged */
+	unsigned long	 unlogged;		/* refusals since, not logged */
+} parent __attribute__((section(".lbss"), aligned(4096)));
 
 static long long
 now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	monotonic(&ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
@@ -131,9 +140,7 @@ add_listening(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	/* Requests are small and the reply is one segment: no Nagle delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	listening[nlistening].fd = fd;
-	listening[nlistening].events = POLLIN;
-	nlistening++;
+	listening[nlistening++] = fd;
 }
 
 /* Bind one -l address, or exit: a listener that cannot listen is useless. */
@@ -247,10 +254,10 @@ catch_signals(void)
 
 /* The child: nothing of the parent's but its client. */
 static void
-become_session(void)
+become_session(const struct listener_options *o)
 {
 	for (int i = 0; i < nlistening; i++)
-		close(listening[i].fd);
+		close(listening[i]);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -260,8 +267,12 @@ become_session(void)
 	 * for the listener, which drains, not for every session at once.
 	 */
 	setpgid(0, 0);
-	closelog();			/* the session chooses its own log */
-	munmap(slots, (size_t)nslots * sizeof *slots);
+	/*
+	 * The session chooses its own log.  Only an open one is closed:
+	 * closelog() writes a page this child would otherwise share.
+	 */
+	if (o->log_to_syslog)
+		closelog();
 }
 
 static void
@@ -277,36 +288,33 @@ source_of(const struct sockaddr_storage *ss, uint8_t key[16])
 	}
 }
 
+/* The children are parent.slot[0] to parent.slot[parent.used - 1]. */
 static int
 sessions_from(const uint8_t key[16])
 {
 	int n = 0;
 
-	for (int i = 0; i < nslots; i++)
-		if (slots[i].pid != 0 && memcmp(slots[i].source, key, 16) == 0)
+	for (int i = 0; i < parent.used; i++)
+		if (memcmp(parent.slot[i].source, key, 16) == 0)
 			n++;
 	return n;
 }
 
+/* Below the limit -m: accept_some() checked. */
 static void
 take_slot(pid_t pid, const uint8_t key[16])
 {
-	for (int i = 0; i < nslots; i++)
-		if (slots[i].pid == 0) {
-			slots[i].pid = pid;
-			memcpy(slots[i].source, key, 16);
-			used++;
-			return;
-		}
+	parent.slot[parent.used].pid = pid;
+	memcpy(parent.slot[parent.used].source, key, 16);
+	parent.used++;
 }
 
 static void
 free_slot(pid_t pid)
 {
-	for (int i = 0; i < nslots; i++)
-		if (slots[i].pid == pid) {
-			slots[i].pid = 0;
-			used--;
+	for (int i = 0; i < parent.used; i++)
+		if (parent.slot[i].pid == pid) {
+			parent.slot[i] = parent.slot[--parent.used];
 			return;
 		}
 }
@@ -320,7 +328,7 @@ reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		free_slot(pid);
-		if (WIFSIGNALED(status) && !draining)
+		if (WIFSIGNALED(status) && !parent.draining)
 			logmsg(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
 			    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	}
@@ -329,11 +337,11 @@ reap(void)
 static void
 flush_refusals(void)
 {
-	if (refusals.unlogged == 0 || now_ms() - refusals.last_ms < 1000)
+	if (parent.unlogged == 0 || now_ms() - parent.refused_ms < 1000)
 		return;
-	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once", refusals.unlogged);
-	refusals.unlogged = 0;
-	refusals.last_ms = now_ms();
+	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once", parent.unlogged);
+	parent.unlogged = 0;
+	parent.refused_ms = now_ms();
 }
 
 /* A client over a limit is closed at once; logged at most once a second. */
@@ -344,14 +352,14 @@ refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, 
 	struct text t = TEXT(who);
 
 	close(fd);
-	if (now_ms() - refusals.last_ms < 1000) {
-		refusals.unlogged++;
+	if (now_ms() - parent.refused_ms < 1000) {
+		parent.unlogged++;
 		return;
 	}
 	add_addr_port(&t, ss);
 	logmsg(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
 	    who, count, limit, max);
-	refusals.last_ms = now_ms();
+	parent.refused_ms = now_ms();
 }
 
 /*
@@ -381,10 +389,10 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 		}
 		source_of(&ss, key);
 		/* Over a limit?  Children that ended but are not reaped yet are no sessions. */
-		if (used >= o->max_total || sessions_from(key) >= o->max_per_source)
+		if (parent.used >= o->max_total || sessions_from(key) >= o->max_per_source)
 			reap();
-		if (used >= o->max_total) {
-			refuse(fd, &ss, "in all", used, o->max_total);
+		if (parent.used >= o->max_total) {
+			refuse(fd, &ss, "in all", parent.used, o->max_total);
 			continue;
 		}
 		if ((from = sessions_from(key)) >= o->max_per_source) {
@@ -392,7 +400,7 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			continue;
 		}
 		if ((pid = fork()) == 0) {
-			become_session();
+			become_session(o);
 			*client = fd;
 			return 1;
 		}
@@ -416,22 +424,22 @@ drain(const struct listener_options *o)
 	struct timespec ts;
 	int killed = 0;
 
-	draining = 1;
+	parent.draining = 1;
 	for (int i = 0; i < nlistening; i++)
-		close(listening[i].fd);
+		close(listening[i]);
 	reap();
-	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", used, o->grace);
-	while (used > 0 && (left = deadline - now_ms()) > 0) {
+	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", parent.used, o->grace);
+	while (parent.used > 0 && (left = deadline - now_ms()) > 0) {
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = left % 1000 * 1000000;
 		ppoll(NULL, 0, &ts, &wait_mask);
 		reap();
 	}
-	for (int i = 0; i < nslots; i++)
-		if (slots[i].pid != 0 && kill(slots[i].pid, SIGKILL) == 0)
+	for (int i = 0; i < parent.used; i++)
+		if (kill(parent.slot[i].pid, SIGKILL) == 0)
 			killed++;
-	while (used > 0 && waitpid(-1, NULL, 0) > 0)
-		used--;
+	while (parent.used > 0 && waitpid(-1, NULL, 0) > 0)
+		parent.used--;
 	if (killed > 0)
 		logmsg(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
 	else
@@ -448,7 +456,7 @@ announce(const struct listener_options *o)
 
 	for (int i = 0; i < nlistening; i++) {
 		len = sizeof bound[i];
-		if (getsockname(listening[i].fd, (struct sockaddr *)&bound[nbound], &len) == -1)
+		if (getsockname(listening[i], (struct sockaddr *)&bound[nbound], &len) == -1)
 			continue;
 		if (nbound > 0)
 			add(&t, " ");
@@ -507,20 +515,18 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 		open_listening(o->listen[i]);
 	if (nlistening == 0)
 		return -1;
-	nslots = o->max_total;
-	slots = mmap(NULL, (size_t)nslots * sizeof *slots, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (slots == MAP_FAILED) {
-		logmsg(LOG_ERR, "no memory for %d sessions", nslots);
-		exit(EXIT_SYSTEM);
-	}
+	/* Should it fail, children merely share these pages copy-on-write. */
+	madvise(&parent, (sizeof parent + 4095) / 4096 * 4096, MADV_DONTFORK);
+	for (int i = 0; i < nlistening; i++)
+		parent.ready[i] = (struct pollfd){ .fd = listening[i], .events = POLLIN };
+	parent.refused_ms = -1000;	/* the first refusal is logged */
 	announce(o);
 	catch_signals();
 	drop_privileges();
 	for (;;) {
 		struct timespec second = { 1, 0 };
 
-		ppoll(listening, (nfds_t)nlistening, refusals.unlogged ? &second : NULL, &wait_mask);
+		ppoll(parent.ready, (nfds_t)nlistening, parent.unlogged ? &second : NULL, &wait_mask);
 		if (stop_requested)
 			drain(o);
 		/*
@@ -530,8 +536,8 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 		reap();
 		flush_refusals();
 		for (int i = 0; i < nlistening; i++)
-			if ((listening[i].revents & POLLIN) &&
-			    accept_some(listening[i].fd, o, &client) == 1)
+			if ((parent.ready[i].revents & POLLIN) &&
+			    accept_some(listening[i], o, &client) == 1)
 				return client;
 	}
 }

@@ -23,7 +23,7 @@
 #define RECORD_MAX	4096
 
 static int log_to_syslog, log_one_line;
-static int journal_stream;		/* the listener's stderr is the journal */
+static int journal_stream;		/* stderr is the journal: lines need no name */
 static volatile sig_atomic_t in_signal_handler;	/* syslog(3) is not safe there */
 static int journal_fd = -1;
 
@@ -83,6 +83,8 @@ log_choose(int client, int no_stderr)
 	if (stderr_is_journal()) {
 		log_one_line = 1;
 		journal_fd = journal_connect();
+		/* For a record journald's socket could not take just now. */
+		journal_stream = 1;
 	}
 }
 

@@ -18,10 +18,10 @@
 #include <sys/types.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "firewall.h"
 #include "listener.h"
 #include "log.h"
@@ -143,12 +144,14 @@ struct flow {
 /* Options: set once from the command line, read-only after. */
 static const char *conf_path = SOCKS_CONF;
 static const char *users_path;		/* -u, or where the users file is found */
-static int users_fd = -1;		/* the users file, opened as socks.conf is */
+static int users_fd;			/* the users file, or -1: set by open_users() */
 static int users_present;		/* it exists: SOCKS5 logins are asked for */
 static long request_timeout = 10, connect_timeout = 10, bind_timeout = 120;
 static long idle_timeout;		/* 0: none */
 static long keepalive_idle = 120;	/* 0: no TCP keepalive */
 static struct session *alarm_session;	/* whom finish() ends if the resolver hangs */
+/* socks.conf's text and rules; page-aligned, to be given back (forget_rules()). */
+static struct conf_space conf_space __attribute__((aligned(4096)));
 
 static void	usage(void) __attribute__((noreturn));
 static void	version(void) __attribute__((noreturn));
@@ -173,6 +176,8 @@ static PHASE enum end	relay(struct session *, int);
 static void	negotiate5(struct session *, size_t, long long);
 static void	record_first_bytes(struct session *, const uint8_t *, size_t);
 static void	keep_alive(int);
+static void	forget_rules(struct session *);
+static void	give_back(void *, size_t);
 static void	reject(struct session *, const char *, const char *) __attribute__((noreturn));
 static void	owe(struct session *, int);
 static void	abandon(struct session *, const char *, const char *) __attribute__((noreturn));
@@ -183,13 +188,16 @@ static void	end_with_reason(struct session *, enum end, const char *, const char
 static void	finish(struct session *, enum end) __attribute__((noreturn));
 static PHASE int	check_config(int, char **);
 static void	log_request(struct session *);
-static void	monotonic(struct timespec *);
 
 int
 main(int argc, char *argv[])
 {
-	/* Static: zero pages cost no memory until written, and most never are. */
-	static struct session s;
+	/*
+	 * Static: zero pages cost no memory until written, and most never
+	 * are.  Page-aligned: a short request leaves the fields and the head
+	 * of the buffer in one page.
+	 */
+	static struct session s __attribute__((aligned(4096)));
 	char conf_why[REASON_MAX];
 	struct text why = TEXT(conf_why);
 	int ch, check = 0, stderr_closed, conf_fd, remote, forked, on = 1;
@@ -248,6 +256,7 @@ main(int argc, char *argv[])
 	if (s.req.cmd == SOCKS_UDP_ASSOCIATE)
 		finish(&s, do_udp(&s));
 	remote = s.req.cmd == SOCKS_CONNECT ? do_connect(&s) : do_bind(&s);
+	forget_rules(&s);
 	keep_alive(remote);
 	finish(&s, relay(&s, remote));
 }
@@ -408,21 +417,6 @@ client_socket(void)
 	if ((fd = listen_fd()) != -1)
 		return fd;
 	return is_socket(0) ? 0 : -1;
-}
-
-/*
- * The monotonic clock by system call: a session reads it a few times, and
- * the first read through the vDSO costs two page faults and a symbol
- * lookup, more than all of those system calls together.
- */
-static void
-monotonic(struct timespec *ts)
-{
-#ifdef SYS_clock_gettime
-	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts) == 0)
-		return;
-#endif
-	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
 static long long
@@ -619,7 +613,7 @@ open_users(void)
 static void
 check_login(struct session *s, struct socks5_login *l)
 {
-	static char text[CONF_MAX + 1];
+	static char text[CONF_MAX + 1] __attribute__((aligned(4096)));
 	char msg[PATH_MAX + 128], more[3 * FIELD_MAX + PATH_MAX + 160];
 	struct text why = TEXT(msg), t = TEXT(more);
 	size_t len;
@@ -627,9 +621,11 @@ check_login(struct session *s, struct socks5_login *l)
 
 	if (users_fd == -1)
 		add(&why, "the users file cannot be opened");
-	else if (conf_read(users_fd, users_path, text, &len, &why) == 0)
+	else if (conf_read(users_fd, users_path, text, &len, &why) == 0) {
 		r = users_check(text, len, users_path, l->name, l->name_len, l->password,
 		    l->password_len, msg, sizeof msg);
+		give_back(text, len);	/* the hashes, too, leave memory */
+	}
 	users_fd = -1;
 	memset(l->password, 0, sizeof l->password);
 	add(&t, (const char *)l->name);
@@ -731,13 +727,12 @@ granted_reply(const struct session *s, uint8_t *out, uint16_t port, const uint8_
 static int
 read_rules(int fd, struct ruleset *rules, struct conf_error *errs, int max, struct text *why)
 {
-	static struct conf_space space;
-	char *text = conf_text(&space);
+	char *text = conf_text(&conf_space);
 	size_t len;
 
 	if (conf_read(fd, conf_path, text, &len, why) == -1)
 		return -1;
-	conf_rules_after(&space, len, rules);
+	conf_rules_after(&conf_space, len, rules);
 	rules->path = conf_path;
 	return conf_parse(text, len, rules, errs, max);
 }
@@ -758,6 +753,26 @@ load_rules(struct session *s, int fd, const char *open_error)
 		conf_error_text(&s->rules, &err, &why);
 		finish(s, END_REJECTED);
 	}
+}
+
+/*
+ * A TCP relay never consults the rules again: the pages that hold them and
+ * socks.conf go back to the kernel rather than stay with a session that
+ * may idle for hours.  Rules that are gone match nothing.
+ */
+static void
+forget_rules(struct session *s)
+{
+	give_back(&conf_space, (size_t)((char *)(s->rules.rule + s->rules.n) - (char *)&conf_space));
+	s->rules.rule = NULL;
+	s->rules.n = 0;
+}
+
+/* The pages of a page-aligned buffer, len bytes in use, to the kernel: zero if read again. */
+static void
+give_back(void *buf, size_t len)
+{
+	madvise(buf, (len + 4095) / 4096 * 4096, MADV_DONTNEED);
 }
 
 /*

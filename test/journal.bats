@@ -82,12 +82,16 @@ SH
 	! grep -q 'CONNECT\|<S_IP>' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
 }
 
+# stderr is journald's stream then: a line carries its priority, and
+# journald adds the name and PID (a name of socks4d's own would show twice).
 @test "journal: without a journal socket the one-line record falls back to stderr" {
 	start_under_journal no
 	curl -sS --socks4 "127.0.0.1:$SA_PORT" -o /dev/null "http://127.0.0.2:$HTTP_PORT/blob"
 	wait_for_log "$BATS_TEST_TMPDIR/stderr" "end: "
 	cat "$BATS_TEST_TMPDIR/stderr"
-	grep -q "socks4d\[[0-9]*\]: CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
+	grep -q "^<6>CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
+	grep -q "^<6>end: " "$BATS_TEST_TMPDIR/stderr"
+	! grep -q 'socks4d\[' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
 	! grep -q '<S_IP>' "$BATS_TEST_TMPDIR/stderr" || die "matched, and should not have"
 }
 
