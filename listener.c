@@ -254,7 +254,7 @@ catch_signals(void)
 
 /* The child: nothing of the parent's but its client. */
 static void
-become_session(const struct listener_options *o)
+become_session(void)
 {
 	for (int i = 0; i < nlistening; i++)
 		close(listening[i]);
@@ -267,12 +267,7 @@ become_session(const struct listener_options *o)
 	 * for the listener, which drains, not for every session at once.
 	 */
 	setpgid(0, 0);
-	/*
-	 * The session chooses its own log.  Only an open one is closed:
-	 * closelog() writes a page this child would otherwise share.
-	 */
-	if (o->log_to_syslog)
-		closelog();
+	log_leave_listener();		/* the session chooses its own log */
 }
 
 static void
@@ -400,7 +395,7 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			continue;
 		}
 		if ((pid = fork()) == 0) {
-			become_session(o);
+			become_session();
 			*client = fd;
 			return 1;
 		}

@@ -103,6 +103,18 @@ log_choose_listener(int no_stderr)
 		journal_stream = stderr_is_journal();
 }
 
+/*
+ * In a listener's child, before the session chooses its log: syslog is
+ * closed if the listener opened it.  Only then: closelog() writes a page
+ * the child would otherwise share with the listener.
+ */
+void
+log_leave_listener(void)
+{
+	if (log_to_syslog)
+		closelog();
+}
+
 /* A line to the log: "socks4d[PID]: text" on stderr, or to syslog. */
 void
 log_line(int prio, const char *line)

@@ -31,6 +31,7 @@ struct record {
 int	same_file(int, int);
 void	log_choose(int, int);
 void	log_choose_listener(int);
+void	log_leave_listener(void);
 void	log_line(int, const char *);
 void	log_from_signal_handler(void);
 void	logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));

@@ -413,33 +413,41 @@ rate_slice() {
 	echo "$(kv "$line" sessions) $(kv "$line" late) $(kv "$line" failed) $(kv "$line" secs) $((after - before))"
 }
 
+# rate_turns FIGURE SLICE SLICES CONFIG...: sessions/s of each CONFIG as
+# FIGURE.  Each repetition gives every CONFIG SLICES slices of SLICE
+# seconds, taken in turn, so that a change in the machine's speed during
+# the run falls on all of them alike rather than on whichever ran then.
+# The SOCKS4 figure (rate) adds the server's CPU per session.
+rate_turns() {
+	local fig=$1 slice=$2 slices=$3 r cfg n l f secs ticks
+	shift 3
+	for r in $(seq "$REPS"); do
+		declare -A SUM=()
+		for _ in $(seq "$slices"); do
+			for cfg; do
+				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
+			done
+		done
+		for cfg; do
+			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
+			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
+			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
+			# CPU per session: less disturbed by other load than the rate
+			# (not where the server is this machine's PID 1)
+			[ "$fig" != rate ] || [ "${SPID[$cfg]}" = 1 ] ||
+			    add "cpu_session:$cfg" "$(awk -v a="$ticks" -v t="$(getconf CLK_TCK)" \
+			    -v n="$((n + l + f))" 'BEGIN {if (n > 0) printf "%.2f\n", a * 1000 / t / n}')"
+			[ "$f" = 0 ] || NOTES+=("$fig ${cfg%+5}, repetition $r: $f sessions failed (not counted)")
+		done
+	done
+}
+
 if has rate; then
-	# Each repetition gives every server SECS seconds of load, in SLICES
-	# slices taken in turn, so that a change in the machine's speed during
-	# the run falls on all of them alike rather than on whichever ran then.
 	section "session rate, $CLIENTS clients, $SECS s in $SLICES slices"
 	for cfg in "${RATE[@]}"; do		# warm up: page cache, danted's children
 		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
-	slice=$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')
-	for r in $(seq "$REPS"); do
-		declare -A SUM=()
-		for _ in $(seq "$SLICES"); do
-			for cfg in "${RATE[@]}"; do
-				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
-			done
-		done
-		for cfg in "${RATE[@]}"; do
-			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
-			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
-			add "rate:$cfg" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
-			# CPU per session: less disturbed by other load than the rate
-			# (not where the server is this machine's PID 1)
-			[ "${SPID[$cfg]}" = 1 ] || add "cpu_session:$cfg" "$(awk -v a="$ticks" -v t="$(getconf CLK_TCK)" \
-			    -v n="$((n + l + f))" 'BEGIN {if (n > 0) printf "%.2f\n", a * 1000 / t / n}')"
-			[ "$f" = 0 ] || NOTES+=("session rate $cfg, repetition $r: $f sessions failed (not counted)")
-		done
-	done
+	rate_turns rate "$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')" "$SLICES" "${RATE[@]}"
 fi
 
 if has idle; then
@@ -508,24 +516,7 @@ fi
 
 # s5_rate FIGURE: sessions/s of the SOCKS5 twins, SECS5 s each a repetition
 # in SLICES5 slices taken in turn, as the session-rate test above.
-s5_rate() {
-	local fig=$1 r cfg n l f secs ticks slice
-	slice=$(( SECS5 / SLICES5 > 0 ? SECS5 / SLICES5 : 1 ))
-	for r in $(seq "$REPS"); do
-		declare -A SUM=()
-		for _ in $(seq "$SLICES5"); do
-			for cfg in "${S5[@]}"; do
-				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
-			done
-		done
-		for cfg in "${S5[@]}"; do
-			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
-			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
-			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
-			[ "$f" = 0 ] || NOTES+=("$fig ${cfg%+5}, repetition $r: $f sessions failed (not counted)")
-		done
-	done
-}
+s5_rate() { rate_turns "$1" $(( SECS5 / SLICES5 > 0 ? SECS5 / SLICES5 : 1 )) "$SLICES5" "${S5[@]}"; }
 
 if has s5rate; then
 	section "SOCKS5 session rate, no authentication, $CLIENTS clients, $SECS5 s in $SLICES5 slices"

@@ -351,29 +351,23 @@ record_of() {
 
 # wait_recs LOG OFFSET ERE N [SECS]: until LOG, after OFFSET, holds at least
 # N records matching ERE (recs form); then print those records.
-wait_recs() {
-	local log=$1 off=$2 ere=$3 n=$4 end=$((SECONDS + ${5:-10})) got
-	while :; do
-		got=$(log_since "$log" "$off" | recs | grep -E -- "$ere")
-		[ "$(grep -c . <<<"$got")" -ge "$n" ] && { printf '%s\n' "$got"; return 0; }
-		(( SECONDS < end )) || break
-		sleep 0.05
-	done
-	printf '%s\n' "$got"
-	die "fewer than $n records matching '$ere' in $log"
-}
+wait_recs() { wait_matching recs records "$@"; }
 
 # wait_lines FILE OFFSET ERE N [SECS]: the same for plain lines (syslog).
-wait_lines() {
-	local file=$1 off=$2 ere=$3 n=$4 end=$((SECONDS + ${5:-10})) got
+wait_lines() { wait_matching cat lines "$@"; }
+
+# wait_matching FORM WHAT LOG OFFSET ERE N [SECS]: the two above; FORM turns
+# what LOG holds after OFFSET into the lines ERE is matched against.
+wait_matching() {
+	local form=$1 what=$2 log=$3 off=$4 ere=$5 n=$6 end=$((SECONDS + ${7:-10})) got
 	while :; do
-		got=$(log_since "$file" "$off" | grep -aE -- "$ere")
+		got=$(log_since "$log" "$off" | "$form" | grep -aE -- "$ere")
 		[ "$(grep -c . <<<"$got")" -ge "$n" ] && { printf '%s\n' "$got"; return 0; }
 		(( SECONDS < end )) || break
 		sleep 0.05
 	done
 	printf '%s\n' "$got"
-	die "fewer than $n lines matching '$ere' in $file"
+	die "fewer than $n $what matching '$ere' in $log"
 }
 
 # conn_pid CPORT [LOG]: the PID of the socks4d that served 127.0.0.1:CPORT,
