@@ -12,8 +12,8 @@ CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' -DSOCKS_PASSWD='"$(sysconf
 # The session (socks4d.c), and beside it what is pure and separately
 # tested; the sources but socks4d.c (main) are linked into the fuzzers.
 SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c \
-	   listener.c
-HDRS	 = addr.h clock.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h \
+	   listener.c journal_fwd.c
+HDRS	 = addr.h clock.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h journal_fwd.h \
 	   sha512crypt.h listener.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc

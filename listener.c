@@ -2,7 +2,8 @@
  * listener.c - socks4d -l: socks4d as its own super-server.
  *
  * The parent binds (or takes the listening sockets systemd passes with
- * Accept=no), drops privileges, and from then on only accepts, forks and
+ * Accept=no), drops privileges, forks a journal forwarder if the log is
+ * the journal (journal_fwd.c), and from then on only accepts, forks and
  * reaps.  It never reads a byte from a client: each child returns from
  * listener_run() with its client's socket and runs the session an
  * inetd-started socks4d runs.  A fork without an exec is what makes this
@@ -36,6 +37,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "firewall.h"
+#include "journal_fwd.h"
 #include "text.h"
 #include "listener.h"
 #include "log.h"
@@ -72,6 +74,7 @@ static struct {
 	struct pollfd	 ready[LISTENER_ADDRS_MAX];	/* listening[], for ppoll() */
 	int		 used;
 	int		 draining;
+	pid_t		 forwarder;		/* journal_fwd.c's, or -1 */
 	long long	 refused_ms;		/* the last refusal logged */
 	unsigned long	 unlogged;		/* refusals since, not logged */
 } parent __attribute__((section(".lbss"), aligned(4096)));
@@ -252,12 +255,18 @@ catch_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
+static void
+close_listening(void)
+{
+	for (int i = 0; i < nlistening; i++)
+		close(listening[i]);
+}
+
 /* The child: nothing of the parent's but its client. */
 static void
 become_session(void)
 {
-	for (int i = 0; i < nlistening; i++)
-		close(listening[i]);
+	close_listening();
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -322,6 +331,12 @@ reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == parent.forwarder) {
+			logmsg(LOG_ERR, "journal forwarder ended: sessions send to journald themselves");
+			log_journal_via(-1);
+			parent.forwarder = -1;
+			continue;
+		}
 		free_slot(pid);
 		if (WIFSIGNALED(status) && !parent.draining)
 			logmsg(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
@@ -418,10 +433,10 @@ drain(const struct listener_options *o)
 	long long deadline = now_ms() + o->grace * 1000LL, left;
 	struct timespec ts;
 	int killed = 0;
+	pid_t pid;
 
 	parent.draining = 1;
-	for (int i = 0; i < nlistening; i++)
-		close(listening[i]);
+	close_listening();
 	reap();
 	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", parent.used, o->grace);
 	while (parent.used > 0 && (left = deadline - now_ms()) > 0) {
@@ -433,8 +448,10 @@ drain(const struct listener_options *o)
 	for (int i = 0; i < parent.used; i++)
 		if (kill(parent.slot[i].pid, SIGKILL) == 0)
 			killed++;
-	while (parent.used > 0 && waitpid(-1, NULL, 0) > 0)
-		parent.used--;
+	while (parent.used > 0 && (pid = waitpid(-1, NULL, 0)) > 0)
+		free_slot(pid);
+	if (parent.forwarder != -1)
+		journal_fwd_stop(parent.forwarder);
 	if (killed > 0)
 		logmsg(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
 	else
@@ -518,6 +535,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	announce(o);
 	catch_signals();
 	drop_privileges();
+	parent.forwarder = log_is_journal() ? journal_fwd_start(close_listening) : -1;
 	for (;;) {
 		struct timespec second = { 1, 0 };
 

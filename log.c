@@ -26,6 +26,7 @@ static int log_to_syslog, log_one_line;
 static int journal_stream;		/* stderr is the journal: lines need no name */
 static volatile sig_atomic_t in_signal_handler;	/* syslog(3) is not safe there */
 static int journal_fd = -1;
+static int journal_via = -1;		/* the listener's forwarder, or -1 */
 
 /* Whether fds a and b are the same open file (the client, under inetd). */
 int
@@ -39,16 +40,16 @@ same_file(int a, int b)
 
 /*
  * journald's native protocol (systemd's "Native Journal Protocol"): one
- * datagram of FIELD=value lines.  Connected now, while socks4d may still
- * be root; -1 if there is no journald, and stderr serves instead.
+ * datagram of FIELD=value lines.  Connected early, while a session may
+ * still be root; -1 if there is no journald, and stderr serves instead.
+ * flags: 0 or SOCK_NONBLOCK.
  */
-static int
-journal_connect(void)
+int
+journal_connect(int flags)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX,
 				   .sun_path = "/run/systemd/journal/socket" };
-	/* Nonblocking: a stalled journald must not stall the relay. */
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | flags, 0);
 
 	if (fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		close(fd);
@@ -82,7 +83,11 @@ log_choose(int client, int no_stderr)
 	}
 	if (stderr_is_journal()) {
 		log_one_line = 1;
-		journal_fd = journal_connect();
+		/*
+		 * Nonblocking: a stalled journald must not stall the relay (the
+		 * forwarder's end waits half a second at most).
+		 */
+		journal_fd = journal_via != -1 ? journal_via : journal_connect(SOCK_NONBLOCK);
 		/* For a record journald's socket could not take just now. */
 		journal_stream = 1;
 	}
@@ -101,6 +106,26 @@ log_choose_listener(int no_stderr)
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	} else
 		journal_stream = stderr_is_journal();
+}
+
+/* Whether the listener's log is the journal (and a forwarder is worth it). */
+int
+log_is_journal(void)
+{
+	return journal_stream;
+}
+
+/*
+ * From now on sessions send their journal entries to fd (the listener's
+ * forwarder), or with -1 to journald themselves; the fd given before is
+ * closed.
+ */
+void
+log_journal_via(int fd)
+{
+	if (journal_via != -1)
+		close(journal_via);
+	journal_via = fd;
 }
 
 /*
@@ -257,7 +282,7 @@ static int
 journal(int prio, const char *msg, const struct record *r, const char *name,
     const char *value)
 {
-	char d[RECORD_MAX + 2048];
+	char d[JOURNAL_ENTRY_MAX];
 	struct text t = TEXT(d);
 
 	if (journal_fd == -1)
@@ -294,7 +319,7 @@ journal(int prio, const char *msg, const struct record *r, const char *name,
 	add(&t, "\n");
 	if (t.len + 1 >= t.size)
 		return -1;
-	return send(journal_fd, d, t.len, 0) == (ssize_t)t.len ? 0 : -1;
+	return send(journal_fd, d, t.len, MSG_NOSIGNAL) == (ssize_t)t.len ? 0 : -1;
 }
 
 /* The record on syslog or the journal: one line, and fields for the journal. */

@@ -28,7 +28,12 @@ struct record {
 	unsigned long long sent, received;	/* to and from the client */
 };
 
+#define JOURNAL_ENTRY_MAX	6144	/* the longest native entry sent, bytes */
+
 int	same_file(int, int);
+int	journal_connect(int);
+int	log_is_journal(void);
+void	log_journal_via(int);
 void	log_choose(int, int);
 void	log_choose_listener(int);
 void	log_leave_listener(void);

@@ -347,13 +347,23 @@ install_listener_units() {
 	sd systemctl daemon-reload
 }
 
-# accepted_pids: the PIDs of the sessions that logged an Accept, from the
-# journal, since $T0.  By identifier, not by unit: journald learns a
-# sender's unit from its cgroup in /proc, and a session the listener has
-# already reaped has none there.
-accepted_pids() {
-	sd journalctl --no-pager -o short --since "@$T0" SYSLOG_IDENTIFIER=socks4d |
-		sed -n 's/.* socks4d\[\([0-9]*\)\]: CONNECT .*: Accept, .*/\1/p'
+# records [MATCH...]: "_PID SYSLOG_PID SOCKS_REPLY" of each record (a
+# MESSAGE=CONNECT entry) in the journal since $T0 that MATCHes.
+records() {
+	sd journalctl --no-pager -o export --since "@$T0" "$@" |
+		awk '/^_PID=/ { p = substr($0, 6) } /^SYSLOG_PID=/ { s = substr($0, 12) }
+		     /^SOCKS_REPLY=/ { r = substr($0, 13) } /^MESSAGE=CONNECT / { c = 1 }
+		     /^$/ { if (c) print p, (s == "" ? "-" : s), r; p = s = r = c = "" }'
+}
+
+# wait_records N MATCH...: until N records MATCH.
+wait_records() {
+	local n=$1 tries=100
+	shift
+	until [ "$(records "$@" | grep -c .)" -ge "$n" ]; do
+		(( tries-- > 0 )) || die "not $n records: $(records "$@")"
+		sleep 0.1
+	done
 }
 
 @test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
@@ -372,18 +382,22 @@ accepted_pids() {
 	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
 	for i in 1 2 3 4; do curl_page "$PORT"; done
-	local main pids tries=100 conf=/run/$UNIT/socks.conf
+	local main pids forwarder tries=100 conf=/run/$UNIT/socks.conf
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
 	run -0 sd ps -o uid= -p "$main"
 	[ "${output// /}" != 0 ] || die "the listener runs as root"
-	until [ "$(accepted_pids | sort -u | grep -c .)" -ge 4 ]; do
-		(( tries-- > 0 )) || break
-		sleep 0.1
-	done
-	pids=$(accepted_pids | sort -u)
-	[ "$(grep -c . <<<"$pids")" -ge 4 ] || die "not four sessions in the journal: $pids"
+	# Four records, with their fields and found by unit: sent by the
+	# forwarder, each naming the session that served the client.
+	wait_records 4 -u "$UNIT.service"
+	records -u "$UNIT.service"
+	pids=$(records -u "$UNIT.service" | awk '$3 == "Accept" { print $2 }' | sort -u)
+	[ "$(grep -c '^[0-9]' <<<"$pids")" -ge 4 ] || die "not four sessions in SYSLOG_PID: $pids"
 	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
+	forwarder=$(records -u "$UNIT.service" | awk '{ print $1 }' | sort -u)
+	[ "$(grep -c . <<<"$forwarder")" = 1 ] || die "not one sender: $forwarder"
+	[ "$forwarder" != "$main" ] && ! grep -qx "$forwarder" <<<"$pids" ||
+		die "sent by $forwarder: not a forwarder"
 	# socks.conf, readable by the group only: edited in place, then replaced
 	printf 'deny c 127.0.0.0/8\n' | sd sh -c "cat >$conf"
 	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$PORT" "http://localhost:$HTTP_PORT/"
@@ -413,6 +427,31 @@ accepted_pids() {
 	[ "$output" = success ] || die "Result=$output"
 	run -0 sd journalctl --no-pager -o short -u "$UNIT.service"
 	[[ $output == *"stopped: every session ended"* ]] || die "$output"
+	# the forwarder passed on the last session's end line ("still here\n"
+	# each way) before it went
+	run -0 sd journalctl --no-pager -o export -u "$UNIT.service" SOCKS_BYTES_IN=11
+	[[ $output == *"MESSAGE=end: 11 bytes to client, 11 from client"* ]] || die "no end line: $output"
+	[[ $output == *"SYSLOG_PID="* ]] || die "not through the forwarder: $output"
+	# Without its forwarder the listener goes on; sessions send themselves.
+	T0=$(date +%s)
+	sd systemctl start "$UNIT.socket"
+	curl_page "$PORT"
+	tries=100
+	until [ -n "$(records -u "$UNIT.service" | awk -v old="$forwarder" '$1 != old { print $1 }')" ]; do
+		(( tries-- > 0 )) || die "no record from the new forwarder"
+		sleep 0.1
+	done
+	forwarder=$(records -u "$UNIT.service" | awk -v old="$forwarder" '$1 != old { print $1 }' | sort -u)
+	sd kill -KILL "$forwarder"
+	tries=100
+	until sd journalctl --no-pager -o cat -u "$UNIT.service" | grep -q 'journal forwarder ended'; do
+		(( tries-- > 0 )) || die "the forwarder's end not logged"
+		sleep 0.1
+	done
+	curl_page "$PORT"
+	wait_records 2 SYSLOG_IDENTIFIER=socks4d
+	records SYSLOG_IDENTIFIER=socks4d
+	records SYSLOG_IDENTIFIER=socks4d | grep -q '^[0-9]* - Accept$' || die "no record of a session's own"
 }
 
 @test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
