@@ -125,13 +125,15 @@ forward(int from_sessions, int to_journald)
 			in_batch = 0;
 			continue;
 		}
-		if (n == 0 || (n == -1 && errno != EINTR))
+		/* End of file; an empty entry (which carries credentials) is none. */
+		if ((n == 0 && m.msg_controllen == 0) || (n == -1 && errno != EINTR))
 			return;
 		if (!in_batch) {
 			poll(NULL, 0, BATCH_MS);
 			in_batch = 1;
 		}
-		if (n == -1 || (sender = sender_of(&m)) == NULL || (m.msg_flags & MSG_TRUNC))
+		if (n <= 0 || (sender = sender_of(&m)) == NULL || (m.msg_flags & MSG_TRUNC) ||
+		    entry[n - 1] != '\n')
 			continue;
 		t.len = (size_t)n;
 		add(&t, "SYSLOG_PID=");
@@ -161,7 +163,13 @@ journal_fwd_start(void (*close_others)(void))
 		close(journald);
 		return -1;
 	}
-	setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	/* Without the senders' credentials there is no SYSLOG_PID: no forwarder. */
+	if (setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1) {
+		close(pair[0]);
+		close(pair[1]);
+		close(journald);
+		return -1;
+	}
 	setsockopt(pair[1], SOL_SOCKET, SO_SNDTIMEO, &patience, sizeof patience);
 	pid = fork();
 	if (pid == 0) {

@@ -425,12 +425,21 @@ wait_records() {
 	done
 	run -0 sd systemctl show -P Result "$UNIT.service"
 	[ "$output" = success ] || die "Result=$output"
-	run -0 sd journalctl --no-pager -o short -u "$UNIT.service"
-	[[ $output == *"stopped: every session ended"* ]] || die "$output"
+	# journald may store the last lines a moment after the unit ended
+	tries=100
+	until sd journalctl --no-pager -o cat -u "$UNIT.service" | grep -q 'stopped: every session ended'; do
+		(( tries-- > 0 )) || die "$(sd journalctl --no-pager -o short -u "$UNIT.service")"
+		sleep 0.1
+	done
 	# the forwarder passed on the last session's end line ("still here\n"
 	# each way) before it went
+	tries=100
+	until [[ $(sd journalctl --no-pager -o export -u "$UNIT.service" SOCKS_BYTES_IN=11) == \
+	    *"MESSAGE=end: 11 bytes to client, 11 from client"* ]]; do
+		(( tries-- > 0 )) || die "no end line of the last session"
+		sleep 0.1
+	done
 	run -0 sd journalctl --no-pager -o export -u "$UNIT.service" SOCKS_BYTES_IN=11
-	[[ $output == *"MESSAGE=end: 11 bytes to client, 11 from client"* ]] || die "no end line: $output"
 	[[ $output == *"SYSLOG_PID="* ]] || die "not through the forwarder: $output"
 	# Without its forwarder the listener goes on; sessions send themselves.
 	T0=$(date +%s)
@@ -449,9 +458,11 @@ wait_records() {
 		sleep 0.1
 	done
 	curl_page "$PORT"
-	wait_records 2 SYSLOG_IDENTIFIER=socks4d
-	records SYSLOG_IDENTIFIER=socks4d
-	records SYSLOG_IDENTIFIER=socks4d | grep -q '^[0-9]* - Accept$' || die "no record of a session's own"
+	tries=100
+	until records SYSLOG_IDENTIFIER=socks4d | grep -q '^[0-9]* - Accept$'; do
+		(( tries-- > 0 )) || die "no record of a session's own: $(records SYSLOG_IDENTIFIER=socks4d)"
+		sleep 0.1
+	done
 }
 
 @test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
