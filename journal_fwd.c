@@ -132,8 +132,10 @@ forward(int from_sessions, int to_journald)
 			poll(NULL, 0, BATCH_MS);
 			in_batch = 1;
 		}
-		if (n <= 0 || (sender = sender_of(&m)) == NULL || (m.msg_flags & MSG_TRUNC) ||
-		    entry[n - 1] != '\n')
+		if (n == -1)		/* EINTR */
+			continue;
+		sender = sender_of(&m);	/* which closes what came along */
+		if (n == 0 || sender == NULL || (m.msg_flags & MSG_TRUNC) || entry[n - 1] != '\n')
 			continue;
 		t.len = (size_t)n;
 		add(&t, "SYSLOG_PID=");
