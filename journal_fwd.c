@@ -119,7 +119,7 @@ forward(int from_sessions, int to_journald)
 				    .msg_controllen = sizeof control.space };
 		ssize_t n = recvmsg(from_sessions, &m, MSG_CMSG_CLOEXEC | (in_batch ? MSG_DONTWAIT : 0));
 		const struct ucred *sender;
-		struct text t = { entry, 0, sizeof entry };
+		struct text t = TEXT(entry);
 
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			in_batch = 0;

@@ -452,7 +452,8 @@ if has rate; then
 	slice=$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')
 	# Accept=yes's units alone and last: PID 1 goes on starting units for
 	# the connections still queued when a slice ends, into the next slice.
-	mapfile -t turns < <(printf '%s\n' "${RATE[@]}" | grep -vx socks4d/systemd)
+	turns=()
+	for cfg in "${RATE[@]}"; do [ "$cfg" = socks4d/systemd ] || turns+=("$cfg"); done
 	rate_turns rate "$slice" "$SLICES" "${turns[@]}"
 	[ ${#turns[@]} = ${#RATE[@]} ] || rate_turns rate "$slice" "$SLICES" socks4d/systemd
 fi

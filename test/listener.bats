@@ -356,14 +356,25 @@ records() {
 		     /^$/ { if (c) print p, (s == "" ? "-" : s), r; p = s = r = c = "" }'
 }
 
-# wait_records N MATCH...: until N records MATCH.
-wait_records() {
-	local n=$1 tries=100
-	shift
-	until [ "$(records "$@" | grep -c .)" -ge "$n" ]; do
-		(( tries-- > 0 )) || die "not $n records: $(records "$@")"
-		sleep 0.1
-	done
+# has_records N MATCH...: at least N records MATCH.
+has_records() { [ "$(records "${@:2}" | grep -c .)" -ge "$1" ]; }
+
+# state_is STATE: the unit under test is in ActiveState STATE.
+state_is() { [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = "$1" ]; }
+
+# journal_has ERE [MATCH...]: the unit's journal, as -o cat, matches ERE.
+journal_has() { sd journalctl --no-pager -o cat -u "$UNIT.service" "${@:2}" | grep -qE -- "$1"; }
+
+# forwarded_by_other PID: the PIDs other than PID that forwarded records.
+forwarded_by_other() {
+	records -u "$UNIT.service" | awk -v old="$1" '$1 != old && $2 != "-" { print $1 }' | sort -u
+}
+
+has_other_forwarder() { [ -n "$(forwarded_by_other "$1")" ]; }
+
+# own_record CPORT: a record, with no SYSLOG_PID, of the client from CPORT.
+own_record() {
+	records SYSLOG_IDENTIFIER=socks4d SOCKS_SRC="127.0.0.1:$1" | grep -q '^[0-9]* - Accept$'
 }
 
 @test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
@@ -382,14 +393,14 @@ wait_records() {
 	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
 	for i in 1 2 3 4; do curl_page "$PORT"; done
-	local main pids forwarder tries=100 conf=/run/$UNIT/socks.conf
+	local main pids forwarder old c conf=/run/$UNIT/socks.conf
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
 	run -0 sd ps -o uid= -p "$main"
 	[ "${output// /}" != 0 ] || die "the listener runs as root"
 	# Four records, with their fields and found by unit: sent by the
 	# forwarder, each naming the session that served the client.
-	wait_records 4 -u "$UNIT.service"
+	wait_cmd 30 "not four records" has_records 4 -u "$UNIT.service"
 	records -u "$UNIT.service"
 	pids=$(records -u "$UNIT.service" | awk '$3 == "Accept" { print $2 }' | sort -u)
 	[ "$(grep -c '^[0-9]' <<<"$pids")" -ge 4 ] || die "not four sessions in SYSLOG_PID: $pids"
@@ -409,60 +420,33 @@ wait_records() {
 	# stop: the session in progress ends on its own, then the listener exits 0
 	L_PORT=$PORT start_session
 	sd systemctl stop --no-block "$UNIT.socket" "$UNIT.service"
-	tries=100
-	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = deactivating ]; do
-		(( tries-- > 0 )) || die "not stopping: $(sd systemctl show -P ActiveState "$UNIT.service")"
-		sleep 0.1
-	done
+	wait_cmd 30 "not stopping" state_is deactivating
 	echo "still here" >&6
 	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
 	grep -qx 'still here' "$SESSION_OUT" || die "the stop broke the session: $(cat "$SESSION_OUT")"
 	exec 6>&-
-	tries=200
-	until [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = inactive ]; do
-		(( tries-- > 0 )) || die "still $(sd systemctl show -P ActiveState "$UNIT.service")"
-		sleep 0.1
-	done
+	wait_cmd 40 "not inactive" state_is inactive
 	run -0 sd systemctl show -P Result "$UNIT.service"
 	[ "$output" = success ] || die "Result=$output"
 	# journald may store the last lines a moment after the unit ended
-	tries=100
-	until sd journalctl --no-pager -o cat -u "$UNIT.service" | grep -q 'stopped: every session ended'; do
-		(( tries-- > 0 )) || die "$(sd journalctl --no-pager -o short -u "$UNIT.service")"
-		sleep 0.1
-	done
+	wait_cmd 30 "no 'stopped' line" journal_has 'stopped: every session ended'
 	# the forwarder passed on the last session's end line ("still here\n"
 	# each way) before it went
-	tries=100
-	until [[ $(sd journalctl --no-pager -o export -u "$UNIT.service" SOCKS_BYTES_IN=11) == \
-	    *"MESSAGE=end: 11 bytes to client, 11 from client"* ]]; do
-		(( tries-- > 0 )) || die "no end line of the last session"
-		sleep 0.1
-	done
-	run -0 sd journalctl --no-pager -o export -u "$UNIT.service" SOCKS_BYTES_IN=11
-	[[ $output == *"SYSLOG_PID="* ]] || die "not through the forwarder: $output"
+	wait_cmd 30 "no end line of the last session" \
+		journal_has '^end: 11 bytes to client, 11 from client' _PID="$forwarder"
 	# Without its forwarder the listener goes on; sessions send themselves.
 	T0=$(date +%s)
 	sd systemctl start "$UNIT.socket"
 	curl_page "$PORT"
-	tries=100
-	until [ -n "$(records -u "$UNIT.service" | awk -v old="$forwarder" '$1 != old { print $1 }')" ]; do
-		(( tries-- > 0 )) || die "no record from the new forwarder"
-		sleep 0.1
-	done
-	forwarder=$(records -u "$UNIT.service" | awk -v old="$forwarder" '$1 != old { print $1 }' | sort -u)
+	old=$forwarder
+	wait_cmd 30 "no record from a new forwarder" has_other_forwarder "$old"
+	forwarder=$(forwarded_by_other "$old")
 	sd kill -KILL "$forwarder"
-	tries=100
-	until sd journalctl --no-pager -o cat -u "$UNIT.service" | grep -q 'journal forwarder ended'; do
-		(( tries-- > 0 )) || die "the forwarder's end not logged"
-		sleep 0.1
-	done
-	curl_page "$PORT"
-	tries=100
-	until records SYSLOG_IDENTIFIER=socks4d | grep -q '^[0-9]* - Accept$'; do
-		(( tries-- > 0 )) || die "no record of a session's own: $(records SYSLOG_IDENTIFIER=socks4d)"
-		sleep 0.1
-	done
+	wait_cmd 30 "the forwarder's end not logged" journal_has 'journal forwarder ended'
+	# a session of its own: a record with no SYSLOG_PID, from this client
+	c=$(client_port)
+	curl_page "$PORT" --local-port "$c"
+	wait_cmd 30 "no record of a session's own" own_record "$c"
 }
 
 @test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {

@@ -370,6 +370,17 @@ wait_matching() {
 	die "fewer than $n $what matching '$ere' in $log"
 }
 
+# wait_cmd SECS WHAT CMD...: until CMD succeeds (polled, SECS at most; a
+# busy machine slows CMD itself, not the deadline's count); else die, WHAT.
+wait_cmd() {
+	local end=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		(( SECONDS < end )) || die "$what"
+		sleep 0.1
+	done
+}
+
 # conn_pid CPORT [LOG]: the PID of the socks4d that served 127.0.0.1:CPORT,
 # from systemd-socket-activate's "Connection from" and "Spawned" lines.
 conn_pid() {
