@@ -101,6 +101,7 @@ cleanup() {
 	if [ -n "${SD:-}" ]; then
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT"
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT-l"
+		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT-f"
 		[ "$SD" = - ] || "$top/test/private_systemd.sh" stop "$SD"
 	fi
 	if [ "${KEEP:-0}" = 1 ]; then say "bench: logs kept in $W"; else rm -rf "$W"; fi
@@ -246,7 +247,7 @@ fi
 # or where PID 1 is not systemd, a private one (test/private_systemd.sh).
 # Its figures include what PID 1 and journald spend on each connection.
 SD=
-if ! wanted socks4d/systemd && ! wanted socks4d/listener-sd; then
+if ! wanted socks4d/systemd && ! wanted socks4d/listener-sd && ! wanted socks4d/listener-sd-file; then
 	:
 elif [ "$(id -u)" != 0 ]; then
 	NOTES+=("socks4d/systemd not measured: installing units needs root")
@@ -277,12 +278,29 @@ if [ -n "$SD" ] && wanted socks4d/listener-sd; then
 	KEEPS[socks4d/listener-sd]=1	# its journal forwarder
 	CONFIGS+=(socks4d/listener-sd)
 fi
+# The same units with examples/socks4d-listener-records-file.conf: records
+# go to a file, as the listener's outside, so that the two differ only in
+# what systemd puts around socks4d.
+if [ -n "$SD" ] && wanted socks4d/listener-sd-file; then
+	port=$("$LT" freeport) pid1=$SD
+	[ "$SD" = - ] && pid1=1
+	sed "s|^StandardError=append:.*|StandardError=append:/run/$SD_UNIT-f/records.log|" \
+	    "$top/examples/socks4d-listener-records-file.conf" >"$W/records-file.conf"
+	UNIT_DROPIN=$W/records-file.conf "$top/test/private_systemd.sh" listener-units "$SD" \
+	    "$SD_UNIT-f" "$port" "$W/socks4d" "$CONF" -s 1024 &&
+	    wait_listen "$port" "$pid1" || die "socks4d/listener-sd-file did not start"
+	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 >/dev/null 2>&1
+	lpid=$(pgrep -P "$pid1" -f "/run/$SD_UNIT-f/socks4d") || die "socks4d/listener-sd-file: no listener"
+	PORT[socks4d/listener-sd-file]=$port SPID[socks4d/listener-sd-file]=$lpid
+	KIND[socks4d/listener-sd-file]=listener
+	CONFIGS+=(socks4d/listener-sd-file)
+fi
 
 # Throughput, CPU and memory do not depend on the super-server: measured
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
 RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted socks4d/listener)
-[ -n "$SD" ] && RATE+=(socks4d/systemd socks4d/listener-sd)
+[ -n "$SD" ] && RATE+=(socks4d/systemd socks4d/listener-sd socks4d/listener-sd-file)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
@@ -575,7 +593,7 @@ echo "figure,config,unit,median,values,failures" >"$CSV"
 
 declare -A MED
 COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener socks4d/listener-sd
-	floor/ssa floor/tcpserver danted haproxy)
+	socks4d/listener-sd-file floor/ssa floor/tcpserver danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
 FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server
 	s5one s5rate s5auth udp udp_loss udpflood udpflood_loss)
@@ -642,7 +660,7 @@ check() {	# NAME VALUE OP LIMIT
 	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
 	check "sessions/s: listener / danted" "$(ratio "${MED[rate:socks4d/listener]}" "${MED[rate:danted]}")" ">=" 1.2
 	check "start-up: listener / danted" "$(ratio "${MED[startup:socks4d/listener]}" "${MED[startup:danted]}")" "<=" 1
-	check "sessions/s: listener Accept=no / listener" "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener]}")" ">=" 0.9
+	check "sessions/s: listener Accept=no / listener, to files" "$(ratio "${MED[rate:socks4d/listener-sd-file]}" "${MED[rate:socks4d/listener]}")" ">=" 0.9
 	check "idle memory: listener KiB/session" "${MED[idle:socks4d/listener]}" "<=" 54
 	check "SOCKS5 one stream: socks4d / danted" "$(ratio "${MED[s5one:socks4d/ssa]}" "${MED[s5one:danted]}")" ">=" 1
 	check "SOCKS5 sessions/s: listener / danted" "$(ratio "${MED[s5rate:socks4d/listener]}" "${MED[s5rate:danted]}")" ">=" 1
@@ -658,6 +676,12 @@ check() {	# NAME VALUE OP LIMIT
 	echo "against preforked danted (no target: it pays no fork+exec per client):" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")x," \
 	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")x (socks4d under tcpserver)"
+	[ -n "$SD" ] && echo "listener Accept=no with records in the journal (the shipped unit; the target" \
+	    "above has records to a file on both sides): sessions/s" \
+	    "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener]}")x the listener," \
+	    "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener-sd-file]}")x the unit with" \
+	    "records to a file; CPU per session (journald's not counted)" \
+	    "$(ratio "${MED[cpu_session:socks4d/listener-sd]}" "${MED[cpu_session:socks4d/listener-sd-file]}")x"
 	[ -n "$SD" ] && echo "systemd Accept=yes with the shipped units, against systemd-socket-activate:" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/systemd]}" "${MED[rate:socks4d/ssa]}")x," \
 	    "CPU per session $(ratio "${MED[cpu_session:socks4d/systemd]}" "${MED[cpu_session:socks4d/ssa]}")x," \

@@ -322,6 +322,18 @@ caps() {
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
 }
 
+# systemd_for_units: SD_PID, the systemd to install units in: this machine's
+# ("-"), or where PID 1 is not systemd a private one, stopped at teardown.
+systemd_for_units() {
+	[ "$(id -u)" = 0 ] || skip "installing units needs root"
+	SD_PID=-
+	if [ ! -d /run/systemd/system ]; then
+		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
+			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+		SD_STARTED=$SD_PID
+	fi
+}
+
 # sd CMD...: CMD where the units run (this machine's systemd, or a private one).
 sd() { "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; }
 
@@ -378,13 +390,7 @@ own_record() {
 }
 
 @test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
-	[ "$(id -u)" = 0 ] || skip "installing units needs root"
-	SD_PID=-
-	if [ ! -d /run/systemd/system ]; then
-		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
-			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
-		SD_STARTED=$SD_PID
-	fi
+	systemd_for_units
 	UNIT=socks4d-ltest-$$-$RANDOM
 	PORT=$(free_port)
 	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
@@ -447,6 +453,56 @@ own_record() {
 	c=$(client_port)
 	curl_page "$PORT" --local-port "$c"
 	wait_cmd 30 "no record of a session's own" own_record "$c"
+}
+
+# file_records N FILE: FILE, where the units run, has N accepted records.
+file_records() { [ "$(sd grep -c '^<Reply> :Accept$' "$2")" -ge "$1" ]; }
+
+# no_children PID: PID, where the units run, has no child process.
+no_children() { ! sd pgrep -P "$1" >/dev/null; }
+
+@test "units: with examples/socks4d-listener-records-file.conf the records go to that file, and no journal forwarder runs" {
+	systemd_for_units
+	UNIT=socks4d-ltest-$$-$RANDOM
+	PORT=$(free_port)
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	T0=$(date +%s)
+	local log=/run/$UNIT/records.log main
+	sed "s|^StandardError=append:.*|StandardError=append:$log|" \
+		"$TOP/examples/socks4d-listener-records-file.conf" >"$BATS_TEST_TMPDIR/records-file.conf"
+	grep -qx "StandardError=append:$log" "$BATS_TEST_TMPDIR/records-file.conf" ||
+		die "the drop-in sends stderr nowhere"
+	UNIT_DROPIN=$BATS_TEST_TMPDIR/records-file.conf install_listener_units
+	wait_for_port 127.0.0.1 "$PORT"
+	curl_page "$PORT"
+	curl_page "$PORT"
+	wait_cmd 30 "not two records in $log" file_records 2 "$log"
+	main=$(sd systemctl show -P MainPID "$UNIT.service")
+	[ "$main" -gt 0 ] || die "no main process"
+	wait_cmd 30 "the listener keeps a child: a journal forwarder" no_children "$main"
+	[ -z "$(records -u "$UNIT.service")" ] || die "records in the journal too"
+}
+
+@test "units: socks4d-listener.service keeps every record where journald's rate limit would drop most (a journald allowing 100 entries in 30 s)" {
+	systemd_for_units
+	[ "$SD_PID" != - ] || skip "it would change this machine's journald.conf"
+	printf '[Journal]\nRateLimitIntervalSec=30s\nRateLimitBurst=100\n' | put /run/journald-test.conf
+	sd mount --bind /run/journald-test.conf /etc/systemd/journald.conf
+	sd systemctl restart systemd-journald.service
+	UNIT=socks4d-ltest-$$-$RANDOM
+	PORT=$(free_port)
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	T0=$(date +%s)
+	install_listener_units
+	wait_for_port 127.0.0.1 "$PORT"
+	# 600 sessions, 1,200 entries, in a few seconds: journald's limit,
+	# scaled up for free space (3.5 times with a journal in /run of a
+	# few GiB), keeps a few hundred
+	for _ in 1 2 3 4 5 6; do
+		run -0 "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$PORT" 127.0.0.2 "$ECHO_PORT" \
+			--sessions 100 --bytes 100
+	done
+	wait_cmd 30 "not 600 records" has_records 600 -u "$UNIT.service"
 }
 
 @test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
