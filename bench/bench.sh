@@ -300,7 +300,8 @@ fi
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
 RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted socks4d/listener)
-[ -n "$SD" ] && RATE+=(socks4d/systemd socks4d/listener-sd socks4d/listener-sd-file)
+# (listener-sd-file right after the listener: the target's pair in adjacent slices)
+[ -n "$SD" ] && RATE+=(socks4d/listener-sd-file socks4d/listener-sd socks4d/systemd)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
@@ -333,8 +334,8 @@ proc_line() { "$LT" proc "${SPID[$1]}"; }
 # CPU time is in the server's cutime).
 quiesce() {
 	if [ "${KIND[$1]}" = systemd ]; then	# PID 1 has other children
-		for _ in $(seq 200); do
-			pgrep -P "${SPID[$1]}" -x socks4d >/dev/null || return 0
+		for _ in $(seq 200); do	# (the listeners of listener-sd among them)
+			pgrep -P "${SPID[$1]}" -f "^/run/$SD_UNIT/socks4d " >/dev/null || return 0
 			sleep 0.05
 		done
 		say "bench: $1 still has sessions after 10 s"
