@@ -276,11 +276,12 @@ add_endpoint(struct text *t, const char *addr, unsigned port)
 /*
  * Under systemd the journal also gets the facts as fields, so that
  * `journalctl SOCKS_REPLY=Reject` finds rejections.  Every value is
- * escaped text, one line.  0 if journald took it.
+ * escaped text, one line; the record adds SOCKS_CONTENT, the end line
+ * SOCKS_END (either NULL: not this entry).  0 if journald took it.
  */
 static int
-journal(int prio, const char *msg, const struct record *r, const char *name,
-    const char *value)
+journal(int prio, const char *msg, const struct record *r, const char *content,
+    const char *end)
 {
 	char d[JOURNAL_ENTRY_MAX];
 	struct text t = TEXT(d);
@@ -312,56 +313,77 @@ journal(int prio, const char *msg, const struct record *r, const char *name,
 	add(&t, "\nSOCKS_REASON=");
 	if (rejected(r))
 		add_escaped_str(&t, r->reason);
-	add(&t, "\n");
-	add(&t, name);
-	add(&t, "=");
-	add(&t, value);
+	if (content != NULL) {
+		add(&t, "\nSOCKS_CONTENT=");
+		add(&t, content);
+	}
+	if (end != NULL) {
+		add(&t, "\nSOCKS_END=");
+		add(&t, end);
+	}
 	add(&t, "\n");
 	if (t.len + 1 >= t.size)
 		return -1;
 	return send(journal_fd, d, t.len, MSG_NOSIGNAL) == (ssize_t)t.len ? 0 : -1;
 }
 
-/* The record on syslog or the journal: one line, and fields for the journal. */
-static void
-record_one_line(const struct record *r, int prio)
+static int
+record_priority(const struct record *r)
 {
-	char rec[RECORD_MAX], content[255 * 4 + 1];
-	struct text t = TEXT(rec), c = TEXT(content);
+	return rejected(r) ? LOG_NOTICE : LOG_INFO;
+}
 
-	add_escaped(&c, r->content, r->content_len);
-	add(&t, r->command != NULL ? r->command : "request");
-	add(&t, " ");
-	add_endpoint(&t, r->src, r->src_port);
+/* The record as one line, for syslog and the journal, into t; its escaped excerpt into c. */
+static void
+one_line_record(const struct record *r, struct text *t, struct text *c)
+{
+	add_escaped(c, r->content, r->content_len);
+	add(t, r->command != NULL ? r->command : "request");
+	add(t, " ");
+	add_endpoint(t, r->src, r->src_port);
 	if (r->dst != NULL) {
-		add(&t, " -> ");
-		add_endpoint(&t, r->dst, r->dst_port);
+		add(t, " -> ");
+		add_endpoint(t, r->dst, r->dst_port);
 		if (r->name[0] != '\0') {
-			add(&t, " name ");
-			add_escaped_str(&t, r->name);
+			add(t, " name ");
+			add_escaped_str(t, r->name);
 		}
-		add(&t, " user \"");
-		add_escaped_str(&t, r->user);
-		add(&t, "\"");
+		add(t, " user \"");
+		add_escaped_str(t, r->user);
+		add(t, "\"");
 	}
-	add(&t, ": ");
-	add(&t, r->reply);
+	add(t, ": ");
+	add(t, r->reply);
 	if (rejected(r)) {
-		add(&t, " (");
-		add_escaped_str(&t, r->reason);
-		add(&t, ")");
+		add(t, " (");
+		add_escaped_str(t, r->reason);
+		add(t, ")");
 	}
 	if (r->peer != NULL) {
-		add(&t, ", bound port ");
-		add_num(&t, r->bound_port, 1);
-		add(&t, ", peer ");
-		add_endpoint(&t, r->peer, r->peer_port);
+		add(t, ", bound port ");
+		add_num(t, r->bound_port, 1);
+		add(t, ", peer ");
+		add_endpoint(t, r->peer, r->peer_port);
 	}
-	add(&t, ", content \"");
-	add(&t, content);
-	add(&t, "\"");
-	if (journal(prio, rec, r, "SOCKS_CONTENT", content) == -1)
-		log_line(prio, rec);
+	add(t, ", content \"");
+	add(t, c->buf);
+	add(t, "\"");
+}
+
+/* "end: " the bytes each way, the duration and why, into t. */
+static void
+end_line(const struct record *r, const char *why, unsigned long long ms, struct text *t)
+{
+	add(t, "end: ");
+	add_num(t, r->sent, 1);
+	add(t, " bytes to client, ");
+	add_num(t, r->received, 1);
+	add(t, " from client, ");
+	add_num(t, ms / 1000, 1);
+	add(t, ".");
+	add_num(t, ms % 1000, 3);
+	add(t, " s, ");
+	add(t, why);
 }
 
 /*
@@ -372,10 +394,16 @@ record_one_line(const struct record *r, int prio)
 void
 log_record(const struct record *r)
 {
-	if (log_one_line)
-		record_one_line(r, rejected(r) ? LOG_NOTICE : LOG_INFO);
-	else
+	char rec[RECORD_MAX], content[FIELD_TEXT];
+	struct text t = TEXT(rec), c = TEXT(content);
+
+	if (!log_one_line) {
 		record_classic(r);
+		return;
+	}
+	one_line_record(r, &t, &c);
+	if (journal(record_priority(r), rec, r, content, NULL) == -1)
+		log_line(record_priority(r), rec);
 }
 
 /* The end of a relayed session: bytes each way, duration, and why. */
@@ -385,17 +413,40 @@ log_end(const struct record *r, const char *why, unsigned long long ms)
 	char line[256];
 	struct text t = TEXT(line);
 
-	add(&t, "end: ");
-	add_num(&t, r->sent, 1);
-	add(&t, " bytes to client, ");
-	add_num(&t, r->received, 1);
-	add(&t, " from client, ");
-	add_num(&t, ms / 1000, 1);
-	add(&t, ".");
-	add_num(&t, ms % 1000, 3);
-	add(&t, " s, ");
-	add(&t, why);
-	if (journal(LOG_INFO, line, r, "SOCKS_END", why) == 0)
+	end_line(r, why, ms, &t);
+	if (journal(LOG_INFO, line, r, NULL, why) == -1)
+		log_line(LOG_INFO, line);
+}
+
+/*
+ * Whether a relayed session's record may wait for its end, to go out with
+ * the end line as one entry: in the journal, where that halves the entries
+ * journald stores (and the work it does) for short sessions.
+ */
+int
+log_holds_record(void)
+{
+	return journal_fd != -1;
+}
+
+/*
+ * The record and the end line as one journal entry: "RECORD; end: ...",
+ * with SOCKS_CONTENT and SOCKS_END.  As two lines on stderr if journald
+ * would not take it.
+ */
+void
+log_record_end(const struct record *r, const char *why, unsigned long long ms)
+{
+	char rec[RECORD_MAX], content[FIELD_TEXT], end[256], both[RECORD_MAX + sizeof end];
+	struct text t = TEXT(rec), c = TEXT(content), e = TEXT(end), b = TEXT(both);
+
+	one_line_record(r, &t, &c);
+	end_line(r, why, ms, &e);
+	add(&b, rec);
+	add(&b, "; ");
+	add(&b, end);
+	if (journal(record_priority(r), both, r, content, why) == 0)
 		return;
-	log_line(LOG_INFO, line);
+	log_line(record_priority(r), rec);
+	log_line(LOG_INFO, end);
 }

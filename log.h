@@ -42,5 +42,7 @@ void	log_from_signal_handler(void);
 void	logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	log_record(const struct record *);
 void	log_end(const struct record *, const char *, unsigned long long);
+int	log_holds_record(void);
+void	log_record_end(const struct record *, const char *, unsigned long long);
 
 #endif

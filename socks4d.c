@@ -83,6 +83,7 @@
 #define ROUNDS		8	/* moves per direction per poll() wake-up */
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 #define DRAIN_MS	1000	/* how long a turned-down client is read, at most */
+#define RECORD_HOLD_MS	1000	/* in the journal, a record waits this long for its end */
 #define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
 #define DATAGRAM_MAX	65535	/* a UDP payload, at most */
 #define PEERS_MAX	16	/* destinations a UDP association hears back from */
@@ -117,6 +118,7 @@ struct session {
 	int		 granted;		/* the last reply said yes: relaying */
 	int		 logged_in;		/* SOCKS5: req.user passed a login */
 	int		 recorded;		/* the record is out (at the first bytes) */
+	long long	 record_due;		/* held until then (ms), or 0 */
 	int		 end_errno;
 	char		 reason[REASON_MAX];	/* why it was turned down */
 	unsigned char	 excerpt[EXCERPT_MAX];
@@ -1460,18 +1462,41 @@ keep_alive(int fd)
 }
 
 /*
- * Keep the first relayed bytes for <Content>, and log the record then.
- * They always pass through a copy buffer: a direction splices only once it
- * has filled one.
+ * Keep the first relayed bytes for <Content>, and log the record then; in
+ * the journal, up to RECORD_HOLD_MS later, so that a session ending by
+ * then is one entry with its end line, not two.  The bytes always pass
+ * through a copy buffer: a direction splices only once it has filled one.
  */
 static void
 record_first_bytes(struct session *s, const uint8_t *p, size_t n)
 {
-	if (s->recorded)
+	if (s->recorded || s->record_due != 0)
 		return;
 	s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
 	memcpy(s->excerpt, p, s->excerpt_len);
-	log_request(s);
+	if (log_holds_record())
+		s->record_due = now_ms() + RECORD_HOLD_MS;
+	else
+		log_request(s);
+}
+
+/*
+ * relay()'s poll() timeout: the idle timeout, or less while the record is
+ * held.  The idle timeout (whole seconds) is never the shorter then, and
+ * starts again once the record is out: it may end a second late, once.
+ */
+static int
+relay_wait_ms(const struct session *s)
+{
+	int idle = idle_timeout > 0 ? (int)idle_timeout * 1000 : -1;
+	long long left;
+
+	if (s->record_due == 0)
+		return idle;
+	left = s->record_due - now_ms();
+	if (left < 0)
+		left = 0;
+	return idle == -1 || left < idle ? (int)left : idle;
 }
 
 #ifndef __linux__
@@ -1614,7 +1639,11 @@ relay(struct session *s, int remote)
 			p[i].fd = f[i].done ? -1 : f[i].pending ? f[i].to : f[i].from;
 			p[i].events = f[i].pending ? POLLOUT : POLLIN;
 		}
-		n = poll(p, 2, idle_timeout > 0 ? (int)idle_timeout * 1000 : -1);
+		n = poll(p, 2, relay_wait_ms(s));
+		if (n == 0 && s->record_due != 0) {
+			log_request(s);		/* the session goes on: the record alone */
+			continue;
+		}
 		if (n == 0)
 			return END_IDLE;
 		if (n == -1 && errno != EINTR)
@@ -1689,6 +1718,7 @@ log_request(struct session *s)
 	struct facts f;
 
 	s->recorded = 1;
+	s->record_due = 0;
 	describe(s, &f);
 	log_record(&f.r);
 }
@@ -1741,29 +1771,49 @@ close_gracefully(struct session *s)
 }
 
 /*
+ * A relayed session's end line, after its record if that is not out yet:
+ * in the journal both as one entry.
+ */
+static void
+log_ending(struct session *s, enum end end)
+{
+	struct timespec now;
+	struct facts f;
+	char buf[256];
+	const char *why = end_text(s, end, buf, sizeof buf);
+	unsigned long long ms;
+
+	monotonic(&now);
+	ms = (unsigned long long)(ms_of(&now) - ms_of(&s->start));
+	if (!s->recorded && log_holds_record()) {
+		describe(s, &f);
+		log_record_end(&f.r, why, ms);
+		return;
+	}
+	if (!s->recorded)
+		log_request(s);
+	describe(s, &f);
+	log_end(&f.r, why, ms);
+}
+
+/*
  * The one way a session ends: the refusal if one is owed, the record if it
  * is not out yet, the end line of a relay, and the exit status.
  */
 static void
 finish(struct session *s, enum end end)
 {
-	struct timespec now;
-	struct facts f;
-	char why[256];
-
 	if (end == END_REJECTED && s->refusal_len > 0)
 		write_within(s->out, s->refusal, s->refusal_len, request_timeout);
 	if (end == END_REJECTED || end == END_ABANDONED)
 		s->granted = 0;
-	if (!s->recorded)
-		log_request(s);
 	if (end < END_REJECTED) {
-		monotonic(&now);
-		describe(s, &f);
-		log_end(&f.r, end_text(s, end, why, sizeof why),
-		    (unsigned long long)(ms_of(&now) - ms_of(&s->start)));
-	} else
+		log_ending(s, end);
+	} else {
+		if (!s->recorded)
+			log_request(s);
 		close_gracefully(s);
+	}
 	_exit(end == END_CLOSED ? EXIT_RELAYED : EXIT_REJECTED);
 }
 

@@ -106,3 +106,30 @@ SH
 	grep -q '^SOCKS_USER=alice$' "$j"
 	run ! grep -q wonderland "$j"
 }
+
+@test "journal: a session that ends within a second is one entry, record and end line; a longer one has its record a second after its first bytes, its end line at the end" {
+	start_under_journal yes
+	j=$BATS_TEST_TMPDIR/journal
+	curl -sS --socks4 "127.0.0.1:$SA_PORT" -o /dev/null "http://127.0.0.2:$HTTP_PORT/blob"
+	wait_for_log "$j" '^SOCKS_END='
+	cat "$j"
+	grep -qE '^MESSAGE=CONNECT 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.2:[0-9]+ user "": Accept, content "GET /blob .*"; end: [0-9]+ bytes to client, [0-9]+ from client, [0-9.]+ s, both sides closed$' "$j" ||
+		die "no entry with both"
+	grep -q '^SOCKS_CONTENT=GET /blob' "$j"
+	# (a session slowed past the second by a busy machine is two entries)
+	if grep -qE '^MESSAGE=.*; end: .*, 0\.[0-9]+ s, both sides closed$' "$j"; then
+		[ "$(grep -cE '^MESSAGE=(CONNECT|end:) ' "$j")" = 1 ] || die "not one entry"
+	fi
+	: >"$j"
+	{ printf 'GET / HTTP/1.1\r\nHost: slow\r\n'; sleep 6; } |
+		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" 127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
+	local client=$!
+	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP' 10
+	kill -0 "$client" 2>/dev/null || die "the record came only at the end"
+	! grep -q '^SOCKS_END=' "$j" || die "an end before the end"
+	wait "$client" || true
+	wait_for_log "$j" '^SOCKS_END=' 10
+	cat "$j"
+	[ "$(grep -cE '^MESSAGE=(CONNECT|end:) ' "$j")" = 2 ] || die "not two entries"
+	grep -q '^MESSAGE=end: [0-9]* bytes to client, ' "$j"
+}
