@@ -386,6 +386,18 @@ end_line(const struct record *r, const char *why, unsigned long long ms, struct 
 	add(t, why);
 }
 
+/* The record on syslog or the journal: one line, and fields for the journal. */
+static void
+record_one_line(const struct record *r)
+{
+	char rec[RECORD_MAX], content[FIELD_TEXT];
+	struct text t = TEXT(rec), c = TEXT(content);
+
+	one_line_record(r, &t, &c);
+	if (journal(record_priority(r), rec, r, content, NULL) == -1)
+		log_line(record_priority(r), rec);
+}
+
 /*
  * The record, once per request: on stderr as one block in one write, so
  * that records of concurrent clients never interleave; on syslog and the
@@ -394,16 +406,10 @@ end_line(const struct record *r, const char *why, unsigned long long ms, struct 
 void
 log_record(const struct record *r)
 {
-	char rec[RECORD_MAX], content[FIELD_TEXT];
-	struct text t = TEXT(rec), c = TEXT(content);
-
-	if (!log_one_line) {
+	if (log_one_line)
+		record_one_line(r);
+	else
 		record_classic(r);
-		return;
-	}
-	one_line_record(r, &t, &c);
-	if (journal(record_priority(r), rec, r, content, NULL) == -1)
-		log_line(record_priority(r), rec);
 }
 
 /* The end of a relayed session: bytes each way, duration, and why. */
