@@ -322,9 +322,10 @@ caps() {
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
 }
 
-# systemd_for_units: SD_PID, the systemd to install units in: this machine's
-# ("-"), or where PID 1 is not systemd a private one, stopped at teardown.
-systemd_for_units() {
+# units_test: SD_PID, the systemd to install units in: this machine's ("-"),
+# or where PID 1 is not systemd a private one, stopped at teardown; and
+# UNIT, PORT, UNIT_CONF_TEXT (loopback permitted) and T0 for the test's unit.
+units_test() {
 	[ "$(id -u)" = 0 ] || skip "installing units needs root"
 	SD_PID=-
 	if [ ! -d /run/systemd/system ]; then
@@ -332,6 +333,10 @@ systemd_for_units() {
 			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
 		SD_STARTED=$SD_PID
 	fi
+	UNIT=socks4d-ltest-$$-$RANDOM
+	PORT=$(free_port)
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
+	T0=$(date +%s)
 }
 
 # sd CMD...: CMD where the units run (this machine's systemd, or a private one).
@@ -390,11 +395,7 @@ own_record() {
 }
 
 @test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
-	systemd_for_units
-	UNIT=socks4d-ltest-$$-$RANDOM
-	PORT=$(free_port)
-	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
-	T0=$(date +%s)
+	units_test
 	# -m 2: every later client needs the slot of one that ended
 	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
@@ -463,11 +464,7 @@ file_records() { [ "$(sd grep -c '^<Reply> :Accept$' "$2")" -ge "$1" ]; }
 no_children() { ! sd pgrep -P "$1" >/dev/null; }
 
 @test "units: with examples/socks4d-listener-records-file.conf the records go to that file, and no journal forwarder runs" {
-	systemd_for_units
-	UNIT=socks4d-ltest-$$-$RANDOM
-	PORT=$(free_port)
-	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
-	T0=$(date +%s)
+	units_test
 	local log=/run/$UNIT/records.log main
 	sed "s|^StandardError=append:.*|StandardError=append:$log|" \
 		"$TOP/examples/socks4d-listener-records-file.conf" >"$BATS_TEST_TMPDIR/records-file.conf"
@@ -485,15 +482,11 @@ no_children() { ! sd pgrep -P "$1" >/dev/null; }
 }
 
 @test "units: socks4d-listener.service keeps every record where journald's rate limit would drop most (a journald allowing 100 entries in 30 s)" {
-	systemd_for_units
+	units_test
 	[ "$SD_PID" != - ] || skip "it would change this machine's journald.conf"
 	printf '[Journal]\nRateLimitIntervalSec=30s\nRateLimitBurst=100\n' | put /run/journald-test.conf
 	sd mount --bind /run/journald-test.conf /etc/systemd/journald.conf
 	sd systemctl restart systemd-journald.service
-	UNIT=socks4d-ltest-$$-$RANDOM
-	PORT=$(free_port)
-	UNIT_CONF_TEXT='permit c 127.0.0.0/8'
-	T0=$(date +%s)
 	install_listener_units
 	wait_for_port 127.0.0.1 "$PORT"
 	# 600 sessions in a few seconds, an entry or two each: journald's
