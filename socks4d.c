@@ -1462,6 +1462,22 @@ keep_alive(int fd)
 }
 
 /*
+ * While the record is held, a stop (SIGTERM from systemd, SIGINT, SIGHUP)
+ * waits for it: the session ends once the record is out, not without it.
+ */
+static void
+defer_stop_signals(int how)
+{
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(how, &stop, NULL);
+}
+
+/*
  * Keep the first relayed bytes for <Content>, and log the record then; in
  * the journal, up to RECORD_HOLD_MS later, so that a session ending by
  * then is one entry with its end line, not two.  The bytes always pass
@@ -1474,9 +1490,10 @@ record_first_bytes(struct session *s, const uint8_t *p, size_t n)
 		return;
 	s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
 	memcpy(s->excerpt, p, s->excerpt_len);
-	if (log_holds_record())
+	if (log_holds_record()) {
 		s->record_due = now_ms() + RECORD_HOLD_MS;
-	else
+		defer_stop_signals(SIG_BLOCK);
+	} else
 		log_request(s);
 }
 
@@ -1718,9 +1735,12 @@ log_request(struct session *s)
 	struct facts f;
 
 	s->recorded = 1;
-	s->record_due = 0;
 	describe(s, &f);
 	log_record(&f.r);
+	if (s->record_due != 0) {
+		s->record_due = 0;
+		defer_stop_signals(SIG_UNBLOCK);
+	}
 }
 
 static const char *

@@ -133,3 +133,35 @@ SH
 	[ "$(grep -cE '^MESSAGE=(CONNECT|end:) ' "$j")" = 2 ] || die "not two entries"
 	grep -q '^MESSAGE=end: [0-9]* bytes to client, ' "$j"
 }
+
+# session_pid: the socks4d serving a client of systemd-socket-activate.
+session_pid() { pgrep -P "$SA_PID" -x socks4d; }
+
+# stop_deferred PID: PID blocks SIGTERM (bit 15 of SigBlk), as while a
+# record is held.
+stop_deferred() {
+	local m
+	m=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	(( 0x${m:-0} & 0x4000 ))
+}
+
+# ended PID: PID is gone, or a zombie.
+ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+@test "journal: a session stopped (SIGTERM) while its record is held ends once the record is out" {
+	start_under_journal yes
+	j=$BATS_TEST_TMPDIR/journal
+	{ printf 'GET / HTTP/1.1\r\nHost: stop\r\n'; sleep 4; } |
+		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" 127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
+	local client=$! session
+	wait_cmd 10 "no session" session_pid
+	session=$(session_pid)
+	wait_cmd 10 "the session never deferred SIGTERM" stop_deferred "$session"
+	kill -TERM "$session"
+	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP' 5
+	wait_cmd 5 "the session outlived its record" ended "$session"
+	grep -q '^MESSAGE=CONNECT .*content "GET / HTTP/1.1\\r\\nHost: stop\\r\\n"$' "$j" ||
+		die "not the record alone: $(cat "$j")"
+	kill "$client" 2>/dev/null
+	wait "$client" 2>/dev/null || true
+}
