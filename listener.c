@@ -46,6 +46,7 @@
 #define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
 #define LISTENER_SLOTS_MAX 65536
 #define INHERITED_MAX	1024	/* LISTEN_FDS looked at, at most */
+#define STOP_MS		1500	/* from SIGTERM to SIGKILL, at the drain's deadline */
 
 /* One child: its PID and its source, IPv4 as ::ffff:a.b.c.d. */
 struct slot {
@@ -423,15 +424,30 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 	return 0;
 }
 
+/* Reap sessions as they end, until none is left or the deadline (ms). */
+static void
+reap_until(long long deadline)
+{
+	struct timespec ts;
+	long long left;
+
+	while (parent.used > 0 && (left = deadline - now_ms()) > 0) {
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = left % 1000 * 1000000;
+		ppoll(NULL, 0, &ts, &wait_mask);
+		reap();
+	}
+}
+
 /*
  * SIGTERM or SIGINT: accept no more, give the sessions o->grace seconds to
- * end, kill what is left, exit 0.
+ * end, stop what is left, exit 0.  Stopped with SIGTERM first: a session
+ * whose record waits for its end (in the journal) puts it out, within
+ * STOP_MS, then ends; SIGKILL for any still there.
  */
 static void
 drain(const struct listener_options *o)
 {
-	long long deadline = now_ms() + o->grace * 1000LL, left;
-	struct timespec ts;
 	int killed = 0;
 	pid_t pid;
 
@@ -439,15 +455,13 @@ drain(const struct listener_options *o)
 	close_listening();
 	reap();
 	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", parent.used, o->grace);
-	while (parent.used > 0 && (left = deadline - now_ms()) > 0) {
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = left % 1000 * 1000000;
-		ppoll(NULL, 0, &ts, &wait_mask);
-		reap();
-	}
+	reap_until(now_ms() + o->grace * 1000LL);
 	for (int i = 0; i < parent.used; i++)
-		if (kill(parent.slot[i].pid, SIGKILL) == 0)
+		if (kill(parent.slot[i].pid, SIGTERM) == 0)
 			killed++;
+	reap_until(now_ms() + STOP_MS);
+	for (int i = 0; i < parent.used; i++)
+		kill(parent.slot[i].pid, SIGKILL);
 	while (parent.used > 0 && (pid = waitpid(-1, NULL, 0)) > 0)
 		free_slot(pid);
 	if (parent.forwarder != -1)
