@@ -443,16 +443,18 @@ log_holds_record(void)
 void
 log_record_end(const struct record *r, const char *why, unsigned long long ms)
 {
-	char rec[RECORD_MAX], content[FIELD_TEXT], end[256], both[RECORD_MAX + sizeof end];
-	struct text t = TEXT(rec), c = TEXT(content), e = TEXT(end), b = TEXT(both);
+	char both[RECORD_MAX + 256], content[FIELD_TEXT], *end;
+	struct text t = TEXT(both), c = TEXT(content);
+	size_t rec_len;
 
 	one_line_record(r, &t, &c);
-	end_line(r, why, ms, &e);
-	add(&b, rec);
-	add(&b, "; ");
-	add(&b, end);
+	rec_len = t.len;
+	add(&t, "; ");
+	end = both + t.len;
+	end_line(r, why, ms, &t);
 	if (journal(record_priority(r), both, r, content, why) == 0)
 		return;
-	log_line(record_priority(r), rec);
+	both[rec_len] = '\0';		/* the record alone, then the end line */
+	log_line(record_priority(r), both);
 	log_line(LOG_INFO, end);
 }

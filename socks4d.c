@@ -176,7 +176,7 @@ static PHASE int	do_bind(struct session *);
 static PHASE enum end	do_udp(struct session *);
 static PHASE enum end	relay(struct session *, int);
 static void	negotiate5(struct session *, size_t, long long);
-static void	record_first_bytes(struct session *, const uint8_t *, size_t);
+static void	record_first_bytes(struct session *, const uint8_t *, size_t, int);
 static void	keep_alive(int);
 static void	forget_rules(struct session *);
 static void	give_back(void *, size_t);
@@ -1326,7 +1326,7 @@ udp_from_client(struct session *s, struct association *a, uint8_t *buf)
 		goto drop;
 	a->client = from;
 	a->client_known = 1;
-	record_first_bytes(s, buf + u.len, (size_t)n - u.len);
+	record_first_bytes(s, buf + u.len, (size_t)n - u.len, 0);
 	if (sendto(*fd, buf + u.len, (size_t)n - u.len, 0, (struct sockaddr *)&dst,
 	    addr_len(&dst)) == -1)
 		goto drop;
@@ -1478,19 +1478,22 @@ defer_stop_signals(int how)
 }
 
 /*
- * Keep the first relayed bytes for <Content>, and log the record then; in
- * the journal, up to RECORD_HOLD_MS later, so that a session ending by
- * then is one entry with its end line, not two.  The bytes always pass
- * through a copy buffer: a direction splices only once it has filled one.
+ * Keep the first relayed bytes for <Content>, and log the record then.  In
+ * the journal, where relay() may wait (wait: 1), up to RECORD_HOLD_MS
+ * later, so that a session ending by then is one entry with its end line,
+ * not two; early data (a write that may block) and a UDP association's
+ * first datagram (its loop has no deadline for it) log it at once.  The
+ * bytes always pass through a copy buffer: a direction splices only once
+ * it has filled one.
  */
 static void
-record_first_bytes(struct session *s, const uint8_t *p, size_t n)
+record_first_bytes(struct session *s, const uint8_t *p, size_t n, int wait)
 {
 	if (s->recorded || s->record_due != 0)
 		return;
 	s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
 	memcpy(s->excerpt, p, s->excerpt_len);
-	if (log_holds_record()) {
+	if (wait && log_holds_record()) {
 		s->record_due = now_ms() + RECORD_HOLD_MS;
 		defer_stop_signals(SIG_BLOCK);
 	} else
@@ -1562,7 +1565,7 @@ flow_read(struct session *s, struct flow *f)
 		return splice(f->from, NULL, f->pipe[1], NULL, PIPE_SIZE,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if ((n = read(f->from, f->buf, COPY_BUF)) > 0)
-		record_first_bytes(s, (uint8_t *)f->buf, (size_t)n);
+		record_first_bytes(s, (uint8_t *)f->buf, (size_t)n, 1);
 	return n;
 }
 
@@ -1622,7 +1625,7 @@ send_early_data(struct session *s, int remote)
 
 	if (left == 0)
 		return 0;
-	record_first_bytes(s, p, left);
+	record_first_bytes(s, p, left, 0);
 	n = write_within(remote, p, left, connect_timeout);
 	s->received += n;
 	return n == left ? 0 : -1;
@@ -1657,9 +1660,11 @@ relay(struct session *s, int remote)
 			p[i].events = f[i].pending ? POLLOUT : POLLIN;
 		}
 		n = poll(p, 2, relay_wait_ms(s));
-		if (n == 0 && s->record_due != 0) {
-			log_request(s);		/* the session goes on: the record alone */
-			continue;
+		/* Due (even with every wake-up busy): the session goes on, the record alone. */
+		if (s->record_due != 0 && (n == 0 || now_ms() >= s->record_due)) {
+			log_request(s);
+			if (n == 0)
+				continue;
 		}
 		if (n == 0)
 			return END_IDLE;
