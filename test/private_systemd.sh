@@ -67,7 +67,9 @@ own_groups() {
 
 case ${1:-} in
 start)
-	name=private-systemd.$$
+	# PIDs wrap (32768 here) and a group outlives its start script: the
+	# time makes the name unique.
+	name=private-systemd.$$.$(date +%s%N)
 	log=$(mktemp /tmp/private-systemd.XXXXXX)
 	own_groups "$name" >"$log.groups"
 	"$0" enter "$log.groups" "$log" </dev/null >"$log" 2>&1 &
@@ -187,7 +189,7 @@ remove)
 	;;
 stop)
 	pid=$2
-	name=${3:-$(grep -o 'private-systemd\.[0-9]*' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)}
+	name=${3:-$(grep -o 'private-systemd\.[0-9.]*' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)}
 	# Killing PID 1 kills everything in its namespace; the groups empty
 	# once the kernel has reaped them all.
 	kill -KILL "$pid" 2>/dev/null || true
