@@ -21,6 +21,7 @@ teardown_file() {
 
 teardown() {
 	[ -n "${SA_PID:-}" ] && kill "$SA_PID" 2>/dev/null
+	[ -z "${CONFDIR:-}" ] || rm -rf "$CONFDIR"
 	[ -s "$BATS_TEST_TMPDIR/journald.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/journald.pid")" 2>/dev/null
 	return 0
 }
@@ -28,10 +29,13 @@ teardown() {
 # start_under_journal yes|no [ARG...]: socks4d (with ARGs) under systemd-socket-activate in a
 # mount namespace with stderr a file named by JOURNAL_STREAM, and with (yes)
 # or without (no) a stand-in journald that writes each datagram it gets to
-# $BATS_TEST_TMPDIR/journal.
+# $BATS_TEST_TMPDIR/journal.  With LISTENER_CONF, socks4d -l instead, with
+# that socks.conf (its sessions read it as nobody).
 start_under_journal() {
-	local d=$BATS_TEST_TMPDIR
+	local d=$BATS_TEST_TMPDIR serve
 	SA_PORT=$(free_port)
+	serve="systemd-socket-activate -E JOURNAL_STREAM -a --inetd -l 127.0.0.1:$SA_PORT $SOCKS4D -c $BATS_FILE_TMPDIR/socks.conf"
+	[ -z "${LISTENER_CONF:-}" ] || serve="$SOCKS4D -c $LISTENER_CONF -l 127.0.0.1:$SA_PORT"
 	cat > "$d/run.sh" <<SH
 mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }
 if [ $1 = yes ]; then
@@ -52,8 +56,7 @@ fi
 : > "$d/stderr"
 exec 2>>"$d/stderr"
 export JOURNAL_STREAM=\$(stat -c %d:%i "$d/stderr")
-exec systemd-socket-activate -E JOURNAL_STREAM -a --inetd -l 127.0.0.1:$SA_PORT \
-	"$SOCKS4D" -c "$BATS_FILE_TMPDIR/socks.conf" ${*:2}
+exec $serve ${*:2}
 SH
 	unshare -m bash "$d/run.sh" 3>&- &
 	SA_PID=$!
@@ -140,12 +143,14 @@ SH
 # session_pid: the socks4d serving a client of systemd-socket-activate.
 session_pid() { pgrep -P "$SA_PID" -x socks4d; }
 
-# stop_deferred PID: PID blocks SIGTERM (bit 15 of SigBlk), as while a
-# record is held.
+# stop_deferred PID: PID blocks SIGTERM (bit 15 of SigBlk) and does not
+# ignore it (as the listener's journal forwarder does), as while a record
+# is held.
 stop_deferred() {
-	local m
-	m=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
-	(( 0x${m:-0} & 0x4000 ))
+	local blocked ignored
+	blocked=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	ignored=$(awk '/^SigIgn:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	(( (0x${blocked:-0} & 0x4000) && !(0x${ignored:-0} & 0x4000) ))
 }
 
 # ended PID: PID is gone, or a zombie.
@@ -197,4 +202,30 @@ PY
 	wait "$client"
 	wait_for_log "$j" '^SOCKS_END=' 10
 	cat "$j"
+}
+
+# held_session: the child of $SA_PID that holds its record (SIGTERM blocked).
+held_session() {
+	local pid
+	for pid in $(pgrep -P "$SA_PID" -x socks4d); do
+		stop_deferred "$pid" && echo "$pid" && return 0
+	done
+	return 1
+}
+
+@test "journal: a listener stopped with -g 0 sends SIGTERM first: a session holding its record puts it out, then ends" {
+	CONFDIR=$(mktemp -d /tmp/socks4d-journal.XXXXXX)
+	chmod 755 "$CONFDIR"
+	install -m 644 "$BATS_FILE_TMPDIR/socks.conf" "$CONFDIR/socks.conf"
+	LISTENER_CONF=$CONFDIR/socks.conf start_under_journal yes -g 0
+	j=$BATS_TEST_TMPDIR/journal
+	{ printf 'GET / HTTP/1.1\r\nHost: drain\r\n'; sleep 4; } |
+		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" 127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
+	local client=$!
+	wait_cmd 10 "no session holding its record" held_session
+	kill -TERM "$SA_PID"
+	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP/1.1\\r\\nHost: drain' 5
+	wait_for_log "$BATS_TEST_TMPDIR/stderr" 'stopped: killed 1 sessions' 5
+	kill "$client" 2>/dev/null
+	wait "$client" 2>/dev/null || true
 }
