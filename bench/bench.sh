@@ -265,35 +265,31 @@ if [ -n "$SD" ] && wanted socks4d/systemd; then
 	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$pid1 KIND[socks4d/systemd]=systemd
 	CONFIGS+=(socks4d/systemd)
 fi
-# The listener units (Accept=no) there: systemd starts one socks4d, on the
-# first client, and has nothing to do with the rest.
-if [ -n "$SD" ] && wanted socks4d/listener-sd; then
-	port=$("$LT" freeport) pid1=$SD
+# listener_units CONFIG UNIT [DROPIN]: the shipped listener units (Accept=no)
+# there as UNIT, with DROPIN for the service: systemd starts one socks4d, on
+# the first client, and has nothing to do with the rest.
+listener_units() {
+	local cfg=$1 unit=$2 pid1=$SD port
 	[ "$SD" = - ] && pid1=1
-	"$top/test/private_systemd.sh" listener-units "$SD" "$SD_UNIT-l" "$port" "$W/socks4d" "$CONF" \
-	    -s 1024 && wait_listen "$port" "$pid1" || die "socks4d/listener-sd did not start"
+	port=$("$LT" freeport)
+	UNIT_DROPIN=${3:-} "$top/test/private_systemd.sh" listener-units "$SD" "$unit" "$port" \
+	    "$W/socks4d" "$CONF" -s 1024 && wait_listen "$port" "$pid1" || die "$cfg did not start"
 	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 >/dev/null 2>&1
-	lpid=$(pgrep -P "$pid1" -f "/run/$SD_UNIT-l/socks4d") || die "socks4d/listener-sd: no listener"
-	PORT[socks4d/listener-sd]=$port SPID[socks4d/listener-sd]=$lpid KIND[socks4d/listener-sd]=listener
+	SPID[$cfg]=$(pgrep -P "$pid1" -f "/run/$unit/socks4d") || die "$cfg: no listener"
+	PORT[$cfg]=$port KIND[$cfg]=listener
+	CONFIGS+=("$cfg")
+}
+if [ -n "$SD" ] && wanted socks4d/listener-sd; then
+	listener_units socks4d/listener-sd "$SD_UNIT-l"
 	KEEPS[socks4d/listener-sd]=1	# its journal forwarder
-	CONFIGS+=(socks4d/listener-sd)
 fi
-# The same units with examples/socks4d-listener-records-file.conf: records
-# go to a file, as the listener's outside, so that the two differ only in
-# what systemd puts around socks4d.
+# The same with examples/socks4d-listener-records-file.conf: records go to a
+# file, as the listener's outside, so that the two differ only in what
+# systemd puts around socks4d.
 if [ -n "$SD" ] && wanted socks4d/listener-sd-file; then
-	port=$("$LT" freeport) pid1=$SD
-	[ "$SD" = - ] && pid1=1
 	sed "s|^StandardError=append:.*|StandardError=append:/run/$SD_UNIT-f/records.log|" \
 	    "$top/examples/socks4d-listener-records-file.conf" >"$W/records-file.conf"
-	UNIT_DROPIN=$W/records-file.conf "$top/test/private_systemd.sh" listener-units "$SD" \
-	    "$SD_UNIT-f" "$port" "$W/socks4d" "$CONF" -s 1024 &&
-	    wait_listen "$port" "$pid1" || die "socks4d/listener-sd-file did not start"
-	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 >/dev/null 2>&1
-	lpid=$(pgrep -P "$pid1" -f "/run/$SD_UNIT-f/socks4d") || die "socks4d/listener-sd-file: no listener"
-	PORT[socks4d/listener-sd-file]=$port SPID[socks4d/listener-sd-file]=$lpid
-	KIND[socks4d/listener-sd-file]=listener
-	CONFIGS+=(socks4d/listener-sd-file)
+	listener_units socks4d/listener-sd-file "$SD_UNIT-f" "$W/records-file.conf"
 fi
 
 # Throughput, CPU and memory do not depend on the super-server: measured

@@ -3,7 +3,7 @@
 # goes to the journal as one line with SOCKS_* fields, through journald's
 # native protocol. The test stands in for journald with its own datagram
 # socket at /run/systemd/journal/socket, in a mount namespace of its own.
-load test_helper
+load socks5_helper
 bats_require_minimum_version 1.5.0
 
 setup_file() {
@@ -140,17 +140,29 @@ SH
 	grep -q '^MESSAGE=end: [0-9]* bytes to client, ' "$j"
 }
 
-# session_pid: the socks4d serving a client of systemd-socket-activate.
-session_pid() { pgrep -P "$SA_PID" -x socks4d; }
-
 # stop_deferred PID: PID blocks SIGTERM (bit 15 of SigBlk) and does not
 # ignore it (as the listener's journal forwarder does), as while a record
-# is held.
+# is held.  Read without a fork: the record is held for a second only.
 stop_deferred() {
-	local blocked ignored
-	blocked=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
-	ignored=$(awk '/^SigIgn:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
-	(( (0x${blocked:-0} & 0x4000) && !(0x${ignored:-0} & 0x4000) ))
+	local key value blocked=0 ignored=0
+	[ -r "/proc/$1/status" ] || return 1
+	while read -r key value; do
+		case $key in
+		SigBlk:) blocked=0x$value ;;
+		SigIgn:) ignored=0x$value ;;
+		esac
+	done <"/proc/$1/status"
+	(( (blocked & 0x4000) && !(ignored & 0x4000) ))
+}
+
+# held_session: the child of $SA_PID (systemd-socket-activate, or the
+# listener) that holds its record.
+held_session() {
+	local pid
+	for pid in $(pgrep -P "$SA_PID" -x socks4d); do
+		stop_deferred "$pid" && echo "$pid" && return 0
+	done
+	return 1
 }
 
 # ended PID: PID is gone, or a zombie.
@@ -162,9 +174,8 @@ ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/
 	{ printf 'GET / HTTP/1.1\r\nHost: stop\r\n'; sleep 4; } |
 		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" 127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
 	local client=$! session
-	wait_cmd 10 "no session" session_pid
-	session=$(session_pid)
-	wait_cmd 10 "the session never deferred SIGTERM" stop_deferred "$session"
+	wait_cmd 10 "no session held its record (deferred SIGTERM)" held_session
+	session=$(held_session)
 	kill -TERM "$session"
 	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP' 5
 	wait_cmd 5 "the session outlived its record" ended "$session"
@@ -178,15 +189,11 @@ ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/
 	start_under_journal yes
 	j=$BATS_TEST_TMPDIR/journal
 	"$PYTHON" - "$SA_PORT" "$UECHO_PORT" 3 <<'PY' &
-import socket, sys, time
+import os, socket, sys, time
 port, echo, linger = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-c = socket.create_connection(("127.0.0.1", port), timeout=10)
-c.sendall(b"\x05\x01\x00")
-assert c.recv(2) == b"\x05\x00"
+exec(os.environ["S5_GREETED"])
 c.sendall(b"\x05\x03\x00\x01" + bytes(6))
-r = b""
-while len(r) < 10:
-    r += c.recv(10 - len(r))
+r = read(c, 10)
 assert r[1] == 0, r.hex()
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(10)
@@ -202,15 +209,6 @@ PY
 	wait "$client"
 	wait_for_log "$j" '^SOCKS_END=' 10
 	cat "$j"
-}
-
-# held_session: the child of $SA_PID that holds its record (SIGTERM blocked).
-held_session() {
-	local pid
-	for pid in $(pgrep -P "$SA_PID" -x socks4d); do
-		stop_deferred "$pid" && echo "$pid" && return 0
-	done
-	return 1
 }
 
 @test "journal: a listener stopped with -g 0 sends SIGTERM first: a session holding its record puts it out, then ends" {

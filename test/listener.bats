@@ -400,7 +400,7 @@ own_record() {
 	install_listener_units -m 2
 	wait_for_port 127.0.0.1 "$PORT"
 	for i in 1 2 3 4; do curl_page "$PORT"; done
-	local main pids forwarder old c conf=/run/$UNIT/socks.conf
+	local main recs pids forwarder old c conf=/run/$UNIT/socks.conf
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
 	run -0 sd ps -o uid= -p "$main"
@@ -408,11 +408,12 @@ own_record() {
 	# Four records, with their fields and found by unit: sent by the
 	# forwarder, each naming the session that served the client.
 	wait_cmd 30 "not four records" has_records 4 -u "$UNIT.service"
-	records -u "$UNIT.service"
-	pids=$(records -u "$UNIT.service" | awk '$3 == "Accept" { print $2 }' | sort -u)
+	recs=$(records -u "$UNIT.service")
+	echo "$recs"
+	pids=$(awk '$3 == "Accept" { print $2 }' <<<"$recs" | sort -u)
 	[ "$(grep -c '^[0-9]' <<<"$pids")" -ge 4 ] || die "not four sessions in SYSLOG_PID: $pids"
 	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
-	forwarder=$(records -u "$UNIT.service" | awk '{ print $1 }' | sort -u)
+	forwarder=$(awk '{ print $1 }' <<<"$recs" | sort -u)
 	[ "$(grep -c . <<<"$forwarder")" = 1 ] || die "not one sender: $forwarder"
 	[ "$forwarder" != "$main" ] && ! grep -qx "$forwarder" <<<"$pids" ||
 		die "sent by $forwarder: not a forwarder"
@@ -460,8 +461,8 @@ own_record() {
 # file_records N FILE: FILE, where the units run, has N accepted records.
 file_records() { [ "$(sd grep -c '^<Reply> :Accept$' "$2")" -ge "$1" ]; }
 
-# no_children PID: PID, where the units run, has no child process.
-no_children() { ! sd pgrep -P "$1" >/dev/null; }
+# childless PID: PID, where the units run, has no child process.
+childless() { ! sd pgrep -P "$1" >/dev/null; }
 
 @test "units: with examples/socks4d-listener-records-file.conf the records go to that file, and no journal forwarder runs" {
 	units_test
@@ -477,7 +478,7 @@ no_children() { ! sd pgrep -P "$1" >/dev/null; }
 	wait_cmd 30 "not two records in $log" file_records 2 "$log"
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
-	wait_cmd 30 "the listener keeps a child: a journal forwarder" no_children "$main"
+	wait_cmd 30 "the listener keeps a child: a journal forwarder" childless "$main"
 	[ -z "$(records -u "$UNIT.service")" ] || die "records in the journal too"
 }
 
