@@ -1,20 +1,30 @@
-# socks4d: a SOCKS4, SOCKS4a and SOCKS5 proxy, one process per client, and hw4.cgi.
+# socks4d: a SOCKS4, SOCKS4a and SOCKS5 proxy, one process per client, and
+# hw4.cgi.
 PROG	 = socks4d
 PREFIX	?= /usr/local
 sbindir	?= $(PREFIX)/sbin
 sysconfdir ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 mandir	?= $(PREFIX)/share/man
-unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd \
+	   2>/dev/null || echo /lib/systemd/system)
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c99 -Wall -Wextra -Werror
-CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' -DSOCKS_PASSWD='"$(sysconfdir)/socks.passwd"'
-# The session (socks4d.c), and beside it what is pure and separately
-# tested; the sources but socks4d.c (main) are linked into the fuzzers.
-SRCS	 = socks4d.c addr.c firewall.c log.c socks4.c text.c socks5.c users.c sha512crypt.c \
-	   listener.c journal_fwd.c
-HDRS	 = addr.h clock.h firewall.h log.h request.h socks.h socks4.h text.h socks5.h users.h journal_fwd.h \
-	   sha512crypt.h listener.h
+CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' \
+	    -DSOCKS_PASSWD='"$(sysconfdir)/socks.passwd"'
+# main (socks4d.c); the phases of a session and what they call, one file
+# a job (HACKING.md maps them); the pure, fuzzed parsers; listener mode.
+# The sources but socks4d.c are linked into the fuzzers.
+SESSION	 = handshake.c login.c rules.c resolve.c sockets.c connect.c bind.c \
+	   udp.c relay.c reply.c record.c finish.c check.c wait.c
+PURE	 = addr.c firewall.c socks4.c socks5.c text.c number.c lines.c \
+	   users.c sha512crypt.c
+SRCS	 = socks4d.c $(SESSION) $(PURE) log.c listener.c journal_fwd.c \
+	   activation.c
+HDRS	 = session.h addr.h clock.h exits.h firewall.h log.h request.h \
+	   socks.h socks4.h socks5.h text.h number.h lines.h users.h \
+	   sha512crypt.h \
+	   listener.h journal_fwd.h activation.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
 # is installed, socks4d is linked statically against musl, which starts in
@@ -26,11 +36,13 @@ STATIC_CC ?= musl-gcc
 # (Debian's musl has no crypt(3)).
 CRYPT	 = -DHAVE_CRYPT
 CRYPT_LIBS = -lcrypt
-SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
 
 -include config.mak
 
-.PHONY: all test run demo install uninstall clean deps test-deps fuzz bench FORCE
+.PHONY: all test run demo install uninstall clean deps test-deps fuzz bench \
+	FORCE
 
 all: $(PROG)
 	$(MAKE) -C hw4cgi
@@ -42,10 +54,12 @@ all: $(PROG)
 # The file changes only when the choice does, and then socks4d is rebuilt.
 BUILD_CMD = .$(PROG).cmd
 $(BUILD_CMD): FORCE | $(filter deps test-deps,$(MAKECMDGOALS))
-	@{ if [ -n "$(STATIC_CC)" ] && command -v $(STATIC_CC) >/dev/null 2>&1; \
+	@{ if [ -n "$(STATIC_CC)" ] && \
+	    command -v $(STATIC_CC) >/dev/null 2>&1; \
 	  then echo "$(STATIC_CC) -static"; else echo "$(CC) $(CRYPT)"; fi; \
 	  echo $(CPPFLAGS) $(CFLAGS) $(LDFLAGS); \
-	  if [ -n "$(STATIC_CC)" ] && command -v $(STATIC_CC) >/dev/null 2>&1; \
+	  if [ -n "$(STATIC_CC)" ] && \
+	    command -v $(STATIC_CC) >/dev/null 2>&1; \
 	  then echo; else echo "$(CRYPT_LIBS)"; fi; } > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
@@ -56,31 +70,38 @@ $(PROG): $(SRCS) $(HDRS) $(BUILD_CMD)
 
 # The same program built with ASan and UBSan; the suite runs it too.
 $(PROG)-san: $(SRCS) $(HDRS)
-	$(CC) $(CPPFLAGS) $(CRYPT) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(CRYPT_LIBS)
+	$(CC) $(CPPFLAGS) $(CRYPT) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ \
+	  $(SRCS) $(CRYPT_LIBS)
 
 # Every suite, then the ones that feed socks4d the most hostile input again
 # against the sanitizer build (load.bats is too slow under ASan).
 test: all $(PROG)-san
 	bats test/
-	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats test/requests.bats \
-	  test/hostile.bats test/hostile5.bats test/faults.bats test/bind.bats \
-	  test/listener.bats test/loops.bats
+	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
+	  test/requests.bats test/hostile.bats test/hostile5.bats \
+	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats
 
 # libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
-# parsers, ASan+UBSan.
+# parsers and hw4.cgi's escaper, ASan+UBSan.
 FUZZ_SECONDS ?= 60
-FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users
+FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users \
+	  fuzz/fuzz_escape
+FUZZ_CC	 = clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
-	clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_SRCS) \
-	  $(CRYPT_LIBS)
+	$(FUZZ_CC) -o $@ $< $(FUZZ_SRCS) $(CRYPT_LIBS)
+# The escaper is hw4.cgi's own: its file alone.
+fuzz/fuzz_escape: fuzz/fuzz_escape.c hw4cgi/escape.c hw4cgi/escape.h
+	$(FUZZ_CC) -o $@ $< hw4cgi/escape.c
 # New inputs go to a scratch directory; the committed seeds stay as they are.
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do n=$${f#fuzz/fuzz_}; mkdir -p fuzz/work/$$n && \
-	  { ./$$f -max_total_time=$(FUZZ_SECONDS) -max_len=1100 -print_final_stats=1 -artifact_prefix=fuzz/work/ \
+	  { ./$$f -max_total_time=$(FUZZ_SECONDS) -max_len=1100 \
+	      -print_final_stats=1 -artifact_prefix=fuzz/work/ \
 	    fuzz/work/$$n fuzz/corpus/$$n > fuzz/work/$$n.log 2>&1 || \
 	    { tail -40 fuzz/work/$$n.log; exit 1; }; } && \
-	  echo "$$f: $$(grep -h number_of_executed_units fuzz/work/$$n.log)"; done
+	  echo "$$f: $$(grep -h number_of_executed_units \
+	    fuzz/work/$$n.log)"; done
 
 # The edit-test loop, in under a minute beside the full `make test`: socks4d
 # -t and the firewall, the request tables (good and hostile), 3 s a fuzzer.
@@ -94,31 +115,36 @@ demo: $(PROG)
 	$(MAKE) -C hw4cgi demo
 
 # Throughput, session rate, memory and CPU against a direct connection, the
-# exec floor and Dante, in one run (about 15 minutes); see bench/bench.sh.
+# exec floor and Dante, in one run (about 10 minutes); see bench/bench.sh.
 bench: $(PROG)
 	FLOOR_CC="$$(sed '1!d; s/ -static$$//' $(BUILD_CMD))" bench/bench.sh
 
-# socks4d in listener mode on $(ADDR):$(PORT) with this directory's socks.conf,
-# the records on the terminal.  ADDR= (empty) listens on every address.
+# socks4d in listener mode on $(ADDR):$(PORT) with this directory's
+# socks.conf, the records on the terminal.  ADDR= (empty) listens on every
+# address.
 ADDR ?= 127.0.0.1
 PORT ?= 1080
 LISTEN = $(if $(ADDR),$(if $(findstring :,$(ADDR)),[$(ADDR)],$(ADDR)):)$(PORT)
 run: $(PROG)
 	@./$(PROG) -c socks.conf -l $(LISTEN) || { st=$$?; [ $$st != 111 ] || \
-	  echo "make run: cannot listen on $(LISTEN) (see above); if it is in use, pick another port: make run PORT=1081 (or ADDR=...)" >&2; \
+	  echo "make run: cannot listen on $(LISTEN) (see above); if it is" \
+	    "in use, pick another port: make run PORT=1081 (or ADDR=...)" >&2; \
 	  exit $$st; }
 
+# The paths the installed files name: where this install puts things.
+LOCALIZE = sed 's|/usr/local/etc|$(sysconfdir)|; s|/usr/local/sbin|$(sbindir)|'
+UNITS	 = socks4d@.service socks4d.socket socks4d-listener.service \
+	   socks4d-listener.socket
 install: $(PROG)
-	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
-	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) \
+	  $(DESTDIR)$(unitdir) $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	install -m 755 $(PROG) $(DESTDIR)$(sbindir)/$(PROG)
-	sed 's|/usr/local/etc|$(sysconfdir)|; s|/usr/local/sbin|$(sbindir)|' socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
-	sed 's|/usr/local/etc|$(sysconfdir)|' socks.conf.5 > $(DESTDIR)$(mandir)/man5/socks.conf.5
-	test -e $(DESTDIR)$(sysconfdir)/socks.conf || install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
-	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d@.service > $(DESTDIR)$(unitdir)/socks4d@.service
-	install -m 644 socks4d.socket $(DESTDIR)$(unitdir)/socks4d.socket
-	sed 's|/usr/local/sbin|$(sbindir)|; s|/usr/local/etc|$(sysconfdir)|' socks4d-listener.service > $(DESTDIR)$(unitdir)/socks4d-listener.service
-	install -m 644 socks4d-listener.socket $(DESTDIR)$(unitdir)/socks4d-listener.socket
+	$(LOCALIZE) socks4d.8 > $(DESTDIR)$(mandir)/man8/socks4d.8
+	$(LOCALIZE) socks.conf.5 > $(DESTDIR)$(mandir)/man5/socks.conf.5
+	test -e $(DESTDIR)$(sysconfdir)/socks.conf || \
+	  install -m 644 socks.conf $(DESTDIR)$(sysconfdir)/socks.conf
+	for u in $(UNITS); do \
+	  $(LOCALIZE) $$u > $(DESTDIR)$(unitdir)/$$u || exit 1; done
 	$(MAKE) -C hw4cgi install
 
 # hw4cgi/Makefile's directory for hw4.cgi, whose parents uninstall prunes.
@@ -132,19 +158,21 @@ KEEP_DIRS = $(if $(DESTDIR),$(DESTDIR),$(PREFIX) $(sbindir) $(sysconfdir) \
 # Everything install wrote and the directories that are left empty; the
 # configuration only if it is still the shipped one.
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(unitdir)/socks4d@.service \
-	  $(DESTDIR)$(unitdir)/socks4d.socket $(DESTDIR)$(mandir)/man8/socks4d.8 \
+	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(mandir)/man8/socks4d.8 \
 	  $(DESTDIR)$(mandir)/man5/socks.conf.5
-	rm -f $(DESTDIR)$(unitdir)/socks4d-listener.service $(DESTDIR)$(unitdir)/socks4d-listener.socket
+	for u in $(UNITS); do rm -f $(DESTDIR)$(unitdir)/$$u; done
 	@conf=$(DESTDIR)$(sysconfdir)/socks.conf; \
 	if cmp -s socks.conf $$conf; then echo "rm -f $$conf"; rm -f $$conf; \
-	elif [ -e $$conf ]; then echo "kept $$conf: edited (not the shipped socks.conf)"; fi
+	elif [ -e $$conf ]; then \
+	  echo "kept $$conf: edited (not the shipped socks.conf)"; fi
 	$(MAKE) -C hw4cgi uninstall
-	@for d in $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) \
-	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(cgidir); do \
+	@for d in $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir) \
+	  $(DESTDIR)$(unitdir) $(DESTDIR)$(mandir)/man5 \
+	  $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(cgidir); do \
 	  while [ -n "$$d" ]; do \
 	    case " $(KEEP_DIRS) " in *" $$d "*) break;; esac; \
-	    if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || break; echo "rmdir $$d"; fi; \
+	    if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || break; \
+	      echo "rmdir $$d"; fi; \
 	    d=$${d%/*}; \
 	  done; \
 	done
@@ -158,15 +186,17 @@ clean:
 DEBS = gcc make musl-tools pkg-config systemd
 # And what the tests, make demo and make bench run: the peers, clients and
 # super-servers.  Append to it (TEST_DEBS += pkg) for a new suite's needs.
-TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib dante-client \
-	dante-server ftp clang libclang-rt-dev lighttpd chromium proxychains4 xinetd \
-	haproxy netcat-openbsd procps iproute2 mandoc
+TEST_DEBS = bats curl socat ucspi-tcp python3 python3-pyftpdlib \
+	dante-client dante-server ftp clang libclang-rt-dev lighttpd chromium \
+	proxychains4 xinetd haproxy netcat-openbsd procps iproute2 mandoc
 # hw4cgi_browser.bats and hw4cgi_servers.bats
 TEST_DEBS += chromium-driver python3-selenium apache2 nginx fcgiwrap
 # deb.bats
 TEST_DEBS += debhelper lintian
 # socks5.bats
 TEST_DEBS += ncat openssl
+# fail2ban.bats
+TEST_DEBS += fail2ban
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:
@@ -177,7 +207,8 @@ DEBCACHE = $${XDG_CACHE_HOME:-$$HOME/.cache}/socks4d-test
 test-deps: deps
 	@.ci/install-debs --no-daemons $(TEST_DEBS)
 	@ls $(DEBCACHE)/openbsd-inetd_*.deb >/dev/null 2>&1 || \
-	  { mkdir -p $(DEBCACHE) && cd $(DEBCACHE) && apt-get download -q openbsd-inetd; }
+	  { mkdir -p $(DEBCACHE) && cd $(DEBCACHE) && \
+	    apt-get download -q openbsd-inetd; }
 
 # The Debian package (issue 15), built from a copy of this tree, since
 # dpkg-buildpackage cleans where it builds: socks4d_VERSION_ARCH.deb lands

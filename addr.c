@@ -44,7 +44,8 @@ addr_bytes(const struct sockaddr_storage *ss, int *family)
 
 	if (ss->ss_family == AF_INET) {
 		*family = AF_INET;
-		return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+		return (const uint8_t *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
 	}
 	if (ss->ss_family != AF_INET6)
 		return NULL;
@@ -57,7 +58,7 @@ addr_bytes(const struct sockaddr_storage *ss, int *family)
 	return a;
 }
 
-/* The IPv4 address, or 0.0.0.0 for IPv6 (a SOCKS4 reply has no room for it). */
+/* The IPv4 address, or 0.0.0.0 for IPv6: a SOCKS4 reply has no room for it. */
 void
 ipv4_of(const struct sockaddr_storage *ss, uint8_t ip[4])
 {
@@ -69,6 +70,19 @@ ipv4_of(const struct sockaddr_storage *ss, uint8_t ip[4])
 		memcpy(ip, a, 4);
 }
 
+/* Whether ss is in the IPv4 block first.0.0.0/8, or is the IPv6 address v6. */
+static int
+is_host(const struct sockaddr_storage *ss, uint8_t first,
+    const struct in6_addr *v6)
+{
+	int family;
+	const uint8_t *a = addr_bytes(ss, &family);
+
+	if (a == NULL)
+		return 0;
+	return family == AF_INET ? a[0] == first : memcmp(a, v6, 16) == 0;
+}
+
 /*
  * 0.0.0.0/8 and :: (and their mapped forms): connecting there reaches
  * this host, whatever the rules say of loopback.
@@ -76,27 +90,13 @@ ipv4_of(const struct sockaddr_storage *ss, uint8_t ip[4])
 int
 is_unspecified(const struct sockaddr_storage *ss)
 {
-	int family;
-	const uint8_t *a = addr_bytes(ss, &family);
-
-	if (a == NULL)
-		return 0;
-	if (family == AF_INET)
-		return a[0] == 0;
-	return IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)a);
+	return is_host(ss, 0, &in6addr_any);
 }
 
 int
 is_loopback(const struct sockaddr_storage *ss)
 {
-	int family;
-	const uint8_t *a = addr_bytes(ss, &family);
-
-	if (a == NULL)
-		return 0;
-	if (family == AF_INET)
-		return a[0] == 127;
-	return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
+	return is_host(ss, 127, &in6addr_loopback);
 }
 
 int

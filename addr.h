@@ -14,7 +14,8 @@ const uint8_t *addr_bytes(const struct sockaddr_storage *, int *);
 void	 ipv4_of(const struct sockaddr_storage *, uint8_t [4]);
 int	 is_unspecified(const struct sockaddr_storage *);
 int	 is_loopback(const struct sockaddr_storage *);
-int	 same_host(const struct sockaddr_storage *, const struct sockaddr_storage *);
+int	 same_host(const struct sockaddr_storage *,
+	    const struct sockaddr_storage *);
 int	 address_of(const char *, uint16_t, struct sockaddr_storage *);
 void	 add_addr(struct text *, const struct sockaddr_storage *);
 void	 add_addr_port(struct text *, const struct sockaddr_storage *);

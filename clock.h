@@ -1,10 +1,10 @@
 /*
- * clock.h - the monotonic clock, read by system call rather than through
- * the vDSO.  A session reads it a few times, and its first read through
- * the vDSO would cost two page faults and a symbol lookup, more than all
- * of those system calls together.  The listener reads it so too: a parent
- * that has touched the vDSO's data passes page tables for it to every
- * child (12 KiB each).
+ * clock.h - the monotonic clock in milliseconds, read by system call
+ * rather than through the vDSO.  A session reads it a few times, and its
+ * first read through the vDSO would cost two page faults and a symbol
+ * lookup, more than all of those system calls together.  The listener
+ * reads it so too: a parent that has touched the vDSO's data passes page
+ * tables for it to every child (12 KiB each).
  */
 #ifndef CLOCK_H
 #define CLOCK_H
@@ -21,6 +21,21 @@ monotonic(struct timespec *ts)
 		return;
 #endif
 	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static inline long long
+ms_of(const struct timespec *ts)
+{
+	return ts->tv_sec * 1000LL + ts->tv_nsec / 1000000;
+}
+
+static inline long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	monotonic(&ts);
+	return ms_of(&ts);
 }
 
 #endif

@@ -14,10 +14,10 @@
 
 #include "addr.h"
 #include "firewall.h"
+#include "lines.h"
+#include "number.h"
 #include "socks.h"
 
-#define STR(x)		#x
-#define XSTR(x)		STR(x)
 #define FIELDS_MAX	9	/* permit c ADDR port N from SRC user NAMES */
 
 /*
@@ -28,7 +28,7 @@ int
 conf_open(const char *path, struct text *why)
 {
 	struct stat st;
-	/* No O_CLOEXEC: socks4d runs nothing, and musl pays an fcntl() for it. */
+	/* No O_CLOEXEC: socks4d runs nothing, and musl pays an fcntl(). */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	const char *err = NULL;
 
@@ -42,7 +42,7 @@ conf_open(const char *path, struct text *why)
 		return fd;
 	if (fd != -1) {
 		close(fd);
-		errno = EINVAL;		/* there is a file, if not of the right kind */
+		errno = EINVAL;	/* there is a file, if not of the right kind */
 	}
 	add(why, path);
 	add(why, ": ");
@@ -57,13 +57,15 @@ conf_read(int fd, const char *path, char *text, size_t *len, struct text *why)
 	ssize_t n = 0;
 	size_t got = 0;
 
-	while (got <= CONF_MAX && (n = read(fd, text + got, CONF_MAX + 1 - got)) > 0)
+	while (got <= CONF_MAX &&
+	    (n = read(fd, text + got, CONF_MAX + 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);
 	if (n == -1 || got > CONF_MAX) {
 		add(why, path);
 		add(why, ": ");
-		add(why, n == -1 ? strerror(errno) : "larger than " XSTR(CONF_KIB) " KiB");
+		add(why, n == -1 ? strerror(errno) :
+		    "larger than " XSTR(CONF_KIB) " KiB");
 		return -1;
 	}
 	text[got] = '\0';
@@ -82,23 +84,8 @@ conf_text(struct conf_space *cs)
 void
 conf_rules_after(struct conf_space *cs, size_t len, struct ruleset *rs)
 {
-	rs->rule = cs->room + (len + 1 + sizeof(struct rule) - 1) / sizeof(struct rule);
-}
-
-/* A decimal number in [0, max], all digits, no sign: -1 otherwise. */
-long
-number(const char *s, long max)
-{
-	long v = 0;
-
-	if (*s == '\0' || strlen(s) > 5)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v <= max ? v : -1;
+	rs->rule = cs->room +
+	    (len + 1 + sizeof(struct rule) - 1) / sizeof(struct rule);
 }
 
 /* The classic pattern: four dotted fields, each 0-255 or "*". */
@@ -151,7 +138,8 @@ parse_pattern(char *tok, struct pattern *p)
 	if (slash != NULL && (bits = number(slash + 1, bits)) == -1)
 		return -1;
 	/* Mapped addresses are matched as IPv4, so mapped patterns are too. */
-	if (p->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)p->addr)) {
+	if (p->family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)p->addr)) {
 		if (bits < 96)
 			return -1;
 		memmove(p->addr, p->addr + 12, 4);
@@ -160,7 +148,8 @@ parse_pattern(char *tok, struct pattern *p)
 		bits -= 96;
 	}
 	for (i = 0; i < 16; i++, bits -= 8)
-		p->mask[i] = bits >= 8 ? 0xff : bits > 0 ? (uint8_t)(0xff << (8 - bits)) : 0;
+		p->mask[i] = bits >= 8 ? 0xff :
+		    bits > 0 ? (uint8_t)(0xff << (8 - bits)) : 0;
 	for (i = 0; i < 16; i++)
 		p->addr[i] &= p->mask[i];
 	return 0;
@@ -303,12 +292,15 @@ parse_rule(char *line, size_t off, struct rule *r, const char **why)
 		if (i + 1 == n)
 			return -1;
 		if (strcmp(tok[i], "from") == 0) {
-			*why = seen_from++ ? "'port' or 'from' given twice" : "bad source pattern";
-			if (seen_from > 1 || parse_pattern(tok[i + 1], &r->src) == -1)
+			*why = seen_from++ ? "'port' or 'from' given twice" :
+			    "bad source pattern";
+			if (seen_from > 1 ||
+			    parse_pattern(tok[i + 1], &r->src) == -1)
 				return -1;
 		} else if (strcmp(tok[i], "port") == 0) {
 			*why = "'port' or 'from' given twice";
-			if (seen_port++ || (*why = parse_ports(tok[i + 1], r)) != NULL)
+			if (seen_port++ ||
+			    (*why = parse_ports(tok[i + 1], r)) != NULL)
 				return -1;
 		} else if (strcmp(tok[i], "user") == 0) {
 			*why = "'user' given twice";
@@ -329,21 +321,18 @@ parse_rule(char *line, size_t off, struct rule *r, const char **why)
  * first max of them are described in errs.
  */
 int
-conf_parse(const char *text, size_t len, struct ruleset *rs, struct conf_error *errs, int max)
+conf_parse(const char *text, size_t len, struct ruleset *rs,
+    struct conf_error *errs, int max)
 {
+	struct lines ls = LINES(text, len);
 	char line[CONF_LINE_MAX + 1];
-	const char *start, *nl, *why;
-	size_t pos = 0, n;
-	int lineno = 0, bad = 0, got;
+	const char *start, *why;
+	size_t n;
+	int bad = 0, got;
 
 	rs->n = 0;
 	rs->text = text;
-	while (pos < len) {
-		start = text + pos;
-		nl = memchr(start, '\n', len - pos);
-		n = nl != NULL ? (size_t)(nl - start) : len - pos;
-		pos += n + 1;
-		lineno++;
+	while (next_line(&ls, &start, &n)) {
 		if (n > CONF_LINE_MAX) {
 			why = "line longer than " XSTR(CONF_LINE_MAX) " bytes";
 			got = -1;
@@ -353,31 +342,24 @@ conf_parse(const char *text, size_t len, struct ruleset *rs, struct conf_error *
 		} else {
 			memcpy(line, start, n);
 			line[n] = '\0';
-			got = parse_rule(line, (size_t)(start - text), &rs->rule[rs->n], &why);
+			got = parse_rule(line, (size_t)(start - text),
+			    &rs->rule[rs->n], &why);
 		}
 		if (got == -1 && bad++ < max) {
-			errs[bad - 1].line = lineno;
+			errs[bad - 1].line = (int)ls.number;
 			errs[bad - 1].why = why;
 		}
 		if (got == 1)
-			rs->rule[rs->n++].line = lineno;
+			rs->rule[rs->n++].line = (int)ls.number;
 	}
 	return bad;
 }
 
-/* "socks.conf:LINE", as reasons name a line. */
-static void
-add_conf_line(struct text *t, const struct ruleset *rs, int line)
-{
-	add(t, rs->path);
-	add(t, ":");
-	add_num(t, (unsigned)line, 1);
-}
-
 void
-conf_error_text(const struct ruleset *rs, const struct conf_error *e, struct text *t)
+conf_error_text(const struct ruleset *rs, const struct conf_error *e,
+    struct text *t)
 {
-	add_conf_line(t, rs, e->line);
+	add_file_line(t, rs->path, (unsigned)e->line);
 	add(t, ": ");
 	add(t, e->why);
 }
@@ -389,7 +371,8 @@ conf_error_text(const struct ruleset *rs, const struct conf_error *e, struct tex
 static int
 user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
 {
-	const char *p = rs->text + r->users_off, *end = p + r->users_len, *comma;
+	const char *p = rs->text + r->users_off, *end = p + r->users_len;
+	const char *comma;
 	size_t len;
 
 	if (r->users_len == 0)
@@ -412,8 +395,9 @@ user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
  * permit, 0 deny; why says which line decided.
  */
 int
-conf_decide(const struct ruleset *rs, int cmd, const struct sockaddr_storage *dst,
-    const struct sockaddr_storage *src, const char *user, struct text *why)
+conf_decide(const struct ruleset *rs, int cmd,
+    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
+    const char *user, struct text *why)
 {
 	const struct rule *r;
 	uint16_t port = port_of(dst);
@@ -424,10 +408,10 @@ conf_decide(const struct ruleset *rs, int cmd, const struct sockaddr_storage *ds
 	}
 	for (r = rs->rule; r < rs->rule + rs->n; r++) {
 		if (!(r->cmds & 1 << cmd) || !pattern_matches(&r->dst, dst) ||
-		    !pattern_matches(&r->src, src) || port < r->port_lo || port > r->port_hi ||
-		    !user_matches(rs, r, user))
+		    !pattern_matches(&r->src, src) || port < r->port_lo ||
+		    port > r->port_hi || !user_matches(rs, r, user))
 			continue;
-		add_conf_line(why, rs, r->line);
+		add_file_line(why, rs->path, (unsigned)r->line);
 		add(why, r->permit ? " permits" : " denies");
 		return r->permit;
 	}
@@ -472,7 +456,7 @@ conf_port_bounds(const struct ruleset *rs, uint16_t *out, int max)
 	return n;
 }
 
-/* Whether any rule names a source, so that a question without one differs. */
+/* Whether any rule names a source: then a question without one differs. */
 int
 conf_has_sources(const struct ruleset *rs)
 {

@@ -12,9 +12,9 @@
 #include "text.h"
 
 #define CONF_KIB	64
-#define CONF_MAX	(CONF_KIB * 1024)	/* bytes of socks.conf, read whole */
+#define CONF_MAX	(CONF_KIB * 1024)	/* socks.conf, read whole */
 #define CONF_LINE_MAX	511	/* bytes of a line, without its newline */
-#define RULES_MAX	(CONF_MAX / 8)	/* more than a file of shortest rules holds */
+#define RULES_MAX	(CONF_MAX / 8)	/* more than CONF_MAX bytes hold */
 
 /* One address pattern: family 0 matches anything. */
 struct pattern {
@@ -24,19 +24,19 @@ struct pattern {
 
 struct rule {
 	unsigned char	 permit;
-	unsigned char	 cmds;			/* 1 << SOCKS_CONNECT | ... */
+	unsigned char	 cmds;		/* 1 << SOCKS_CONNECT | ... */
 	uint16_t	 port_lo, port_hi;
 	int		 line;
 	struct pattern	 dst, src;
-	uint32_t	 users_off;		/* "user NAME,...": where in the text */
-	uint16_t	 users_len;		/* 0: any client, logged in or not */
+	uint32_t	 users_off;	/* "user NAME,...": where in the text */
+	uint16_t	 users_len;	/* 0: any client, logged in or not */
 };
 
 struct ruleset {
 	const char	*path;
-	const char	*text;			/* what was parsed: user lists */
+	const char	*text;		/* what was parsed: user lists */
 	int		 n;
-	struct rule	*rule;			/* RULES_MAX of room */
+	struct rule	*rule;		/* RULES_MAX of room */
 };
 
 /*
@@ -45,7 +45,8 @@ struct ruleset {
  * costs it a fault and 4 KiB.
  */
 struct conf_space {
-	struct rule	 room[(CONF_MAX + 1) / sizeof(struct rule) + 1 + RULES_MAX];
+	struct rule	 room[(CONF_MAX + 1) / sizeof(struct rule) + 1 +
+			      RULES_MAX];
 };
 
 /* A malformed line: where, and why. */
@@ -58,13 +59,15 @@ int	conf_open(const char *, struct text *);
 int	conf_read(int, const char *, char *, size_t *, struct text *);
 char	*conf_text(struct conf_space *);
 void	conf_rules_after(struct conf_space *, size_t, struct ruleset *);
-int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *, int);
-void	conf_error_text(const struct ruleset *, const struct conf_error *, struct text *);
-int	conf_decide(const struct ruleset *, int, const struct sockaddr_storage *,
-	    const struct sockaddr_storage *, const char *, struct text *);
+int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *,
+	    int);
+void	conf_error_text(const struct ruleset *, const struct conf_error *,
+	    struct text *);
+int	conf_decide(const struct ruleset *, int,
+	    const struct sockaddr_storage *, const struct sockaddr_storage *,
+	    const char *, struct text *);
 int	conf_may(const struct ruleset *, int);
 int	conf_has_sources(const struct ruleset *);
 int	conf_port_bounds(const struct ruleset *, uint16_t *, int);
-long	number(const char *, long);
 
 #endif

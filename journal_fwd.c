@@ -41,13 +41,17 @@ sender_of(struct msghdr *m)
 {
 	const struct ucred *sender = NULL;
 
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+	struct cmsghdr *c;
+	size_t fds;
+
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
+		fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		if (c->cmsg_type == SCM_CREDENTIALS)
 			sender = (const struct ucred *)CMSG_DATA(c);
 		else if (c->cmsg_type == SCM_RIGHTS)
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			for (size_t i = 0; i < fds; i++)
 				close(((int *)CMSG_DATA(c))[i]);
 	}
 	return sender;
@@ -66,8 +70,10 @@ send_paced(int fd, const char *entry, size_t len)
 	ssize_t n;
 
 	for (int pauses = 0;; pauses++) {
-		n = send(fd, entry, len, MSG_NOSIGNAL | (pauses < 5000 ? MSG_DONTWAIT : 0));
-		if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		n = send(fd, entry, len,
+		    MSG_NOSIGNAL | (pauses < 5000 ? MSG_DONTWAIT : 0));
+		if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
 			return n;
 		if (errno != EINTR)
 			nanosleep(&pause, NULL);
@@ -108,7 +114,8 @@ forward(int from_sessions, int to_journald)
 	char entry[ENTRY_ROOM];
 	union {
 		struct cmsghdr	 align;
-		char		 space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 4)];
+		char		 space[CMSG_SPACE(sizeof(struct ucred)) +
+				       CMSG_SPACE(sizeof(int) * 4)];
 	} control;
 	int in_batch = 0;
 
@@ -117,7 +124,8 @@ forward(int from_sessions, int to_journald)
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 				    .msg_control = control.space,
 				    .msg_controllen = sizeof control.space };
-		ssize_t n = recvmsg(from_sessions, &m, MSG_CMSG_CLOEXEC | (in_batch ? MSG_DONTWAIT : 0));
+		ssize_t n = recvmsg(from_sessions, &m, MSG_CMSG_CLOEXEC |
+		    (in_batch ? MSG_DONTWAIT : 0));
 		const struct ucred *sender;
 		struct text t = TEXT(entry);
 
@@ -125,8 +133,9 @@ forward(int from_sessions, int to_journald)
 			in_batch = 0;
 			continue;
 		}
-		/* End of file; an empty entry (which carries credentials) is none. */
-		if ((n == 0 && m.msg_controllen == 0) || (n == -1 && errno != EINTR))
+		/* End of file (an empty entry carries credentials). */
+		if ((n == 0 && m.msg_controllen == 0) ||
+		    (n == -1 && errno != EINTR))
 			return;
 		if (!in_batch) {
 			poll(NULL, 0, BATCH_MS);
@@ -135,7 +144,8 @@ forward(int from_sessions, int to_journald)
 		if (n == -1)		/* EINTR */
 			continue;
 		sender = sender_of(&m);	/* which closes what came along */
-		if (n == 0 || sender == NULL || (m.msg_flags & MSG_TRUNC) || entry[n - 1] != '\n')
+		if (n == 0 || sender == NULL || (m.msg_flags & MSG_TRUNC) ||
+		    entry[n - 1] != '\n')
 			continue;
 		t.len = (size_t)n;
 		add(&t, "SYSLOG_PID=");
@@ -165,19 +175,22 @@ journal_fwd_start(void (*close_others)(void))
 		close(journald);
 		return -1;
 	}
-	/* Without the senders' credentials there is no SYSLOG_PID: no forwarder. */
-	if (setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1) {
+	/* Without the senders' credentials, no SYSLOG_PID: no forwarder. */
+	if (setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on,
+	    sizeof on) == -1) {
 		close(pair[0]);
 		close(pair[1]);
 		close(journald);
 		return -1;
 	}
-	setsockopt(pair[1], SOL_SOCKET, SO_SNDTIMEO, &patience, sizeof patience);
+	setsockopt(pair[1], SOL_SOCKET, SO_SNDTIMEO, &patience,
+	    sizeof patience);
 	pid = fork();
 	if (pid == 0) {
 		close(pair[1]);
 		close_others();
-		signal(SIGTERM, SIG_IGN);	/* ends with the sessions, not before */
+		/* It ends with the sessions, not before. */
+		signal(SIGTERM, SIG_IGN);
 		signal(SIGINT, SIG_IGN);
 		forward(pair[0], journald);
 		_exit(0);

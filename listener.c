@@ -34,19 +34,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "clock.h"
-#include "firewall.h"
+#include "exits.h"
 #include "journal_fwd.h"
-#include "text.h"
 #include "listener.h"
 #include "log.h"
+#include "number.h"
+#include "text.h"
 
 #define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
-#define EXIT_SYSTEM	111	/* as socks4d.c: could not listen */
 #define LISTENER_SLOTS_MAX 65536
-#define INHERITED_MAX	1024	/* LISTEN_FDS looked at, at most */
-#define STOP_MS		1500	/* from SIGTERM to SIGKILL, at the drain's deadline */
+#define STOP_MS		1500	/* SIGTERM to SIGKILL, at the drain's end */
 
 /* One child: its PID and its source, IPv4 as ::ffff:a.b.c.d. */
 struct slot {
@@ -54,7 +54,7 @@ struct slot {
 	uint8_t		 source[16];
 };
 
-/* Set before the first fork, and only read after: children share these pages. */
+/* Set before the first fork, only read after: children share these pages. */
 static int listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
@@ -72,22 +72,13 @@ static volatile sig_atomic_t stop_requested;
  */
 static struct {
 	struct slot	 slot[LISTENER_SLOTS_MAX];
-	struct pollfd	 ready[LISTENER_ADDRS_MAX];	/* listening[], for ppoll() */
+	struct pollfd	 ready[LISTENER_ADDRS_MAX];	/* for ppoll() */
 	int		 used;
 	int		 draining;
-	pid_t		 forwarder;		/* journal_fwd.c's, or -1 */
-	long long	 refused_ms;		/* the last refusal logged */
-	unsigned long	 unlogged;		/* refusals since, not logged */
+	pid_t		 forwarder;	/* journal_fwd.c's, or -1 */
+	long long	 refused_ms;	/* the last refusal logged */
+	unsigned long	 unlogged;	/* refusals since, not logged */
 } parent __attribute__((section(".lbss"), aligned(4096)));
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	monotonic(&ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /*
  * "[ADDR:]PORT": 127.0.0.1:1080, [::1]:1080, or a bare 1080 for every
@@ -108,7 +99,8 @@ parse_listen(const char *arg, struct sockaddr_storage *ss, int *v6only)
 	memset(ss, 0, sizeof *ss);
 	errno = 0;
 	p = strtol(port, &end, 10);
-	if (*port < '0' || *port > '9' || *end != '\0' || errno || p < 1 || p > 65535)
+	if (*port < '0' || *port > '9' || *end != '\0' || errno || p < 1 ||
+	    p > 65535)
 		return -1;
 	*v6only = 1;
 	if (colon == NULL) {
@@ -125,7 +117,8 @@ parse_listen(const char *arg, struct sockaddr_storage *ss, int *v6only)
 		host[hlen - 2] = '\0';
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)p);
-		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : -1;
+		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ?
+		    0 : -1;
 	}
 	if (hlen >= sizeof host)
 		return -1;
@@ -155,9 +148,10 @@ open_listening(const char *arg)
 	socklen_t len;
 	int fd, v6only, on = 1;
 
-	if (parse_listen(arg, &ss, &v6only) == -1 || nlistening == LISTENER_ADDRS_MAX) {
-		logmsg(LOG_ERR, "cannot listen on %s: not an address, or more than %d sockets",
-		    arg, LISTENER_ADDRS_MAX);
+	if (parse_listen(arg, &ss, &v6only) == -1 ||
+	    nlistening == LISTENER_ADDRS_MAX) {
+		logmsg(LOG_ERR, "cannot listen on %s: not an address, "
+		    "or more than %d sockets", arg, LISTENER_ADDRS_MAX);
 		exit(EXIT_SYSTEM);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
@@ -171,55 +165,37 @@ open_listening(const char *arg)
 		sin->sin_port = port;
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 	}
-	len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-	    (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1) ||
-	    bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1) {
-		logmsg(LOG_ERR, "cannot listen on %s: %s", arg, strerror(errno));
+	len = addr_len(&ss);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &v6only, sizeof v6only) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		logmsg(LOG_ERR, "cannot listen on %s: %s", arg,
+		    strerror(errno));
 		exit(EXIT_SYSTEM);
 	}
 	add_listening(fd);
 }
 
-static int
-is_listening(int fd)
-{
-	int on = 0;
-	socklen_t len = sizeof on;
-
-	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
-}
-
 /*
- * sd_listen_fds(3) with Accept=no: LISTEN_FDS listening sockets from fd 3
- * on.  With Accept=yes fd 3 is a connected client: that is socks4d.c's
- * case, and the environment is left to it.
+ * The listening sockets systemd passed with Accept=no, from fd 3 on
+ * (activation.c counted them).  With Accept=yes fd 3 is a connected
+ * client, and o->inherited is 0.
  */
 static void
-take_inherited(void)
+take_inherited(const struct listener_options *o)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long n;
-
-	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
-		return;
-	n = strtol(fds, NULL, 10);
-	if (n < 1 || !is_listening(3))
-		return;
-	if (n > INHERITED_MAX)		/* no one passes that many: a bad value */
-		n = INHERITED_MAX;
-	for (int fd = 3; fd < 3 + n; fd++) {
+	for (int fd = 3; fd < 3 + o->inherited; fd++) {
 		if (!is_listening(fd) || nlistening == LISTENER_ADDRS_MAX) {
-			logmsg(LOG_WARNING, "LISTEN_FDS: fd %d is no listening socket, or one too many: closed", fd);
+			logmsg(LOG_WARNING, "LISTEN_FDS: fd %d is no listening "
+			    "socket, or one too many: closed", fd);
 			close(fd);
 			continue;
 		}
 		add_listening(fd);
 	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
 }
 
 /* SIGCHLD only ends a wait in ppoll(): the loop reaps on every pass. */
@@ -289,7 +265,8 @@ source_of(const struct sockaddr_storage *ss, uint8_t key[16])
 		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 	} else {
 		memcpy(key, v4mapped, 12);
-		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr,
+		    4);
 	}
 }
 
@@ -324,7 +301,7 @@ free_slot(pid_t pid)
 		}
 }
 
-/* Children that ended; one that died of a signal is logged, unless killed here. */
+/* Children that ended; one killed by a signal is logged, unless killed here. */
 static void
 reap(void)
 {
@@ -333,15 +310,17 @@ reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == parent.forwarder) {
-			logmsg(LOG_ERR, "journal forwarder ended: sessions send to journald themselves");
+			logmsg(LOG_ERR, "journal forwarder ended: sessions "
+			    "send to journald themselves");
 			log_journal_via(-1);
 			parent.forwarder = -1;
 			continue;
 		}
 		free_slot(pid);
 		if (WIFSIGNALED(status) && !parent.draining)
-			logmsg(LOG_WARNING, "session %ld ended by signal %d (%s)", (long)pid,
-			    WTERMSIG(status), strsignal(WTERMSIG(status)));
+			logmsg(LOG_WARNING, "session %ld ended by signal %d "
+			    "(%s)", (long)pid, WTERMSIG(status),
+			    strsignal(WTERMSIG(status)));
 	}
 }
 
@@ -350,14 +329,16 @@ flush_refusals(void)
 {
 	if (parent.unlogged == 0 || now_ms() - parent.refused_ms < 1000)
 		return;
-	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once", parent.unlogged);
+	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once",
+	    parent.unlogged);
 	parent.unlogged = 0;
 	parent.refused_ms = now_ms();
 }
 
 /* A client over a limit is closed at once; logged at most once a second. */
 static void
-refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, int max)
+refuse(int fd, const struct sockaddr_storage *ss, const char *limit,
+    int count, int max)
 {
 	char who[INET6_ADDRSTRLEN + 8];
 	struct text t = TEXT(who);
@@ -368,8 +349,8 @@ refuse(int fd, const struct sockaddr_storage *ss, const char *limit, int count, 
 		return;
 	}
 	add_addr_port(&t, ss);
-	logmsg(LOG_WARNING, "closed a client from %s at once: %d sessions %s, limit %d",
-	    who, count, limit, max);
+	logmsg(LOG_WARNING, "closed a client from %s at once: "
+	    "%d sessions %s, limit %d", who, count, limit, max);
 	parent.refused_ms = now_ms();
 }
 
@@ -392,22 +373,24 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				/* Out of descriptors or memory: let children end first. */
+				/* Out of fds or memory: let children end. */
 				logmsg(LOG_ERR, "accept: %s", strerror(errno));
 				poll(NULL, 0, 100);
 			}
 			return 0;
 		}
 		source_of(&ss, key);
-		/* Over a limit?  Children that ended but are not reaped yet are no sessions. */
-		if (parent.used >= o->max_total || sessions_from(key) >= o->max_per_source)
+		/* Over a limit?  Children that ended are not sessions. */
+		if (parent.used >= o->max_total ||
+		    sessions_from(key) >= o->max_per_source)
 			reap();
 		if (parent.used >= o->max_total) {
 			refuse(fd, &ss, "in all", parent.used, o->max_total);
 			continue;
 		}
 		if ((from = sessions_from(key)) >= o->max_per_source) {
-			refuse(fd, &ss, "from its address", from, o->max_per_source);
+			refuse(fd, &ss, "from its address", from,
+			    o->max_per_source);
 			continue;
 		}
 		if ((pid = fork()) == 0) {
@@ -454,7 +437,8 @@ drain(const struct listener_options *o)
 	parent.draining = 1;
 	close_listening();
 	reap();
-	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s to end", parent.used, o->grace);
+	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s "
+	    "to end", parent.used, o->grace);
 	reap_until(now_ms() + o->grace * 1000LL);
 	for (int i = 0; i < parent.used; i++)
 		if (kill(parent.slot[i].pid, SIGTERM) == 0)
@@ -467,7 +451,8 @@ drain(const struct listener_options *o)
 	if (parent.forwarder != -1)
 		journal_fwd_stop(parent.forwarder);
 	if (killed > 0)
-		logmsg(LOG_WARNING, "stopped: killed %d sessions still running after %d s", killed, o->grace);
+		logmsg(LOG_WARNING, "stopped: killed %d sessions still "
+		    "running after %d s", killed, o->grace);
 	else
 		logmsg(LOG_INFO, "stopped: every session ended");
 	exit(0);
@@ -482,15 +467,16 @@ announce(const struct listener_options *o)
 
 	for (int i = 0; i < nlistening; i++) {
 		len = sizeof bound[i];
-		if (getsockname(listening[i], (struct sockaddr *)&bound[nbound], &len) == -1)
+		if (getsockname(listening[i], (struct sockaddr *)&bound[nbound],
+		    &len) == -1)
 			continue;
 		if (nbound > 0)
 			add(&t, " ");
 		add_addr_port(&t, &bound[nbound]);
 		nbound++;
 	}
-	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one address", addrs,
-	    o->max_total, o->max_per_source);
+	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one "
+	    "address", addrs, o->max_total, o->max_per_source);
 }
 
 int
@@ -508,7 +494,8 @@ listener_option(struct listener_options *o, int opt, const char *arg)
 			return -1;
 		}
 		if (o->nlisten == LISTENER_ADDRS_MAX) {
-			fprintf(stderr, "socks4d: -l: more than %d addresses\n", LISTENER_ADDRS_MAX);
+			fprintf(stderr, "socks4d: -l: more than %d "
+			    "addresses\n", LISTENER_ADDRS_MAX);
 			return -1;
 		}
 		o->listen[o->nlisten++] = arg;
@@ -536,7 +523,7 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	int client = -1;
 
 	log_choose_listener(o->log_to_syslog);
-	take_inherited();
+	take_inherited(o);
 	for (int i = 0; i < o->nlisten; i++)
 		open_listening(o->listen[i]);
 	if (nlistening == 0)
@@ -544,16 +531,19 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	/* Should it fail, children merely share these pages copy-on-write. */
 	madvise(&parent, (sizeof parent + 4095) / 4096 * 4096, MADV_DONTFORK);
 	for (int i = 0; i < nlistening; i++)
-		parent.ready[i] = (struct pollfd){ .fd = listening[i], .events = POLLIN };
+		parent.ready[i] = (struct pollfd){ .fd = listening[i],
+						   .events = POLLIN };
 	parent.refused_ms = -1000;	/* the first refusal is logged */
 	announce(o);
 	catch_signals();
 	drop_privileges();
-	parent.forwarder = log_is_journal() ? journal_fwd_start(close_listening) : -1;
+	parent.forwarder = log_is_journal() ?
+	    journal_fwd_start(close_listening) : -1;
 	for (;;) {
 		struct timespec second = { 1, 0 };
 
-		ppoll(parent.ready, (nfds_t)nlistening, parent.unlogged ? &second : NULL, &wait_mask);
+		ppoll(parent.ready, (nfds_t)nlistening,
+		    parent.unlogged ? &second : NULL, &wait_mask);
 		if (stop_requested)
 			drain(o);
 		/*

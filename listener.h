@@ -21,6 +21,8 @@ struct listener_options {
 	int		 max_per_source;	/* and from one address */
 	int		 grace;			/* seconds, after SIGTERM */
 	int		 log_to_syslog;		/* stderr was closed */
+	int		 inherited;		/* listening sockets systemd
+						   passed from fd 3 on */
 };
 
 #define LISTENER_DEFAULTS { .max_total = LISTENER_TOTAL, \

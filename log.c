@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +15,33 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
+#include "socks.h"
 #include "text.h"
 
 #define FIELD_TEXT	(255 * 4 + 1)	/* a 255-byte field, escaped */
 #define RECORD_MAX	4096
+/* add_addr()'s longest, 8 groups of 4 digits: a mapped address is IPv4. */
+#define ADDR_TEXT	(8 * 5)
 
-static int log_to_syslog, log_one_line;
-static int journal_stream;		/* stderr is the journal: lines need no name */
-static volatile sig_atomic_t in_signal_handler;	/* syslog(3) is not safe there */
-static int journal_fd = -1;
-static int journal_via = -1;		/* the listener's forwarder, or -1 */
+enum log_to {
+	LOG_TO_STDERR,		/* "socks4d[PID]: " lines, classic records */
+	LOG_TO_SYSLOG,		/* stderr is the client, or closed */
+	LOG_TO_JOURNAL		/* stderr: "<N>" lines, one-line records */
+};
+
+static enum log_to log_to;
+static int journal_fd = -1;	/* journald (or the forwarder): fields */
+static int journal_via = -1;	/* the listener's forwarder, or -1 */
+
+/*
+ * A record's addresses as text, made before the record's buffer is on
+ * the stack: inet_ntop() may be deep (musl's is an snprintf).
+ */
+struct where {
+	char	 src[ADDR_TEXT], dst[ADDR_TEXT], peer[ADDR_TEXT];
+};
 
 /* Whether fds a and b are the same open file (the client, under inetd). */
 int
@@ -51,7 +66,8 @@ journal_connect(int flags)
 				   .sun_path = "/run/systemd/journal/socket" };
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | flags, 0);
 
-	if (fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+	if (fd != -1 &&
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		close(fd);
 		fd = -1;
 	}
@@ -66,31 +82,28 @@ stderr_is_journal(void)
 	struct stat st;
 	unsigned long long dev, ino;
 
-	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-	    st.st_dev == dev && st.st_ino == ino;
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
 /* Choose the log for a client on fd client; no_stderr: fd 2 was closed. */
 void
 log_choose(int client, int no_stderr)
 {
-	journal_stream = 0;
 	if (no_stderr || same_file(2, client)) {
-		log_to_syslog = 1;
-		log_one_line = 1;
+		log_to = LOG_TO_SYSLOG;
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-		return;
-	}
-	if (stderr_is_journal()) {
-		log_one_line = 1;
+	} else if (stderr_is_journal()) {
+		log_to = LOG_TO_JOURNAL;
 		/*
-		 * Nonblocking: a stalled journald must not stall the relay (the
-		 * forwarder's end waits half a second at most).
+		 * Nonblocking: a stalled journald must not stall the relay
+		 * (the forwarder's end waits half a second at most); what
+		 * it cannot take goes to stderr.
 		 */
-		journal_fd = journal_via != -1 ? journal_via : journal_connect(SOCK_NONBLOCK);
-		/* For a record journald's socket could not take just now. */
-		journal_stream = 1;
-	}
+		journal_fd = journal_via != -1 ? journal_via :
+		    journal_connect(SOCK_NONBLOCK);
+	} else
+		log_to = LOG_TO_STDERR;
 }
 
 /*
@@ -102,17 +115,17 @@ void
 log_choose_listener(int no_stderr)
 {
 	if (no_stderr) {
-		log_to_syslog = 1;
+		log_to = LOG_TO_SYSLOG;
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	} else
-		journal_stream = stderr_is_journal();
+		log_to = stderr_is_journal() ? LOG_TO_JOURNAL : LOG_TO_STDERR;
 }
 
 /* Whether the listener's log is the journal (and a forwarder is worth it). */
 int
 log_is_journal(void)
 {
-	return journal_stream;
+	return log_to == LOG_TO_JOURNAL;
 }
 
 /*
@@ -136,7 +149,7 @@ log_journal_via(int fd)
 void
 log_leave_listener(void)
 {
-	if (log_to_syslog)
+	if (log_to == LOG_TO_SYSLOG)
 		closelog();
 }
 
@@ -147,12 +160,11 @@ log_line(int prio, const char *line)
 	char buf[1024];
 	struct text t = { buf, 0, sizeof buf - 1 };
 
-	if (log_to_syslog) {
-		if (!in_signal_handler)
-			syslog(prio, "%s", line);
+	if (log_to == LOG_TO_SYSLOG) {
+		syslog(prio, "%s", line);
 		return;
 	}
-	if (journal_stream) {
+	if (log_to == LOG_TO_JOURNAL) {
 		add(&t, "<");
 		add_num(&t, (unsigned)prio, 1);
 		add(&t, ">");
@@ -165,13 +177,6 @@ log_line(int prio, const char *line)
 	buf[t.len++] = '\n';
 	if (write(2, buf, t.len) < 0)
 		return;
-}
-
-/* From a signal handler on, lines meant for syslog are dropped. */
-void
-log_from_signal_handler(void)
-{
-	in_signal_handler = 1;
 }
 
 /* Free-form diagnostics, off the per-session path. */
@@ -188,89 +193,103 @@ logmsg(int prio, const char *fmt, ...)
 }
 
 static void
-add_field(struct text *t, const char *name, const char *value)
+where_of(const struct record *r, struct where *w)
 {
-	add(t, "<");
-	add(t, name);
-	add(t, "> :");
-	add(t, value);
-	add(t, "\n");
+	struct text src = TEXT(w->src), dst = TEXT(w->dst);
+	struct text peer = TEXT(w->peer);
+
+	add_addr(&src, r->src);
+	if (r->dst != NULL)
+		add_addr(&dst, r->dst);
+	if (r->peer != NULL)
+		add_addr(&peer, r->peer);
 }
 
+/* "ADDR:PORT" (an IPv6 address unbracketed), or "-" when there is none. */
 static void
-add_field_num(struct text *t, const char *name, unsigned v)
+add_endpoint(struct text *t, const char *addr,
+    const struct sockaddr_storage *ss)
 {
-	add(t, "<");
-	add(t, name);
-	add(t, "> :");
-	add_num(t, v, 1);
-	add(t, "\n");
-}
-
-static void
-add_field_escaped(struct text *t, const char *name, const void *value, size_t len)
-{
-	add(t, "<");
-	add(t, name);
-	add(t, "> :");
-	add_escaped(t, value, len);
-	add(t, "\n");
-}
-
-static int
-rejected(const struct record *r)
-{
-	return r->reason != NULL;
-}
-
-/* The classic record on stderr, as one block in one write. */
-static void
-record_classic(const struct record *r)
-{
-	char rec[RECORD_MAX];	/* the longest record is about 3300 bytes */
-	struct text t = TEXT(rec);
-
-	add_field(&t, "S_IP", r->src);
-	add_field_num(&t, "S_PORT", r->src_port);
-	if (r->dst != NULL) {
-		add_field(&t, "D_IP", r->dst);
-		add_field_num(&t, "D_PORT", r->dst_port);
-		if (r->name[0] != '\0')
-			add_field_escaped(&t, "D_NAME", r->name, strlen(r->name));
-		add_field(&t, "Command", r->command);
-		if (r->version == 5)
-			add_field(&t, "Version", "5");
-		if (r->login != NULL)
-			add_field_escaped(&t, "User", r->login, strlen(r->login));
-	}
-	add_field(&t, "Reply", r->reply);
-	if (rejected(r))
-		add_field_escaped(&t, "Reason", r->reason, strlen(r->reason));
-	if (r->bound_port != 0)
-		add_field_num(&t, "B_PORT", r->bound_port);
-	if (r->peer != NULL) {
-		add(&t, "<Peer> :");
-		add(&t, r->peer);
-		add(&t, ":");
-		add_num(&t, r->peer_port, 1);
-		add(&t, "\n");
-	}
-	add_field_escaped(&t, "Content", r->content, r->content_len);
-	if (write(2, rec, t.len) < 0)
-		return;
-}
-
-/* "ADDR:PORT", or "-" when there is no address. */
-static void
-add_endpoint(struct text *t, const char *addr, unsigned port)
-{
-	if (addr == NULL) {
+	if (ss == NULL) {
 		add(t, "-");
 		return;
 	}
 	add(t, addr);
 	add(t, ":");
-	add_num(t, port, 1);
+	add_num(t, port_of(ss), 1);
+}
+
+/* NULL for no command. */
+static const char *
+command_name(int cmd)
+{
+	switch (cmd) {
+	case 0: return NULL;
+	case SOCKS_CONNECT: return "CONNECT";
+	case SOCKS_BIND: return "BIND";
+	case SOCKS_UDP_ASSOCIATE: return "UDP";
+	default: return "?";
+	}
+}
+
+static const char *
+reply(const struct record *r)
+{
+	return r->granted ? "Accept" : "Reject";
+}
+
+static const char *
+reason(const struct record *r)
+{
+	return r->reason != NULL ? r->reason : "";
+}
+
+/*
+ * A field of the classic record, "<NAME> :", its value to follow; every
+ * field ends with a newline, which the next one starts with.
+ */
+static struct text *
+field(struct text *t, const char *name)
+{
+	if (t->len > 0)
+		add(t, "\n");
+	add(t, "<");
+	add(t, name);
+	add(t, "> :");
+	return t;
+}
+
+/* The classic record on stderr, as one block in one write. */
+static void
+record_classic(const struct record *r, const struct where *w)
+{
+	char rec[RECORD_MAX];	/* the longest record is about 3300 bytes */
+	struct text t = TEXT(rec);
+
+	add(field(&t, "S_IP"), w->src);
+	add_num(field(&t, "S_PORT"), port_of(r->src), 1);
+	if (r->dst != NULL) {
+		add(field(&t, "D_IP"), w->dst);
+		add_num(field(&t, "D_PORT"), port_of(r->dst), 1);
+		if (r->name[0] != '\0')
+			add_escaped_str(field(&t, "D_NAME"), r->name);
+		add(field(&t, "Command"), command_name(r->command));
+		if (r->version == 5)
+			add(field(&t, "Version"), "5");
+		if (r->login != NULL)
+			add_escaped_str(field(&t, "User"), r->login);
+	}
+	add(field(&t, "Reply"), reply(r));
+	if (!r->granted)
+		add_escaped_str(field(&t, "Reason"), reason(r));
+	if (r->bound_port != 0)
+		add_num(field(&t, "B_PORT"), r->bound_port, 1);
+	if (r->peer != NULL)
+		add_endpoint(field(&t, "Peer"), w->peer, r->peer);
+	add_escaped(field(&t, "Content"), r->content, r->content_len);
+	add(&t, "\n");
+	if (write(2, rec, t.len) < 0)
+		return;
 }
 
 /*
@@ -280,11 +299,12 @@ add_endpoint(struct text *t, const char *addr, unsigned port)
  * SOCKS_END (either NULL: not this entry).  0 if journald took it.
  */
 static int
-journal(int prio, const char *msg, const struct record *r, const char *content,
-    const char *end)
+journal(int prio, const char *msg, const struct record *r,
+    const struct where *w, const char *content, const char *end)
 {
 	char d[JOURNAL_ENTRY_MAX];
 	struct text t = TEXT(d);
+	const char *cmd = command_name(r->command);
 
 	if (journal_fd == -1)
 		return -1;
@@ -293,13 +313,13 @@ journal(int prio, const char *msg, const struct record *r, const char *content,
 	add(&t, "\nPRIORITY=");
 	add_num(&t, (unsigned)prio, 1);
 	add(&t, "\nSYSLOG_IDENTIFIER=socks4d\nSOCKS_SRC=");
-	add_endpoint(&t, r->src, r->src_port);
+	add_endpoint(&t, w->src, r->src);
 	add(&t, "\nSOCKS_DST=");
-	add_endpoint(&t, r->dst, r->dst_port);
+	add_endpoint(&t, w->dst, r->dst);
 	add(&t, "\nSOCKS_COMMAND=");
-	add(&t, r->command != NULL ? r->command : "-");
+	add(&t, cmd != NULL ? cmd : "-");
 	add(&t, "\nSOCKS_REPLY=");
-	add(&t, r->reply);
+	add(&t, reply(r));
 	add(&t, "\nSOCKS_BYTES_IN=");
 	add_num(&t, r->received, 1);
 	add(&t, "\nSOCKS_BYTES_OUT=");
@@ -311,8 +331,8 @@ journal(int prio, const char *msg, const struct record *r, const char *content,
 		add_escaped_str(&t, r->login);
 	}
 	add(&t, "\nSOCKS_REASON=");
-	if (rejected(r))
-		add_escaped_str(&t, r->reason);
+	if (!r->granted)
+		add_escaped_str(&t, reason(r));
 	if (content != NULL) {
 		add(&t, "\nSOCKS_CONTENT=");
 		add(&t, content);
@@ -324,26 +344,33 @@ journal(int prio, const char *msg, const struct record *r, const char *content,
 	add(&t, "\n");
 	if (t.len + 1 >= t.size)
 		return -1;
-	return send(journal_fd, d, t.len, MSG_NOSIGNAL) == (ssize_t)t.len ? 0 : -1;
+	return send(journal_fd, d, t.len, MSG_NOSIGNAL) == (ssize_t)t.len ?
+	    0 : -1;
 }
 
 static int
 record_priority(const struct record *r)
 {
-	return rejected(r) ? LOG_NOTICE : LOG_INFO;
+	return r->granted ? LOG_INFO : LOG_NOTICE;
 }
 
-/* The record as one line, for syslog and the journal, into t; its escaped excerpt into c. */
+/*
+ * The record as one line, for syslog and the journal, into t; its escaped
+ * excerpt into c.
+ */
 static void
-one_line_record(const struct record *r, struct text *t, struct text *c)
+one_line_record(const struct record *r, const struct where *w,
+    struct text *t, struct text *c)
 {
+	const char *cmd = command_name(r->command);
+
 	add_escaped(c, r->content, r->content_len);
-	add(t, r->command != NULL ? r->command : "request");
+	add(t, cmd != NULL ? cmd : "request");
 	add(t, " ");
-	add_endpoint(t, r->src, r->src_port);
+	add_endpoint(t, w->src, r->src);
 	if (r->dst != NULL) {
 		add(t, " -> ");
-		add_endpoint(t, r->dst, r->dst_port);
+		add_endpoint(t, w->dst, r->dst);
 		if (r->name[0] != '\0') {
 			add(t, " name ");
 			add_escaped_str(t, r->name);
@@ -353,17 +380,17 @@ one_line_record(const struct record *r, struct text *t, struct text *c)
 		add(t, "\"");
 	}
 	add(t, ": ");
-	add(t, r->reply);
-	if (rejected(r)) {
+	add(t, reply(r));
+	if (!r->granted) {
 		add(t, " (");
-		add_escaped_str(t, r->reason);
+		add_escaped_str(t, reason(r));
 		add(t, ")");
 	}
 	if (r->peer != NULL) {
 		add(t, ", bound port ");
 		add_num(t, r->bound_port, 1);
 		add(t, ", peer ");
-		add_endpoint(t, r->peer, r->peer_port);
+		add_endpoint(t, w->peer, r->peer);
 	}
 	add(t, ", content \"");
 	add(t, c->buf);
@@ -372,7 +399,8 @@ one_line_record(const struct record *r, struct text *t, struct text *c)
 
 /* "end: " the bytes each way, the duration and why, into t. */
 static void
-end_line(const struct record *r, const char *why, unsigned long long ms, struct text *t)
+end_line(const struct record *r, const char *why, unsigned long long ms,
+    struct text *t)
 {
 	add(t, "end: ");
 	add_num(t, r->sent, 1);
@@ -386,15 +414,15 @@ end_line(const struct record *r, const char *why, unsigned long long ms, struct 
 	add(t, why);
 }
 
-/* The record on syslog or the journal: one line, and fields for the journal. */
+/* The record on syslog or the journal: one line, and fields for journald. */
 static void
-record_one_line(const struct record *r)
+record_one_line(const struct record *r, const struct where *w)
 {
 	char rec[RECORD_MAX], content[FIELD_TEXT];
 	struct text t = TEXT(rec), c = TEXT(content);
 
-	one_line_record(r, &t, &c);
-	if (journal(record_priority(r), rec, r, content, NULL) == -1)
+	one_line_record(r, w, &t, &c);
+	if (journal(record_priority(r), rec, r, w, content, NULL) == -1)
 		log_line(record_priority(r), rec);
 }
 
@@ -406,10 +434,13 @@ record_one_line(const struct record *r)
 void
 log_record(const struct record *r)
 {
-	if (log_one_line)
-		record_one_line(r);
+	struct where w;
+
+	where_of(r, &w);
+	if (log_to == LOG_TO_STDERR)
+		record_classic(r, &w);
 	else
-		record_classic(r);
+		record_one_line(r, &w);
 }
 
 /* The end of a relayed session: bytes each way, duration, and why. */
@@ -418,9 +449,11 @@ log_end(const struct record *r, const char *why, unsigned long long ms)
 {
 	char line[256];
 	struct text t = TEXT(line);
+	struct where w;
 
+	where_of(r, &w);
 	end_line(r, why, ms, &t);
-	if (journal(LOG_INFO, line, r, NULL, why) == -1)
+	if (journal(LOG_INFO, line, r, &w, NULL, why) == -1)
 		log_line(LOG_INFO, line);
 }
 
@@ -441,20 +474,23 @@ log_holds_record(void)
  * would not take it.
  */
 void
-log_record_end(const struct record *r, const char *why, unsigned long long ms)
+log_record_end(const struct record *r, const char *why,
+    unsigned long long ms)
 {
 	char both[RECORD_MAX + 256], content[FIELD_TEXT], *end;
 	struct text t = TEXT(both), c = TEXT(content);
+	struct where w;
 	size_t rec_len;
 
-	one_line_record(r, &t, &c);
+	where_of(r, &w);
+	one_line_record(r, &w, &t, &c);
 	rec_len = t.len;
 	add(&t, "; ");
 	end = both + t.len;
 	end_line(r, why, ms, &t);
-	if (journal(record_priority(r), both, r, content, why) == 0)
+	if (journal(record_priority(r), both, r, &w, content, why) == 0)
 		return;
-	both[rec_len] = '\0';		/* the record alone, then the end line */
+	both[rec_len] = '\0';	/* the record alone, then the end line */
 	log_line(record_priority(r), both);
 	log_line(LOG_INFO, end);
 }

@@ -5,30 +5,33 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <sys/socket.h>
 #include <stddef.h>
 
-/* A request's facts, as text, for the record and the end line. */
+/*
+ * A request's facts for the record and the end line, typed: log.c alone
+ * turns them into text.
+ */
 struct record {
-	const char	*src;
-	unsigned	 src_port;
-	const char	*dst;			/* NULL: no request to name one */
-	unsigned	 dst_port;
+	const struct sockaddr_storage *src;	/* the client, port too */
+	const struct sockaddr_storage *dst;	/* NULL: no request named one */
 	const char	*name;			/* a name to resolve, or "" */
-	const char	*user;			/* USERID or SOCKS5 login, raw */
+	const char	*user;			/* USERID or login, raw */
 	int		 version;		/* 4 or 5; 0 before a request */
-	const char	*login;			/* SOCKS5: the user logged in, or NULL */
-	const char	*command;		/* NULL with dst */
-	const char	*reply;			/* "Accept" or "Reject" */
-	const char	*reason;		/* with "Reject": why, raw */
+	const char	*login;			/* SOCKS5: the user logged in,
+						   or NULL */
+	int		 command;		/* SOCKS_CONNECT...; 0: none */
+	int		 granted;		/* the last reply said yes */
+	const char	*reason;		/* not granted: why, raw */
 	unsigned	 bound_port;		/* BIND: ours, or 0 */
-	const char	*peer;			/* BIND: who connected, or NULL */
-	unsigned	 peer_port;
+	const struct sockaddr_storage *peer;	/* BIND: who connected, or
+						   NULL */
 	const unsigned char *content;		/* the first relayed bytes */
 	size_t		 content_len;
 	unsigned long long sent, received;	/* to and from the client */
 };
 
-#define JOURNAL_ENTRY_MAX	6144	/* the longest native entry sent, bytes */
+#define JOURNAL_ENTRY_MAX	6144	/* bytes of the longest entry sent */
 
 int	same_file(int, int);
 int	journal_connect(int);
@@ -38,7 +41,6 @@ void	log_choose(int, int);
 void	log_choose_listener(int);
 void	log_leave_listener(void);
 void	log_line(int, const char *);
-void	log_from_signal_handler(void);
 void	logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	log_record(const struct record *);
 void	log_end(const struct record *, const char *, unsigned long long);

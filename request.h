@@ -10,11 +10,11 @@
 
 struct request {
 	int		 version;		/* SOCKS4_VERSION, ... */
-	int		 cmd;			/* SOCKS_CONNECT, SOCKS_BIND, ... */
+	int		 cmd;			/* SOCKS_CONNECT, ... */
 	uint16_t	 port;
 	uint8_t		 ip4[4];		/* SOCKS4: DSTIP as sent */
-	struct sockaddr_storage addr;		/* numeric destination, port too;
-						   AF_UNSPEC when named */
+	struct sockaddr_storage addr;	/* numeric destination, port too;
+					   AF_UNSPEC when named */
 	char		 host[FIELD_MAX + 1];	/* the name to resolve, or "" */
 	char		 user[FIELD_MAX + 1];	/* SOCKS4 USERID */
 	size_t		 len;			/* bytes the request took */

@@ -79,8 +79,9 @@ ror(uint64_t x, int n)
 static uint64_t
 load64(const uint8_t *p)
 {
-	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
-	    (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
+	    (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+	    (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
 	    (uint64_t)p[6] << 8 | (uint64_t)p[7];
 }
 
@@ -94,8 +95,8 @@ compress(uint64_t h[8], const uint8_t *p)
 		w[i] = load64(p + 8 * i);
 	for (; i < 80; i++)
 		w[i] = (ror(w[i - 2], 19) ^ ror(w[i - 2], 61) ^ w[i - 2] >> 6) +
-		    w[i - 7] + (ror(w[i - 15], 1) ^ ror(w[i - 15], 8) ^ w[i - 15] >> 7) +
-		    w[i - 16];
+		    w[i - 7] + w[i - 16] +
+		    (ror(w[i - 15], 1) ^ ror(w[i - 15], 8) ^ w[i - 15] >> 7);
 	a = h[0];
 	b = h[1];
 	c = h[2];
@@ -105,9 +106,10 @@ compress(uint64_t h[8], const uint8_t *p)
 	g = h[6];
 	hh = h[7];
 	for (i = 0; i < 80; i++) {
-		t1 = hh + (ror(e, 14) ^ ror(e, 18) ^ ror(e, 41)) + ((e & f) ^ (~e & g)) +
-		    k[i] + w[i];
-		t2 = (ror(a, 28) ^ ror(a, 34) ^ ror(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+		t1 = hh + (ror(e, 14) ^ ror(e, 18) ^ ror(e, 41)) +
+		    ((e & f) ^ (~e & g)) + k[i] + w[i];
+		t2 = (ror(a, 28) ^ ror(a, 34) ^ ror(a, 39)) +
+		    ((a & b) ^ (a & c) ^ (b & c));
 		hh = g;
 		g = f;
 		f = e;
@@ -202,7 +204,8 @@ parse_setting(const char *setting, const char **salt, size_t *salt_len)
 	if (strncmp(setting, "$6$", 3) != 0)
 		return -1;
 	for (n = 0; setting[n] != '\0'; n++)
-		if ((unsigned char)setting[n] <= ' ' || (unsigned char)setting[n] >= 0x7f ||
+		if ((unsigned char)setting[n] <= ' ' ||
+		    (unsigned char)setting[n] >= 0x7f ||
 		    strchr(":;*!\\", setting[n]) != NULL)
 			return -1;
 	if (strncmp(p, "rounds=", 7) == 0) {
@@ -251,29 +254,20 @@ crypt_wipe(void *p, size_t n)
 		*v++ = 0;
 }
 
-/*
- * The hash of key under setting into out (SHA512_CRYPT_MAX bytes): 0, or
- * -1 when setting is not a valid "$6$" setting.
- */
-int
-sha512_crypt(const uint8_t *key, size_t key_len, const char *setting, char *out)
+/* What the rounds start from: digest A, and the P and S sequences. */
+static void
+start(const uint8_t *key, size_t key_len, const char *salt, size_t salt_len,
+    uint8_t a[64], uint8_t p_seq[64], uint8_t s_seq[64])
 {
-	struct sha512 c, alt;
-	uint8_t a[64], b[64], p_seq[64], s_seq[64];
-	const char *salt;
-	size_t salt_len, n;
-	long rounds, r;
-	char *o;
-	int i;
+	struct sha512 c;
+	uint8_t b[64];
+	size_t n;
 
-	if ((rounds = parse_setting(setting, &salt, &salt_len)) == -1)
-		return -1;
-
-	sha512_init(&alt);
-	sha512_update(&alt, key, key_len);
-	sha512_update(&alt, salt, salt_len);
-	sha512_update(&alt, key, key_len);
-	sha512_final(&alt, b);
+	sha512_init(&c);
+	sha512_update(&c, key, key_len);
+	sha512_update(&c, salt, salt_len);
+	sha512_update(&c, key, key_len);
+	sha512_final(&c, b);
 
 	sha512_init(&c);
 	sha512_update(&c, key, key_len);
@@ -287,17 +281,27 @@ sha512_crypt(const uint8_t *key, size_t key_len, const char *setting, char *out)
 	}
 	sha512_final(&c, a);
 
-	sha512_init(&alt);
+	sha512_init(&c);
 	for (n = 0; n < key_len; n++)
-		sha512_update(&alt, key, key_len);
-	sha512_final(&alt, p_seq);
+		sha512_update(&c, key, key_len);
+	sha512_final(&c, p_seq);
 
-	sha512_init(&alt);
+	sha512_init(&c);
 	for (n = 0; n < 16 + (size_t)a[0]; n++)
-		sha512_update(&alt, salt, salt_len);
-	sha512_final(&alt, s_seq);
+		sha512_update(&c, salt, salt_len);
+	sha512_final(&c, s_seq);
+	crypt_wipe(b, sizeof b);
+	crypt_wipe(&c, sizeof c);
+}
 
-	for (r = 0; r < rounds; r++) {
+/* The rounds, digest A in and out. */
+static void
+stretch(uint8_t a[64], const uint8_t p_seq[64], size_t key_len,
+    const uint8_t s_seq[64], size_t salt_len, long rounds)
+{
+	struct sha512 c;
+
+	for (long r = 0; r < rounds; r++) {
 		sha512_init(&c);
 		if (r & 1)
 			update_repeated(&c, p_seq, key_len);
@@ -313,8 +317,28 @@ sha512_crypt(const uint8_t *key, size_t key_len, const char *setting, char *out)
 			update_repeated(&c, p_seq, key_len);
 		sha512_final(&c, a);
 	}
+	crypt_wipe(&c, sizeof c);
+}
 
-	o = out;
+/*
+ * The hash of key under setting into out (SHA512_CRYPT_MAX bytes): 0, or
+ * -1 when setting is not a valid "$6$" setting.
+ */
+int
+sha512_crypt(const uint8_t *key, size_t key_len, const char *setting,
+    char *out)
+{
+	uint8_t a[64], p_seq[64], s_seq[64];
+	const char *salt;
+	size_t salt_len;
+	long rounds;
+	char *o = out;
+
+	if ((rounds = parse_setting(setting, &salt, &salt_len)) == -1)
+		return -1;
+	start(key, key_len, salt, salt_len, a, p_seq, s_seq);
+	stretch(a, p_seq, key_len, s_seq, salt_len, rounds);
+
 	memcpy(o, "$6$", 3);
 	o += 3;
 	if (strncmp(setting + 3, "rounds=", 7) == 0)
@@ -322,17 +346,14 @@ sha512_crypt(const uint8_t *key, size_t key_len, const char *setting, char *out)
 	memcpy(o, salt, salt_len);
 	o += salt_len;
 	*o++ = '$';
-	for (i = 0; i < 21; i++)
+	for (int i = 0; i < 21; i++)
 		o = put_b64(o, a[22 * i % 63], a[(22 * i + 21) % 63],
 		    a[(22 * i + 42) % 63], 4);
 	o = put_b64(o, 0, 0, a[63], 2);
 	*o = '\0';
 
 	crypt_wipe(a, sizeof a);
-	crypt_wipe(b, sizeof b);
 	crypt_wipe(p_seq, sizeof p_seq);
 	crypt_wipe(s_seq, sizeof s_seq);
-	crypt_wipe(&c, sizeof c);
-	crypt_wipe(&alt, sizeof alt);
 	return 0;
 }

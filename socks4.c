@@ -8,16 +8,15 @@
 
 #include "socks.h"
 #include "socks4.h"
-
-#define STR(x)	#x
-#define XSTR(x)	STR(x)
+#include "text.h"
 
 /* The NUL-ended field at p, of at most FIELD_MAX bytes: its length, -1 if
  * too long, -2 if not all here yet. */
 static long
 field(const uint8_t *p, size_t left)
 {
-	const uint8_t *nul = memchr(p, 0, left < FIELD_MAX + 1 ? left : FIELD_MAX + 1);
+	const uint8_t *nul = memchr(p, 0,
+	    left < FIELD_MAX + 1 ? left : FIELD_MAX + 1);
 
 	if (nul != NULL)
 		return nul - p;
@@ -30,7 +29,8 @@ field(const uint8_t *p, size_t left)
  * past the SOCKS4 limits.
  */
 int
-socks4_parse(const uint8_t *buf, size_t len, struct request *req, const char **why)
+socks4_parse(const uint8_t *buf, size_t len, struct request *req,
+    const char **why)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&req->addr;
 	const uint8_t *p;
@@ -58,7 +58,7 @@ socks4_parse(const uint8_t *buf, size_t len, struct request *req, const char **w
 	req->len = 8 + (size_t)n + 1;
 
 	memset(&req->addr, 0, sizeof req->addr);
-	/* SOCKS4a uses an invalid IP address 0.0.0.x, x != 0, for "name follows". */
+	/* SOCKS4a uses an invalid IP address 0.0.0.x, x != 0: a name follows */
 	if (req->ip4[0] || req->ip4[1] || req->ip4[2] || !req->ip4[3]) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(req->port);

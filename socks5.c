@@ -45,8 +45,8 @@ put_port(uint8_t *p, uint16_t port)
  * (*reply is the REP it calls for), 0 need more, else the bytes it took.
  */
 static int
-parse_addr(const uint8_t *p, size_t len, struct socks5_addr *a, const char **why,
-    int *reply)
+parse_addr(const uint8_t *p, size_t len, struct socks5_addr *a,
+    const char **why, int *reply)
 {
 	size_t n, i;
 
@@ -67,7 +67,8 @@ parse_addr(const uint8_t *p, size_t len, struct socks5_addr *a, const char **why
 		n = 1 + (size_t)p[1];
 		for (i = 2; i < len && i < 1 + n; i++)
 			if (!name_byte_ok(p[i]))
-				return malformed(why, "name has control, blank or non-ASCII bytes");
+				return malformed(why, "name has control, "
+				    "blank or non-ASCII bytes");
 		break;
 	default:
 		*reply = SOCKS5_ATYP_UNSUPPORTED;
@@ -148,13 +149,15 @@ socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *req,
 	if (len >= 2 && buf[1] != SOCKS_CONNECT && buf[1] != SOCKS_BIND &&
 	    buf[1] != SOCKS_UDP_ASSOCIATE) {
 		req->reply = SOCKS5_CMD_UNSUPPORTED;
-		return malformed(why, "command is not CONNECT, BIND or UDP ASSOCIATE");
+		return malformed(why,
+		    "command is not CONNECT, BIND or UDP ASSOCIATE");
 	}
 	if (len >= 3 && buf[2] != 0)
 		return malformed(why, "reserved byte is not 0");
 	if (len < 4)
 		return 0;
-	if ((n = parse_addr(buf + 3, len - 3, &req->dst, why, &req->reply)) <= 0)
+	n = parse_addr(buf + 3, len - 3, &req->dst, why, &req->reply);
+	if (n <= 0)
 		return n;
 	req->cmd = buf[1];
 	req->len = 3 + (size_t)n;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SOCKS5_NAME_MAX		255	/* ULEN, PLEN and a domain name's length byte */
+#define SOCKS5_NAME_MAX		255	/* ULEN, PLEN, a name's length byte */
 #define SOCKS5_GREETING_MAX	(2 + 255)
 #define SOCKS5_LOGIN_MAX	(3 + 255 + 255)
 #define SOCKS5_REQUEST_MAX	(4 + 1 + 255 + 2)
@@ -46,7 +46,7 @@ struct socks5_login {
 };
 
 struct socks5_request {
-	int		 cmd;		/* SOCKS_CONNECT, _BIND, _UDP_ASSOCIATE */
+	int		 cmd;		/* SOCKS_CONNECT, _BIND, ... */
 	struct socks5_addr dst;
 	size_t		 len;
 	int		 reply;		/* when malformed: the REP to send */

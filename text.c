@@ -42,7 +42,8 @@ add_escaped(struct text *t, const void *in, size_t n)
 
 		if (c == '\r' || c == '\n' || c == '\t' || c == '\\') {
 			out[t->len++] = '\\';
-			out[t->len++] = c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+			out[t->len++] = c == '\r' ? 'r' : c == '\n' ? 'n' :
+			    c == '\t' ? 't' : '\\';
 		} else if (c < 0x20 || c >= 0x7f || c == '"') {
 			out[t->len++] = '\\';
 			out[t->len++] = 'x';

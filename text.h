@@ -15,6 +15,10 @@ struct text {
 
 #define TEXT(buf)	{ (buf), 0, sizeof(buf) }
 
+/* A limit's value in a fixed message: "longer than " XSTR(MAX) " bytes". */
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+
 void	add(struct text *, const char *);
 void	add_num(struct text *, unsigned long long, int);
 void	add_escaped(struct text *, const void *, size_t);

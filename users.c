@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lines.h"
 #include "sha512crypt.h"
 #include "text.h"
 #include "users.h"
@@ -21,34 +22,13 @@
 
 /* What an unknown name is checked against when the file has no entry. */
 static const char dummy_hash[] = "$6$q.5W2c50GMymvrVf$"
-    "DRMYinfEx0ZIPoheV2pYW6dzcQx0q.RsbSIDM7lRXP7ReRPEmG8dQM0G7PNUMMFQ2IP5AmwicYcqQXWmJmQ6B0";
+    "DRMYinfEx0ZIPoheV2pYW6dzcQx0q.RsbSIDM7lRXP7ReRPEmG8dQM0G7PN"
+    "UMMFQ2IP5AmwicYcqQXWmJmQ6B0";
 
 struct entry {
 	const char	*name, *hash;
 	size_t		 name_len, hash_len;
 };
-
-/* The lines of a text, the last one with or without its newline. */
-struct lines {
-	const char	*text;
-	size_t		 len, off;
-	unsigned	 number;
-};
-
-static int
-next_line(struct lines *ls, const char **line, size_t *len)
-{
-	const char *nl;
-
-	if (ls->off >= ls->len)
-		return 0;
-	*line = ls->text + ls->off;
-	nl = memchr(*line, '\n', ls->len - ls->off);
-	*len = nl != NULL ? (size_t)(nl - *line) : ls->len - ls->off;
-	ls->off += *len + 1;
-	ls->number++;
-	return 1;
-}
 
 static int
 is_control(unsigned char c)
@@ -64,7 +44,7 @@ parse_line(const char *line, size_t len, struct entry *e, const char **why)
 	size_t i;
 
 	if (len > USERS_LINE_MAX) {
-		*why = "line longer than 1024 bytes";
+		*why = "line longer than " XSTR(USERS_LINE_MAX) " bytes";
 		return -1;
 	}
 	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
@@ -83,7 +63,7 @@ parse_line(const char *line, size_t len, struct entry *e, const char **why)
 	if (e->name_len == 0)
 		*why = "empty name";
 	else if (e->name_len > USERS_NAME_MAX)
-		*why = "name longer than 255 bytes";
+		*why = "name longer than " XSTR(USERS_NAME_MAX) " bytes";
 	else if (e->hash_len == 0)
 		*why = "empty hash";
 	for (i = 0; *why == NULL && i < e->name_len; i++)
@@ -92,30 +72,36 @@ parse_line(const char *line, size_t len, struct entry *e, const char **why)
 	for (i = 0; *why == NULL && i < e->hash_len; i++)
 		if ((unsigned char)e->hash[i] <= ' ' || e->hash[i] == 0x7f ||
 		    (unsigned char)e->hash[i] > 0x7f || e->hash[i] == ':')
-			*why = "hash has blanks, control bytes, non-ASCII bytes or ':'";
+			*why = "hash has blanks, control bytes, "
+			    "non-ASCII bytes or ':'";
 	return *why == NULL ? 1 : -1;
 }
 
-/* "file:line: " into msg, which is size bytes. */
+/* The next entry: 1, or -1 for a malformed line (*why), 0 at the end. */
+static int
+next_entry(struct lines *ls, struct entry *e, const char **why)
+{
+	const char *line;
+	size_t len;
+	int r;
+
+	while (next_line(ls, &line, &len))
+		if ((r = parse_line(line, len, e, why)) != 0)
+			return r;
+	return 0;
+}
+
+/* "file:line: why" into msg, which is size bytes. */
 static struct text
-at_line(char *msg, size_t size, const char *file, unsigned line)
+at_line(char *msg, size_t size, const char *file, unsigned line,
+    const char *why)
 {
 	struct text t = { msg, 0, size };
 
-	add(&t, file);
-	add(&t, ":");
-	add_num(&t, line, 1);
+	add_file_line(&t, file, line);
 	add(&t, ": ");
-	return t;
-}
-
-static int
-file_error(char *err, size_t size, const char *file, unsigned line, const char *why)
-{
-	struct text t = at_line(err, size, file, line);
-
 	add(&t, why);
-	return USERS_MALFORMED;
+	return t;
 }
 
 /*
@@ -123,27 +109,26 @@ file_error(char *err, size_t size, const char *file, unsigned line, const char *
  * malformed line (err says "file:line: reason").
  */
 int
-users_validate(const char *text, size_t len, const char *file, char *err, size_t size)
+users_validate(const char *text, size_t len, const char *file, char *err,
+    size_t size)
 {
-	struct lines ls = { text, len, 0, 0 };
+	struct lines ls = LINES(text, len);
 	struct entry e;
-	const char *line, *why;
-	size_t line_len;
+	const char *why;
 	int n = 0, r;
 
 	if (len > USERS_FILE_MAX) {
 		struct text t = { err, 0, size };
 
 		add(&t, file);
-		add(&t, ": longer than ");
-		add_num(&t, USERS_FILE_MAX, 1);
-		add(&t, " bytes");
+		add(&t, ": longer than " XSTR(USERS_FILE_MAX) " bytes");
 		return USERS_MALFORMED;
 	}
-	while (next_line(&ls, &line, &line_len)) {
-		if ((r = parse_line(line, line_len, &e, &why)) == -1)
-			return file_error(err, size, file, ls.number, why);
-		n += r;
+	while ((r = next_entry(&ls, &e, &why)) == 1)
+		n++;
+	if (r == -1) {
+		at_line(err, size, file, ls.number, why);
+		return USERS_MALFORMED;
 	}
 	return n;
 }
@@ -156,7 +141,8 @@ same_string(const char *a, const char *b)
 	unsigned char diff = la != lb;
 
 	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(i < la ? a[i] : 0) ^ (unsigned char)(i < lb ? b[i] : 0);
+		diff |= (unsigned char)(i < la ? a[i] : 0) ^
+		    (unsigned char)(i < lb ? b[i] : 0);
 	return diff == 0;
 }
 
@@ -177,18 +163,19 @@ verifiable(const struct entry *e)
  * always fail); msg names the first as "file:line: why".
  */
 int
-users_unverifiable(const char *text, size_t len, const char *file, char *msg, size_t size)
+users_unverifiable(const char *text, size_t len, const char *file,
+    char *msg, size_t size)
 {
-	struct lines ls = { text, len, 0, 0 };
+	struct lines ls = LINES(text, len);
 	struct entry e;
-	const char *line, *why;
-	size_t line_len;
-	int n = 0;
+	const char *why;
+	int n = 0, r;
 
-	while (next_line(&ls, &line, &line_len))
-		if (parse_line(line, line_len, &e, &why) == 1 && !verifiable(&e) && n++ == 0)
-			file_error(msg, size, file, ls.number,
-			    "a kind of hash this build cannot check (it checks $6$): that login always fails");
+	while ((r = next_entry(&ls, &e, &why)) != 0)
+		if (r == 1 && !verifiable(&e) && n++ == 0)
+			at_line(msg, size, file, ls.number, "a kind of hash "
+			    "this build cannot check (it checks $6$): "
+			    "that login always fails");
 	return n;
 }
 
@@ -204,7 +191,8 @@ hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
 	memcpy(setting, hash, hash_len);
 	setting[hash_len] = '\0';
 	if (strncmp(setting, "$6$", 3) == 0) {
-		if (sha512_crypt(password, password_len, setting, computed) == 0)
+		if (sha512_crypt(password, password_len, setting,
+		    computed) == 0)
 			result = computed;
 	} else {
 #ifdef HAVE_CRYPT
@@ -214,7 +202,7 @@ hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
 		key[password_len] = '\0';
 		result = crypt(key, setting);
 		crypt_wipe(key, sizeof key);
-		/* crypt(3) fails with NULL or a short token starting with '*'. */
+		/* crypt(3) fails with NULL or a short token starting '*'. */
 		if (result != NULL && (result[0] == '*' || strlen(result) < 13))
 			result = NULL;
 #endif
@@ -225,49 +213,68 @@ hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
 }
 
 /*
+ * The entry named name into *user (its name NULL if there is none), the
+ * first this build can check into *any: 0, or the line naming it again
+ * (*first: where it was named first).
+ */
+static unsigned
+find_user(struct lines *ls, const uint8_t *name, size_t name_len,
+    struct entry *user, struct entry *any, unsigned *first)
+{
+	struct entry e;
+	const char *why;
+	int r;
+
+	while ((r = next_entry(ls, &e, &why)) != 0) {
+		if (r != 1)
+			continue;
+		if (any->name == NULL && verifiable(&e))
+			*any = e;
+		if (e.name_len != name_len ||
+		    memcmp(e.name, name, name_len) != 0)
+			continue;
+		if (user->name != NULL)
+			return ls->number;
+		*user = e;
+		*first = ls->number;
+	}
+	return 0;
+}
+
+/*
  * Checks a login against the users file's text: USERS_OK, USERS_DENIED
  * (unknown name, wrong password) or USERS_MALFORMED (the file is; or it
  * names this user twice).  msg says why, and never holds the password.
  */
 int
-users_check(const char *text, size_t len, const char *file, const uint8_t *name,
-    size_t name_len, const uint8_t *password, size_t password_len, char *msg, size_t size)
+users_check(const char *text, size_t len, const char *file,
+    const uint8_t *name, size_t name_len, const uint8_t *password,
+    size_t password_len, char *msg, size_t size)
 {
-	struct lines ls = { text, len, 0, 0 };
-	struct entry e, user = { NULL, NULL, 0, 0 };
+	struct lines ls = LINES(text, len);
+	struct entry user = { NULL, NULL, 0, 0 };
 	struct entry any = { NULL, dummy_hash, 0, sizeof dummy_hash - 1 };
-	const char *line, *why;
+	const char *why;
 	struct text t;
-	size_t line_len;
-	unsigned user_line = 0;
+	unsigned first = 0, again;
 	int r, usable;
 
 	if (users_validate(text, len, file, msg, size) == USERS_MALFORMED)
 		return USERS_MALFORMED;
-	while (next_line(&ls, &line, &line_len)) {
-		if (parse_line(line, line_len, &e, &why) != 1)
-			continue;
-		if (any.name == NULL && verifiable(&e))
-			any = e;
-		if (e.name_len != name_len || memcmp(e.name, name, name_len) != 0)
-			continue;
-		if (user.name != NULL) {
-			t = at_line(msg, size, file, ls.number);
-			add(&t, "name listed again (first on line ");
-			add_num(&t, user_line, 1);
-			add(&t, ")");
-			return USERS_MALFORMED;
-		}
-		user = e;
-		user_line = ls.number;
+	if ((again = find_user(&ls, name, name_len, &user, &any, &first))) {
+		t = at_line(msg, size, file, again,
+		    "name listed again (first on line ");
+		add_num(&t, first, 1);
+		add(&t, ")");
+		return USERS_MALFORMED;
 	}
-
 	usable = password_len > 0 && password_len <= PASSWORD_MAX &&
 	    memchr(password, '\0', password_len) == NULL;
 	if (user.name != NULL && usable)
-		r = hash_matches(user.hash, user.hash_len, password, password_len);
+		r = hash_matches(user.hash, user.hash_len, password,
+		    password_len);
 	else {
-		/* The same work as a known name's, whose result cannot count. */
+		/* A known name's work, whose result cannot count. */
 		(void)hash_matches(any.hash, any.hash_len, password,
 		    password_len < PASSWORD_MAX ? password_len : PASSWORD_MAX);
 		r = 0;
@@ -275,7 +282,8 @@ users_check(const char *text, size_t len, const char *file, const uint8_t *name,
 	if (user.name == NULL)
 		why = "unknown user";
 	else if (!usable)
-		why = "password empty, longer than 255 bytes or with a NUL byte";
+		why = "password empty, longer than 255 bytes or with a NUL "
+		    "byte";
 	else if (!verifiable(&user))
 		why = "a kind of hash this build cannot check (it checks $6$)";
 	else if (!r)

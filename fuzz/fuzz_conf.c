@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[CONF_LINE_MAX + 128];
 	struct text t = TEXT(why);
 	struct sockaddr_storage dst, src;
-	int bad, r;
+	int bad, r, cmd;
 
 	if (size < 35)
 		return 0;
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = CONF_MAX;
 	memcpy(text, data + 35, size);
 	text[size] = '\0';
-	/* The rules right behind the text, as socks4d lays them: ASan sees overlaps. */
+	/* Rules behind the text, as socks4d lays them: ASan sees overlaps. */
 	conf_rules_after(&space, size, &rules);
 	bad = conf_parse(text, size, &rules, errs, 4);
 	if (bad < 0 || rules.n < 0 || rules.n > RULES_MAX)
@@ -57,8 +57,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < bad && i < 4; i++)
 		if (errs[i].why == NULL || errs[i].line < 1)
 			abort();
-	r = conf_decide(&rules, data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
-	    SOCKS_CONNECT, &dst, &src, data[0] & 2 ? "alice" : NULL, &t);
+	cmd = data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
+	    SOCKS_CONNECT;
+	r = conf_decide(&rules, cmd, &dst, &src, data[0] & 2 ? "alice" : NULL,
+	    &t);
 	if (r < 0 || r > 1 || t.len >= sizeof why || why[t.len] != '\0')
 		abort();
 	return 0;

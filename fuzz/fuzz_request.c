@@ -22,7 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&req, 0xa5, sizeof req);
 		r = socks4_parse(data, len, &req, &why);
 		if (r == 1 && (req.len > len || req.len < 9 ||
-		    strlen(req.user) > FIELD_MAX || strlen(req.host) > FIELD_MAX))
+		    strlen(req.user) > FIELD_MAX ||
+		    strlen(req.host) > FIELD_MAX))
 			abort();
 		if (r == -1 && why == NULL)
 			abort();

@@ -31,7 +31,8 @@ union parsed {
 };
 
 static int
-parse(enum message m, const uint8_t *buf, size_t len, union parsed *p, const char **why)
+parse(enum message m, const uint8_t *buf, size_t len, union parsed *p,
+    const char **why)
 {
 	switch (m) {
 	case GREETING:
@@ -90,8 +91,9 @@ check_addr(const struct socks5_addr *a, const uint8_t *wire, size_t n)
 		break;
 	case SOCKS5_ATYP_NAME:
 		name_len = strlen(a->name);
-		check(name_len >= 1 && name_len <= SOCKS5_NAME_MAX && name_len == wire[1]);
-		check(n == 1 + 1 + name_len + 2 && memcmp(a->name, wire + 2, name_len) == 0);
+		check(name_len >= 1 && name_len <= SOCKS5_NAME_MAX);
+		check(name_len == wire[1] && n == 1 + 1 + name_len + 2);
+		check(memcmp(a->name, wire + 2, name_len) == 0);
 		for (size_t i = 0; i < name_len; i++)
 			check(a->name[i] > ' ' && a->name[i] < 0x7f);
 		break;
@@ -114,20 +116,24 @@ check_complete(enum message m, const union parsed *p, const uint8_t *buf)
 		for (int users = 0; users < 2; users++) {
 			method = socks5_choose_method(&p->greeting, users);
 			check(method == SOCKS5_AUTH_NO_METHOD ||
-			    memchr(buf + 2, method, p->greeting.nmethods) != NULL);
+			    memchr(buf + 2, method,
+			    p->greeting.nmethods) != NULL);
 			check(method != SOCKS5_AUTH_PASSWORD || users);
 		}
 		break;
 	case LOGIN:
 		check(p->login.name_len >= 1 && p->login.name_len <= 255);
-		check(p->login.password_len >= 1 && p->login.password_len <= 255);
-		check(p->login.len == 3 + p->login.name_len + p->login.password_len);
+		check(p->login.password_len >= 1 &&
+		    p->login.password_len <= 255);
+		check(p->login.len ==
+		    3 + p->login.name_len + p->login.password_len);
 		check(p->login.name[p->login.name_len] == '\0');
 		check(p->login.password[p->login.password_len] == '\0');
 		check(memcmp(p->login.name, buf + 2, p->login.name_len) == 0);
 		break;
 	case REQUEST:
-		check(p->request.cmd >= SOCKS_CONNECT && p->request.cmd <= SOCKS_UDP_ASSOCIATE);
+		check(p->request.cmd >= SOCKS_CONNECT &&
+		    p->request.cmd <= SOCKS_UDP_ASSOCIATE);
 		check_addr(&p->request.dst, buf + 3, p->request.len - 3);
 		break;
 	default:
@@ -220,7 +226,8 @@ built(const uint8_t *data, size_t size)
 		sin6->sin6_family = AF_INET6;
 		memcpy(&sin6->sin6_addr, b + 1, 16);
 		if (b[0] & 2)
-			memcpy(sin6->sin6_addr.s6_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+			memcpy(sin6->sin6_addr.s6_addr,
+			    "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
 		sin6->sin6_port = htons((uint16_t)(b[17] << 8 | b[18]));
 	} else {
 		sin->sin_family = AF_INET;
@@ -234,16 +241,21 @@ built(const uint8_t *data, size_t size)
 	check(out[0] == SOCKS5_VERSION && out[1] == b[0] >> 2 && out[2] == 0);
 
 	n = socks5_udp_header(out, (struct sockaddr *)&ss);
-	check(socks5_parse_udp(out, n, &u, &why) == 1 && u.len == n && u.frag == 0);
+	check(socks5_parse_udp(out, n, &u, &why) == 1);
+	check(u.len == n && u.frag == 0);
 	check(u.dst.port == (b[17] << 8 | b[18]));
 	if (mapped)
-		check(u.dst.atyp == SOCKS5_ATYP_IPV4 && memcmp(u.dst.ip, b + 13, 4) == 0);
+		check(u.dst.atyp == SOCKS5_ATYP_IPV4 &&
+		    memcmp(u.dst.ip, b + 13, 4) == 0);
 	else if (b[0] & 1)
-		check(u.dst.atyp == SOCKS5_ATYP_IPV6 && memcmp(u.dst.ip, b + 1, 16) == 0);
+		check(u.dst.atyp == SOCKS5_ATYP_IPV6 &&
+		    memcmp(u.dst.ip, b + 1, 16) == 0);
 	else
-		check(u.dst.atyp == SOCKS5_ATYP_IPV4 && memcmp(u.dst.ip, b + 1, 4) == 0);
+		check(u.dst.atyp == SOCKS5_ATYP_IPV4 &&
+		    memcmp(u.dst.ip, b + 1, 4) == 0);
 	check(socks5_sockaddr(&u.dst, &ss) > 0);
-	check(socks5_udp_header(again, (struct sockaddr *)&ss) == n && memcmp(again, out, n) == 0);
+	check(socks5_udp_header(again, (struct sockaddr *)&ss) == n);
+	check(memcmp(again, out, n) == 0);
 
 	/* No address at all: 0.0.0.0 port 0. */
 	check(socks5_reply(out, 0, NULL) == 10);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lines.h"
 #include "../sha512crypt.h"
 #include "../users.h"
 
@@ -21,9 +22,9 @@ static const char reasons[] = "users:0123456789 longer than bytes "
     "line longer than 1024 bytes no ':' between name and hash empty name "
     "name longer than 255 bytes empty hash name has control bytes "
     "hash has blanks, control bytes, non-ASCII bytes or ':' name listed again "
-    "(first on line ) unknown user password empty, longer than 255 bytes or with "
-    "a NUL byte a kind of hash this build cannot check (it checks $6$) wrong "
-    "password password accepted";
+    "(first on line ) unknown user password empty, longer than 255 bytes "
+    "or with a NUL byte a kind of hash this build cannot check (it checks "
+    "$6$) wrong password password accepted";
 
 static void
 check(int ok)
@@ -51,7 +52,8 @@ costly(const char *text, size_t len)
 
 	while ((p = memmem(p, (size_t)(end - p), "rounds=", 7)) != NULL) {
 		p += 7;
-		for (digits = 0; p + digits < end && p[digits] >= '0' && p[digits] <= '9'; digits++)
+		for (digits = 0; p + digits < end && p[digits] >= '0' &&
+		    p[digits] <= '9'; digits++)
 			continue;
 		if (digits > 4)
 			return 1;
@@ -63,27 +65,29 @@ costly(const char *text, size_t len)
 static int
 listed(const char *text, size_t len, const uint8_t *name, size_t name_len)
 {
-	for (size_t off = 0; off < len;) {
-		const char *line = text + off, *nl = memchr(line, '\n', len - off);
-		size_t n = nl != NULL ? (size_t)(nl - line) : len - off;
+	struct lines ls = LINES(text, len);
+	const char *line;
+	size_t n;
 
-		if (n > name_len && memcmp(line, name, name_len) == 0 && line[name_len] == ':')
+	while (next_line(&ls, &line, &n))
+		if (n > name_len && memcmp(line, name, name_len) == 0 &&
+		    line[name_len] == ':')
 			return 1;
-		off += n + 1;
-	}
 	return 0;
 }
 
 /* Our SHA-512 crypt and the C library's agree on a "$6$" setting. */
 static void
-same_as_libc(const char *text, size_t len, const uint8_t *password, size_t password_len)
+same_as_libc(const char *text, size_t len, const uint8_t *password,
+    size_t password_len)
 {
 	char setting[256], key[256], ours[SHA512_CRYPT_MAX];
 	const char *theirs;
 	size_t n = len < sizeof setting - 1 ? len : sizeof setting - 1;
 	int r;
 
-	if (len < 3 || memcmp(text, "$6$", 3) != 0 || password_len >= sizeof key)
+	if (len < 3 || memcmp(text, "$6$", 3) != 0 ||
+	    password_len >= sizeof key)
 		return;
 	memcpy(setting, text, n);
 	setting[n] = '\0';
@@ -99,17 +103,19 @@ same_as_libc(const char *text, size_t len, const uint8_t *password, size_t passw
 
 /* The text with its first few "@@" replaced by the password's hash. */
 static size_t
-expand(const char *text, size_t len, const uint8_t *password, size_t password_len,
-    char *out)
+expand(const char *text, size_t len, const uint8_t *password,
+    size_t password_len, char *out)
 {
 	char hash[SHA512_CRYPT_MAX];
 	size_t n = 0, hash_len, tokens = 0;
 
-	if (sha512_crypt(password, password_len, "$6$rounds=1000$fuzz", hash) != 0)
+	if (sha512_crypt(password, password_len, "$6$rounds=1000$fuzz",
+	    hash) != 0)
 		abort();
 	hash_len = strlen(hash);
 	for (size_t i = 0; i < len; i++) {
-		if (tokens < 4 && i + 1 < len && text[i] == '@' && text[i + 1] == '@') {
+		if (tokens < 4 && i + 1 < len && text[i] == '@' &&
+		    text[i + 1] == '@') {
 			memcpy(out + n, hash, hash_len);
 			n += hash_len;
 			tokens++;
@@ -151,15 +157,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(n >= -1);
 	if (n == -1)
 		check(strncmp(msg, "users:", 6) == 0);
-	r = users_check(text, text_len, "users", name, name_len, password, password_len,
-	    msg, sizeof msg);
+	r = users_check(text, text_len, "users", name, name_len, password,
+	    password_len, msg, sizeof msg);
 	check(r == USERS_OK || r == USERS_DENIED || r == USERS_MALFORMED);
 	check(memchr(msg, '\0', sizeof msg) != NULL);
 	if (n == -1)
 		check(r == USERS_MALFORMED);
 	if (r == USERS_OK) {
 		check(n >= 1 && name_len >= 1 && name_len <= USERS_NAME_MAX);
-		check(password_len >= 1 && memchr(password, '\0', password_len) == NULL);
+		check(password_len >= 1 &&
+		    memchr(password, '\0', password_len) == NULL);
 		check(listed(text, text_len, name, name_len));
 	}
 	if (foreign(password, password_len))

@@ -16,15 +16,22 @@ top=$(dirname "$here")
 python=/usr/bin/python3	# Debian's, whatever python3 is first on PATH
 pids=()
 
+die() {
+	echo "demo: $*" >&2
+	exit 1
+}
+
 free_port() {
-	"$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"$python" -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 wait_for_port() {
 	local tries=100
-	until "$python" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' \
+	until "$python" -c 'import socket, sys
+socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' \
 		"$1" "$2" 2>/dev/null; do
-		(( --tries > 0 )) || { echo "demo: nothing listens on $1:$2" >&2; exit 1; }
+		(( --tries > 0 )) || die "nothing listens on $1:$2"
 		sleep 0.05
 	done
 }
@@ -38,7 +45,7 @@ stop() {
 }
 
 for f in "$top/socks4d" "$here/hw4.cgi"; do
-	[ -x "$f" ] || { echo "demo: $f is missing: run make first" >&2; exit 1; }
+	[ -x "$f" ] || die "$f is missing: run make first"
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hw4demo.XXXXXX")
 trap stop INT TERM EXIT
@@ -47,7 +54,8 @@ web_port=${WEB_PORT:-$(free_port)}
 socks_port=${SOCKS_PORT:-$(free_port)}
 shell_port=${SHELL_PORT:-$(free_port)}
 
-printf '# the demo: CONNECT to loopback only\npermit c 127.0.0.0/8\n' >"$tmp/socks.conf"
+printf '# the demo: CONNECT to loopback only\npermit c 127.0.0.0/8\n' \
+	>"$tmp/socks.conf"
 systemd-socket-activate -a --inetd -l "127.0.0.1:$socks_port" \
 	"$top/socks4d" -c "$tmp/socks.conf" 2>>"$tmp/socks4d.log" &
 pids+=($!)
@@ -78,7 +86,8 @@ done
 cat <<EOF
 hw4.cgi demo, all on loopback:
   form:    http://127.0.0.1:$web_port/hw4.cgi
-  shells:  127.0.0.2 .. 127.0.0.6, port $shell_port (test files t1.txt .. t5.txt)
+  shells:  127.0.0.2 .. 127.0.0.6, port $shell_port
+           (test files t1.txt .. t5.txt)
   SOCKS4:  127.0.0.1 port $socks_port (log: $tmp/socks4d.log)
   HW4_ALLOW=127.0.0.0/8: rows without a SOCKS server may reach loopback
 All five sessions at once (rows 1-3 through SOCKS, 4-5 direct):

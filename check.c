@@ -1,0 +1,236 @@
+/*
+ * check.c - socks4d -t: check socks.conf and the users file, naming every
+ * bad line; or, given a request, say what the firewall decides for it,
+ * with the same code a live request goes through.
+ */
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "firewall.h"
+#include "number.h"
+#include "session.h"
+#include "socks.h"
+#include "text.h"
+#include "users.h"
+
+#define ERRORS_SHOWN	64	/* malformed lines named, at most */
+
+/* socks4d -t ... c|b|u ADDRESS: the addresses the question is about. */
+static int
+check_addresses(const char *host, uint16_t port, struct sockaddr_storage *out,
+    int max)
+{
+	if (address_of(host, port, out) == 0)
+		return 1;
+	return lookup(host, port, out, max);
+}
+
+static void
+print_verdict(int permit, const char *why)
+{
+	printf("%s (%s)\n", permit ? "permit" : "reject", why);
+}
+
+/* One answer of socks4d -t: "permit (why)" or "reject (why)". */
+static int
+check_one(const struct ruleset *rules, int cmd,
+    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
+    const char *user)
+{
+	char buf[REASON_MAX];
+	struct text t = TEXT(buf);
+	int permit = conf_decide(rules, cmd, dst, src, user, &t);
+
+	print_verdict(permit, buf);
+	return permit;
+}
+
+/* "port N: " or "ports N-M: ", before a range's verdict. */
+static void
+print_ports(unsigned first, unsigned last)
+{
+	if (last == first)
+		printf("port %u: ", last);
+	else
+		printf("ports %u-%u: ", first, last);
+}
+
+/*
+ * The answer for every port: one line if all ports get the same, else a
+ * line for each range of ports the rules treat alike.
+ */
+static int
+check_ports(const struct ruleset *rules, int cmd,
+    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
+    const char *user)
+{
+	static uint16_t bound[2 * RULES_MAX + 1];
+	static char why[2][REASON_MAX];
+	struct sockaddr_storage d = *dst;
+	struct text t;
+	int n = conf_port_bounds(rules, bound, 2 * RULES_MAX + 1);
+	int i, first = 0, any = 0, verdict[2];
+
+	for (i = 0; i <= n; i++) {
+		if (i < n) {
+			set_port(&d, bound[i]);
+			t = (struct text)TEXT(why[i % 2]);
+			verdict[i % 2] = conf_decide(rules, cmd, &d, src,
+			    user, &t);
+			if (i == 0 || (verdict[i % 2] == verdict[(i - 1) % 2] &&
+			    strcmp(why[0], why[1]) == 0))
+				continue;
+		}
+		/* The range that began at bound[first] ends before bound[i]. */
+		if (first == 0 && i == n) {
+			print_verdict(verdict[0], why[0]);
+			return verdict[0];
+		}
+		print_ports(bound[first], i < n ? bound[i] - 1U : 65535U);
+		print_verdict(verdict[(i - 1) % 2], why[(i - 1) % 2]);
+		any |= verdict[(i - 1) % 2];
+		first = i;
+	}
+	return any;
+}
+
+/* socks4d -t: the users file too, when there is one. */
+static int
+check_users(const struct options *opt)
+{
+	static char text[CONF_MAX + 1];
+	char buf[PATH_MAX + 128];
+	struct text t = TEXT(buf);
+	struct users_file u;
+	size_t len;
+	int n, bad;
+
+	users_open(opt, &u);
+	if (!u.present)
+		return 0;
+	if (u.fd == -1) {
+		fprintf(stderr, "socks4d: %s: %s\n", u.path, strerror(errno));
+		return 1;
+	}
+	if (conf_read(u.fd, u.path, text, &len, &t) == -1) {
+		fprintf(stderr, "socks4d: %s\n", buf);
+		return 1;
+	}
+	n = users_validate(text, len, u.path, buf, sizeof buf);
+	if (n == USERS_MALFORMED) {
+		fprintf(stderr, "%s\n%s: every SOCKS5 login fails until "
+		    "fixed\n", buf, u.path);
+		return 1;
+	}
+	if ((bad = users_unverifiable(text, len, u.path, buf,
+	    sizeof buf)) > 0) {
+		fprintf(stderr, "%s\n", buf);
+		if (bad > 1)
+			fprintf(stderr, "%s: %d more such lines\n", u.path,
+			    bad - 1);
+		return 1;
+	}
+	printf("%s: %d user%s, OK\n", u.path, n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* socks.conf read and parsed into rules: -1 (said why) if it is bad. */
+static int
+check_rules(const char *path, struct ruleset *rules)
+{
+	struct conf_error errs[ERRORS_SHOWN];
+	char buf[PATH_MAX + 2 * REASON_MAX];
+	struct text t = TEXT(buf);
+	int fd, bad;
+
+	if ((fd = conf_open(path, &t)) == -1 ||
+	    (bad = rules_read(path, fd, rules, errs, ERRORS_SHOWN, &t)) == -1) {
+		fprintf(stderr, "socks4d: %s\n", buf);
+		return -1;
+	}
+	for (int i = 0; i < bad && i < ERRORS_SHOWN; i++) {
+		t.len = 0;
+		conf_error_text(rules, &errs[i], &t);
+		fprintf(stderr, "%s\n", buf);
+	}
+	if (bad > ERRORS_SHOWN)
+		fprintf(stderr, "%s: %d more malformed lines\n", path,
+		    bad - ERRORS_SHOWN);
+	if (bad > 0)
+		fprintf(stderr, "%s: rejects every request until fixed\n",
+		    path);
+	return bad > 0 ? -1 : 0;
+}
+
+/* The command of a question: c, b or u; 0 if it is none of them. */
+static int
+check_command(const char *arg)
+{
+	if (strcmp(arg, "c") == 0)
+		return SOCKS_CONNECT;
+	if (strcmp(arg, "b") == 0)
+		return SOCKS_BIND;
+	if (strcmp(arg, "u") == 0)
+		return SOCKS_UDP_ASSOCIATE;
+	return 0;
+}
+
+/*
+ * socks4d -t [c|b|u ADDRESS [PORT [SOURCE [USER]]]]: 0 if the files are
+ * good (and the request is permitted), 1 if not, -1 for a usage error.
+ */
+int
+check_config(const struct options *opt, int argc, char *argv[])
+{
+	static struct ruleset rules;
+	struct sockaddr_storage dst[ADDRS_MAX], src = { 0 };
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct text t = TEXT(buf);
+	const char *user = argc > 4 ? argv[4] : NULL;
+	long port = 0;
+	int n, cmd, permitted = 0;
+
+	if (check_rules(opt->conf_path, &rules) == -1)
+		return 1;
+	if (argc == 0) {
+		printf("%s: %d rule%s, OK\n", opt->conf_path, rules.n,
+		    rules.n == 1 ? "" : "s");
+		return check_users(opt);
+	}
+	if (argc < 2 || argc > 5 || (cmd = check_command(argv[0])) == 0)
+		return -1;
+	if (argc > 2 && (port = number(argv[2], 65535)) == -1) {
+		fprintf(stderr, "socks4d: port '%s' is not 0..65535\n",
+		    argv[2]);
+		return 1;
+	}
+	if (argc > 3 && address_of(argv[3], 0, &src) == -1) {
+		fprintf(stderr, "socks4d: source '%s' is not a numeric "
+		    "address\n", argv[3]);
+		return 1;
+	}
+	if ((n = check_addresses(argv[1], (uint16_t)port, dst,
+	    ADDRS_MAX)) == 0) {
+		fprintf(stderr, "socks4d: cannot resolve %s\n", argv[1]);
+		return 1;
+	}
+	if (argc < 4 && conf_has_sources(&rules))
+		fprintf(stderr, "socks4d: no source given: rules with 'from' "
+		    "do not match\n");
+	for (int i = 0; i < n; i++) {
+		t.len = 0;
+		add_addr(&t, &dst[i]);
+		if (n > 1)
+			printf("%s: ", buf);
+		permitted |= argc < 3 ?
+		    check_ports(&rules, cmd, &dst[i], &src, user) :
+		    check_one(&rules, cmd, &dst[i], &src, user);
+	}
+	return permitted ? 0 : 1;
+}

@@ -1,0 +1,10 @@
+/* socks4d's exit statuses, as socks4d(8) lists them. */
+#ifndef EXITS_H
+#define EXITS_H
+
+#define EXIT_RELAYED	0	/* the session ran and both sides closed */
+#define EXIT_REJECTED	1	/* request malformed, denied or failed */
+#define EXIT_USAGE	2	/* a bad option or argument */
+#define EXIT_SYSTEM	111	/* could not listen, or stop being root */
+
+#endif

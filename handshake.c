@@ -1,0 +1,158 @@
+/*
+ * handshake.c - from the first byte to a parsed request: SOCKS4 and 4a's
+ * one message, or SOCKS5's greeting, login and request.  The first byte
+ * tells them apart.  Nothing is decided here but whether the messages are
+ * well formed and the login passes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "session.h"
+#include "socks.h"
+#include "socks4.h"
+#include "socks5.h"
+#include "text.h"
+
+/*
+ * Read what the client has sent so far into head, up to max bytes in all;
+ * the session is abandoned when the deadline passes or the client leaves.
+ */
+static void
+read_more(struct session *s, size_t *len, size_t max, long long deadline)
+{
+	char secs[24];
+	struct text t = TEXT(secs);
+	ssize_t n;
+
+	for (;;) {
+		if (wait_fd(s->in, POLLIN, deadline) != 1) {
+			add_num(&t, (unsigned long long)s->opt->request_timeout,
+			    1);
+			add(&t, " s");
+			abandon(s, "no complete request within ", secs);
+		}
+		n = read(s->in, s->head + *len, max - *len);
+		if (n == 0)
+			abandon(s, "client closed before a complete request",
+			    NULL);
+		if (n > 0) {
+			*len += (size_t)n;
+			return;
+		}
+		if (errno != EINTR && errno != EAGAIN)
+			abandon(s, "request read: ", strerror(errno));
+	}
+}
+
+/* SOCKS5's greeting: the method chosen is answered, or none is. */
+static size_t
+greet5(struct session *s, size_t *len, long long deadline)
+{
+	uint8_t method[2] = { SOCKS5_VERSION, 0 };
+	struct socks5_greeting g;
+	const char *why = NULL;
+	int rc;
+
+	while ((rc = socks5_parse_greeting(s->head, *len, &g, &why)) == 0)
+		read_more(s, len, sizeof s->head, deadline);
+	s->head_len = *len;
+	if (rc == -1)
+		reject(s, SOCKS5_NOT_ALLOWED, why, NULL);
+	method[1] = (uint8_t)socks5_choose_method(&g, s->users.present);
+	if (method[1] == SOCKS5_AUTH_NO_METHOD)
+		reject(s, SOCKS5_NOT_ALLOWED, "no acceptable method", NULL);
+	reply_send(s, method, sizeof method);
+	if (method[1] == SOCKS5_AUTH_PASSWORD)
+		s->phase = PHASE_LOGIN;
+	return g.len;
+}
+
+/* RFC 1929's login at off: the bytes it took, or the client turned down. */
+static size_t
+login5(struct session *s, size_t off, size_t *len, long long deadline)
+{
+	static const uint8_t login_ok[2] = { SOCKS5_PASSWORD_VERSION, 0 };
+	struct socks5_login l;
+	const char *why = NULL;
+	int rc;
+
+	while ((rc = socks5_parse_login(s->head + off, *len - off, &l,
+	    &why)) == 0)
+		read_more(s, len, sizeof s->head, deadline);
+	s->head_len = *len;
+	if (rc == -1)
+		reject(s, SOCKS5_NOT_ALLOWED, why, NULL);
+	/* The password is read once, and leaves no copy behind. */
+	memset(s->head + off, 0, l.len);
+	check_login(s, &l);
+	reply_send(s, login_ok, sizeof login_ok);
+	return l.len;
+}
+
+/*
+ * SOCKS5 from the greeting to the request.  The client may send it all at
+ * once: each message is parsed where the one before it ended.
+ */
+static void
+negotiate5(struct session *s, size_t len, long long deadline)
+{
+	struct socks5_request r;
+	const char *why = NULL;
+	size_t off;
+	int rc;
+
+	s->req.version = SOCKS5_VERSION;
+	off = greet5(s, &len, deadline);
+	if (s->phase == PHASE_LOGIN)
+		off += login5(s, off, &len, deadline);
+	s->phase = PHASE_REQUEST;
+	while ((rc = socks5_parse_request(s->head + off, len - off, &r,
+	    &why)) == 0)
+		read_more(s, &len, sizeof s->head, deadline);
+	s->head_len = len;
+	if (rc == -1)
+		reject(s, r.reply, why, NULL);
+	s->req.cmd = r.cmd;
+	s->req.port = r.dst.port;
+	socks5_sockaddr(&r.dst, &s->req.addr);
+	if (r.dst.atyp == SOCKS5_ATYP_IPV4)
+		memcpy(s->req.ip4, r.dst.ip, 4);
+	memcpy(s->req.host, r.dst.name, sizeof s->req.host);
+	s->req.len = off + r.len;
+}
+
+/*
+ * Read until the request is complete.  The request has no length field
+ * and may come in any number of segments; bytes past it are the client's
+ * first data and stay in the buffer for the relay.
+ */
+void
+read_request(struct session *s)
+{
+	long long deadline = ms_of(&s->start) +
+	    s->opt->request_timeout * 1000LL;
+	const char *why = NULL;
+	size_t len = 0;
+	int r;
+
+	read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
+	if (s->head[0] == SOCKS5_VERSION) {
+		s->protocol = SOCKS5_VERSION;
+		negotiate5(s, len, deadline);
+		return;
+	}
+	while ((r = socks4_parse(s->head, len, &s->req, &why)) == 0)
+		read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
+	s->head_len = len;
+	/* Not SOCKS: no reply it could read. */
+	if (r == -1 && s->head[0] != SOCKS4_VERSION)
+		abandon(s, why, NULL);
+	s->protocol = SOCKS4_VERSION;
+	s->phase = PHASE_REQUEST;
+	if (r == -1)
+		reject(s, SOCKS5_GENERAL_FAILURE, why, NULL);
+}

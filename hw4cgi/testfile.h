@@ -1,0 +1,11 @@
+/* The test files: plain names in one directory. */
+#ifndef TESTFILE_H
+#define TESTFILE_H
+
+#include <stddef.h>
+
+const char	*test_dir(char *, size_t);
+int		 test_file_name_ok(const char *);
+int		 test_file_list(char **, int);
+
+#endif

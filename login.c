@@ -1,0 +1,81 @@
+/*
+ * login.c - SOCKS5 username/password logins (RFC 1929) against the users
+ * file: where that file is, and whether a login passes.  users.c parses
+ * the file; this is the session's side.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "firewall.h"
+#include "session.h"
+#include "socks.h"
+#include "socks5.h"
+#include "text.h"
+#include "users.h"
+
+#ifndef SOCKS_PASSWD
+#define SOCKS_PASSWD	"/usr/local/etc/socks.passwd"
+#endif
+
+/*
+ * The users file: -u, else the systemd credential socks.passwd when there
+ * is one, else the default.  Opened before privileges are dropped, read
+ * only when a client logs in.  When it does not exist, no login is asked.
+ */
+void
+users_open(const struct options *opt, struct users_file *u)
+{
+	static char credential[PATH_MAX];
+	struct text t = TEXT(credential);
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char ignored[PATH_MAX + 64];
+	struct text why = TEXT(ignored);
+
+	u->path = opt->users_path;
+	if (u->path == NULL && dir != NULL) {
+		add(&t, dir);
+		add(&t, "/socks.passwd");
+		if (t.len + 1 < t.size && access(credential, F_OK) == 0)
+			u->path = credential;
+	}
+	if (u->path == NULL)
+		u->path = SOCKS_PASSWD;
+	u->fd = conf_open(u->path, &why);
+	u->present = u->fd != -1 || errno != ENOENT;
+}
+
+/*
+ * The login passes against the users file, and the session knows its
+ * user; or the client is turned down.  The file is read once, and its
+ * hashes and the password leave memory after.
+ */
+void
+check_login(struct session *s, struct socks5_login *l)
+{
+	static char text[CONF_MAX + 1] __attribute__((aligned(4096)));
+	char msg[PATH_MAX + 128], more[3 * FIELD_MAX + PATH_MAX + 160];
+	struct text why = TEXT(msg), t = TEXT(more);
+	size_t len;
+	int r = USERS_MALFORMED;
+
+	if (s->users.fd == -1)
+		add(&why, "the users file cannot be opened");
+	else if (conf_read(s->users.fd, s->users.path, text, &len, &why) == 0) {
+		r = users_check(text, len, s->users.path, l->name, l->name_len,
+		    l->password, l->password_len, msg, sizeof msg);
+		give_back(text, len);
+	}
+	s->users.fd = -1;
+	memset(l->password, 0, sizeof l->password);
+	add(&t, (const char *)l->name);
+	add(&t, ": ");
+	add(&t, msg);
+	if (r != USERS_OK)
+		reject(s, SOCKS5_NOT_ALLOWED, "login failed for ", more);
+	memcpy(s->req.user, l->name, l->name_len + 1);
+	s->login = s->req.user;
+}

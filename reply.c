@@ -1,0 +1,77 @@
+/*
+ * reply.c - what a session tells its client before the relay: SOCKS5's
+ * answers to the greeting and the login, the reply that grants, and the
+ * refusal.  Which refusal a phase owes is decided here and only here:
+ * SOCKS4 has one, 91, for every reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "session.h"
+#include "socks.h"
+#include "socks4.h"
+#include "socks5.h"
+
+/*
+ * Write a reply (or SOCKS5's answer to a greeting or a login), or abandon
+ * a client that is gone.
+ */
+void
+reply_send(struct session *s, const uint8_t *p, size_t len)
+{
+	if (write_within(s->out, p, len, s->opt->request_timeout) < len) {
+		s->end_errno = errno;
+		abandon(s, "client gone before the reply: ", strerror(errno));
+	}
+}
+
+/*
+ * The reply that grants: SOCKS4's 90 with port and ip, SOCKS5's 00 with
+ * bnd (a BIND's first reply, too).
+ */
+void
+reply_grant(struct session *s, uint16_t port, const uint8_t ip[4],
+    const struct sockaddr_storage *bnd)
+{
+	uint8_t reply[SOCKS5_REPLY_MAX];
+	size_t len = SOCKS4_REPLY_LEN;
+
+	if (s->protocol == SOCKS5_VERSION)
+		len = socks5_reply(reply, SOCKS5_SUCCEEDED,
+		    (const struct sockaddr *)bnd);
+	else
+		socks4_reply(reply, SOCKS4_GRANTED, port, ip);
+	reply_send(s, reply, len);
+}
+
+/*
+ * The refusal this phase owes, with rep (a SOCKS5 REP code) where the
+ * protocol has room for a reason: a request's refusal in SOCKS5.  Written
+ * once, as well as it can be: the client may be gone.
+ */
+void
+reply_refusal(struct session *s, int rep)
+{
+	static const uint8_t no_method[2] = {
+		SOCKS5_VERSION, SOCKS5_AUTH_NO_METHOD };
+	static const uint8_t login_failed[2] = { SOCKS5_PASSWORD_VERSION, 1 };
+	uint8_t reply[SOCKS5_REPLY_MAX];
+	const uint8_t *p = reply;
+	size_t len;
+
+	if (s->phase >= PHASE_GRANTED || s->protocol == 0)
+		return;
+	if (s->protocol == SOCKS4_VERSION) {
+		socks4_reply(reply, SOCKS4_REJECTED, s->req.port, s->req.ip4);
+		len = SOCKS4_REPLY_LEN;
+	} else if (s->phase == PHASE_HELLO) {
+		p = no_method;
+		len = sizeof no_method;
+	} else if (s->phase == PHASE_LOGIN) {
+		p = login_failed;
+		len = sizeof login_failed;
+	} else
+		len = socks5_reply(reply, rep, NULL);
+	write_within(s->out, p, len, s->opt->request_timeout);
+}

@@ -1,0 +1,167 @@
+/*
+ * session.h - one client's session: the options it runs with, what it
+ * knows of its client and request, where it is (its phase), and the
+ * functions main() and the phases call, file by file.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "firewall.h"
+#include "request.h"
+
+struct socks5_login;
+
+#define HEAD_MAX	16384	/* the request and the client's early data */
+#define ADDRS_MAX	8	/* addresses of a name tried, at most */
+#define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
+#define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
+
+/*
+ * The phases main() calls in turn each get a frame of their own, used and
+ * given back: inlined into main(), their buffers made its frame 18 KiB,
+ * and each stack page a session touches is a page fault and 4 KiB more.
+ */
+#define PHASE	__attribute__((noinline))
+#define NORETURN __attribute__((noreturn))
+
+/* Options: set once by main() from the command line, read-only after. */
+struct options {
+	const char	*conf_path;
+	const char	*users_path;		/* -u, or NULL: looked for */
+	long		 request_timeout, connect_timeout, bind_timeout;
+	long		 idle_timeout;		/* 0: none */
+	long		 keepalive_idle;	/* 0: no TCP keepalive */
+};
+
+/* The SOCKS5 users file: where it is, and whether logins are asked for. */
+struct users_file {
+	const char	*path;
+	int		 fd;			/* opened early, or -1 */
+	int		 present;		/* it exists: logins asked */
+};
+
+/*
+ * Where a session is.  Before a grant, it says what a refusal looks like
+ * (reply.c); after, whether the record is out (record.c).
+ */
+enum phase {
+	PHASE_HELLO,		/* SOCKS5 greeting: a refusal is 05 FF */
+	PHASE_LOGIN,		/* SOCKS5 login: a refusal is 01 01 */
+	PHASE_REQUEST,		/* the request: its protocol's failure reply */
+	PHASE_GRANTED,		/* the last reply said yes: relaying */
+	PHASE_HELD,		/* and the record waits until record_due */
+	PHASE_RECORDED,		/* and the record is out */
+};
+
+/* How a session ends: finish() takes one of these. */
+enum end {
+	END_CLOSED,		/* the relay ran until both sides closed */
+	END_IDLE,		/* the relay saw nothing for -I seconds */
+	END_CLIENT_FAILED,	/* reading or writing the client: errno */
+	END_DEST_FAILED,	/* the same for the destination */
+	END_POLL_FAILED,
+	END_REJECTED,		/* the request was turned down */
+	END_ABANDONED,		/* no request to answer: not SOCKS, gone */
+};
+
+/* Everything one client costs: the record that is logged is built here. */
+struct session {
+	const struct options *opt;
+	int		 in, out;		/* the client: 0 and 1, or 3 */
+	enum phase	 phase;
+	int		 protocol;		/* 4, 5, or 0: not SOCKS */
+	struct request	 req;
+	const char	*login;			/* SOCKS5: req.user logged in */
+	size_t		 head_len;
+	struct sockaddr_storage src, local, dst, peer;
+	struct sockaddr_storage named;		/* the destination the record
+						   names (record.c) */
+	struct ruleset	 rules;			/* socks.conf, parsed once */
+	struct users_file users;
+	uint16_t	 bound_port;		/* BIND and UDP: our port */
+	long long	 record_due;		/* PHASE_HELD: until (ms) */
+	int		 end_errno;
+	char		 reason[REASON_MAX];	/* why it was turned down */
+	unsigned char	 excerpt[EXCERPT_MAX];
+	size_t		 excerpt_len;
+	unsigned long long sent, received;	/* to and from the client */
+	unsigned long long datagrams_sent, datagrams_received;
+	unsigned long long datagrams_dropped;
+	struct timespec	 start;
+	/*
+	 * Last, so that a short request shares its page with the fields above:
+	 * each page a session touches costs it a page fault.
+	 */
+	uint8_t		 head[HEAD_MAX];	/* the request, early data */
+};
+
+/* handshake.c: the request, and SOCKS5's greeting and login before it */
+PHASE void	read_request(struct session *);
+
+/* login.c: the users file and RFC 1929 logins */
+void	users_open(const struct options *, struct users_file *);
+void	check_login(struct session *, struct socks5_login *);
+
+/* rules.c: socks.conf, loaded for this client and asked */
+int	rules_read(const char *, int, struct ruleset *, struct conf_error *,
+	    int, struct text *);
+PHASE void	load_rules(struct session *, int, const char *);
+int	rules_permit(const struct session *, int,
+	    const struct sockaddr_storage *, struct text *);
+void	require_rule_for(struct session *, int);
+void	forget_rules(struct session *);
+void	give_back(void *, size_t);
+
+/* resolve.c: names, by a deadline; and the guard against self-loops */
+int	lookup(const char *, uint16_t, struct sockaddr_storage *, int);
+int	lookup_within(const char *, uint16_t, struct sockaddr_storage *, int,
+	    long long);
+int	resolve(struct session *, struct sockaddr_storage *, long long);
+int	is_socks4d_itself(const struct session *,
+	    const struct sockaddr_storage *);
+
+/* sockets.c: the sockets a session opens */
+int	connect_within(const struct sockaddr_storage *, long long);
+int	socket_near(const struct sockaddr_storage *, int,
+	    struct sockaddr_storage *);
+void	keep_alive(int, long);
+
+/* wait.c: bounded waits */
+int	wait_fd(int, short, long long);
+size_t	write_within(int, const uint8_t *, size_t, long);
+
+/* reply.c: what the client is told before the relay */
+void	reply_send(struct session *, const uint8_t *, size_t);
+void	reply_grant(struct session *, uint16_t, const uint8_t [4],
+	    const struct sockaddr_storage *);
+void	reply_refusal(struct session *, int);
+
+/* connect.c, bind.c, udp.c: the three commands */
+PHASE int	do_connect(struct session *);
+PHASE int	do_bind(struct session *);
+PHASE enum end	do_udp(struct session *);
+
+/* relay.c: both directions until both are done */
+PHASE enum end	relay(struct session *, int);
+
+/* record.c: the request's record and the end line */
+void	record_first_bytes(struct session *, const uint8_t *, size_t, int);
+int	record_wait_ms(const struct session *, int);
+int	record_if_due(struct session *, int);
+void	record_now(struct session *);
+void	record_end(struct session *, enum end);
+
+/* finish.c: the one way a session ends */
+NORETURN void	reject(struct session *, int, const char *, const char *);
+NORETURN void	abandon(struct session *, const char *, const char *);
+NORETURN void	finish(struct session *, enum end);
+
+/* check.c: socks4d -t */
+PHASE int	check_config(const struct options *, int, char **);
+
+#endif
