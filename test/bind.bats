@@ -34,14 +34,9 @@ teardown() {
 	return 0
 }
 
-# conf LINE...: this test's socks.conf.
-conf() {
-	printf '%s\n' "$@" >"$BATS_TEST_TMPDIR/socks.conf"
-	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
-}
-
 # bind_client ARGS...: the helper against the main socks4d; sets CPORT (the
-# client's port), BPORT (the BIND port), PPORT (the peer's port) from its output.
+# client's port), BPORT (the BIND port), PPORT (the peer's port) from its
+# output.
 bind_client() {
 	local proxy=127.0.0.1:$SOCKS_PORT
 	if [ "$1" = --short ]; then proxy=127.0.0.1:$SHORT_PORT; shift; fi
@@ -58,7 +53,8 @@ has() {
 	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
 }
 
-@test "BIND: both replies byte by byte, 4 MiB each way byte-identical, the record" {
+# BIND: both replies byte by byte, 4 MiB each way byte-identical, the record
+@test "BIND: both replies byte by byte, 4 MiB each way byte-identical" {
 	conf 'permit c 127.0.0.0/8' 'permit b *.*.*.*'
 	bind_client --peer-from 127.0.0.2 --bytes $((4 << 20))
 	[[ $output == *"first 00 5a $(printf '%02x %02x' $((BPORT >> 8)) $((BPORT & 255))) 7f 00 00 01"* ]]
@@ -72,7 +68,8 @@ has() {
 	has "$rec" "<Peer> :127.0.0.2:$PPORT"
 }
 
-@test "BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121): that peer is granted" {
+# BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121): that peer is granted
+@test "BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121)" {
 	conf 'permit b 127.0.0.1'
 	bind_client --dst 127.0.0.1 --dport 2121 --peer-from 127.0.0.1
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
@@ -83,7 +80,9 @@ has() {
 	has "$rec" "<Peer> :127.0.0.1:$PPORT"
 }
 
-@test "BIND: a peer from the wrong address (127.0.0.2, DSTIP 127.0.0.1) gets 91, port released" {
+# BIND: a peer from the wrong address (127.0.0.2, DSTIP 127.0.0.1) gets 91, port
+# released
+@test "BIND: a peer from the wrong address gets 91, port released" {
 	conf 'permit b *.*.*.*'
 	bind_client --dst 127.0.0.1 --peer-from 127.0.0.2 --mode wrong-peer
 	[[ $output == *"second 00 5b "* ]]
@@ -103,16 +102,20 @@ has() {
 	has "$rec" "<D_NAME> :localhost"
 }
 
-@test "BIND SOCKS4a: a name with two addresses admits a peer from either permitted one" {
+# BIND SOCKS4a: a name with two addresses admits a peer from either permitted
+# one
+@test "BIND SOCKS4a: a name with two addresses admits a peer from either" {
 	# This socks4d sees an /etc/hosts of its own (a mount namespace per
 	# client) in which ftp.test has two addresses.
-	printf '127.0.0.2 ftp.test\n127.0.0.3 ftp.test\n' >"$BATS_TEST_TMPDIR/hosts"
+	printf '127.0.0.2 ftp.test\n127.0.0.3 ftp.test\n' \
+		>"$BATS_TEST_TMPDIR/hosts"
 	cat >"$BATS_TEST_TMPDIR/socks4d" <<-EOF
 	#!/bin/sh
 	exec unshare -m sh -ec 'mount --bind "\$0" /etc/hosts; exec "\$@"' "$BATS_TEST_TMPDIR/hosts" "$SOCKS4D" "\$@"
 	EOF
 	chmod +x "$BATS_TEST_TMPDIR/socks4d"
-	SOCKS4D=$BATS_TEST_TMPDIR/socks4d SOCKS_LOG=$BATS_TEST_TMPDIR/socks4d.log start_socks4d "$CONF"
+	SOCKS4D=$BATS_TEST_TMPDIR/socks4d \
+		SOCKS_LOG=$BATS_TEST_TMPDIR/socks4d.log start_socks4d "$CONF"
 	HOSTS_PID=$SOCKS_PID
 	conf 'permit b 127.0.0.0/8'
 	bind_client --host ftp.test --peer-from 127.0.0.3
@@ -127,7 +130,8 @@ has() {
 	has "$rec" "<Reason> :BIND peer 127.0.0.2 is not the expected 127.0.0.3"
 }
 
-@test "BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer that connects" {
+# BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer that connects
+@test "BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer" {
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
@@ -139,7 +143,9 @@ has() {
 	has "$rec" "<Peer> :127.0.0.3:$PPORT"
 }
 
-@test "firewall: with 'permit c' rules only, BIND is rejected (91) and nothing listens" {
+# firewall: with 'permit c' rules only, BIND is rejected (91) and nothing
+# listens
+@test "firewall: with 'permit c' rules only, BIND is rejected" {
 	conf 'permit c 127.0.0.0/8' 'permit c 10.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
@@ -174,7 +180,9 @@ has() {
 	wait_for_log "$SOCKS_LOG" "client left while BIND waited"
 }
 
-@test "BIND: a client that sends bytes and then leaves during the wait releases the port" {
+# BIND: a client that sends bytes and then leaves during the wait releases the
+# port
+@test "BIND: a client that sends bytes and then leaves during the wait" {
 	conf 'permit b *.*.*.*'
 	bind_client --mode early-close
 }
@@ -192,7 +200,8 @@ has() {
 	conf 'permit c 127.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
-	grep -qx '<Reason> :no rule in .* permits BIND' <<<"$rec" || die "no reason: $rec"
+	grep -qx '<Reason> :no rule in .* permits BIND' <<<"$rec" ||
+		die "no reason: $rec"
 	conf 'permit c 127.0.0.0/8' 'deny b 127.0.0.1' 'permit b 127.0.0.3'
 	bind_client --dst 127.0.0.1 --mode reject
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
@@ -200,11 +209,15 @@ has() {
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
-	grep -qx '<Reason> :no rule in .* matches' <<<"$rec" || die "no reason: $rec"
+	grep -qx '<Reason> :no rule in .* matches' <<<"$rec" ||
+		die "no reason: $rec"
 }
 
-@test "BIND: bytes the client sends before the second reply reach the peer first" {
+# BIND: bytes the client sends before the second reply reach the peer first
+@test "BIND: bytes the client sends before the second reply reach the peer" {
 	conf 'permit b *.*.*.*'
-	bind_client --peer-from 127.0.0.2 --mode early --early 5000 --bytes 100000
-	bind_client --peer-from 127.0.0.2 --mode early-pipelined --early 5000 --bytes 100000
+	bind_client --peer-from 127.0.0.2 --mode early --early 5000 \
+		--bytes 100000
+	bind_client --peer-from 127.0.0.2 --mode early-pipelined --early 5000 \
+		--bytes 100000
 }

@@ -41,23 +41,13 @@ setup_file() {
 }
 
 teardown_file() {
-	kill_pids "${MAIN_PID:-}" "${CHROME_PID:-}" "${HOP1_PID:-}" "${HOP2_PID:-}" \
+	kill_pids "${MAIN_PID:-}" "${CHROME_PID:-}" "${HOP1_PID:-}" \
+		"${HOP2_PID:-}" \
 		"${HTTP_PID:-}" "${LO_PID:-}" "${ECHO_PID:-}" "${FTP_PID:-}"
 }
 
-# chromium_get URL OUT: headless Chromium through the CHROME socks4d; the
-# DOM goes to OUT, Chromium's messages to OUT.err.  Chromium exits 0 even
-# when the page fails to load: callers look at OUT.
-chromium_get() {
-	local profile
-	profile=$(mktemp -d "$BATS_TEST_TMPDIR/chromium.XXXXXX")
-	timeout -k 5 45 chromium --headless --no-sandbox --disable-gpu --disable-quic \
-		--no-first-run --disable-background-networking --disable-component-update \
-		--disable-sync --user-data-dir="$profile" \
-		--proxy-server="socks4://127.0.0.1:$CHROME_PORT" --proxy-bypass-list='<-loopback>' \
-		--dump-dom "$1" </dev/null >"$2" 2>"$2.err" 3>&-
-	rm -rf "$profile"
-}
+# chromium_get URL OUT: chromium_via the CHROME socks4d.
+chromium_get() { chromium_via "socks4://127.0.0.1:$CHROME_PORT" "$@"; }
 
 # page_loaded OUT: the test page is in OUT; if not, say what Chromium said.
 page_loaded() {
@@ -74,13 +64,16 @@ pc_conf() {
 	local f=$1 p
 	shift
 	{
-		printf '%s\n' strict_chain quiet_mode 'tcp_read_time_out 15000' \
+		printf '%s\n' strict_chain quiet_mode \
+			'tcp_read_time_out 15000' \
 			'tcp_connect_time_out 8000' '[ProxyList]'
 		for p; do printf 'socks4 127.0.0.1 %s\n' "$p"; done
 	} >"$f"
 }
 
-@test "Chromium loads a page through socks4d; socks.conf edited to reject, then to permit, no restart" {
+# Chromium loads a page through socks4d; socks.conf edited to reject, then to
+# permit, no restart
+@test "Chromium loads a page through socks4d; socks.conf edited to reject" {
 	local conf=$BATS_FILE_TMPDIR/chrome.conf out=$BATS_TEST_TMPDIR url
 	local off hits ok="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|"
 	url="http://127.0.0.2:$HTTP_PORT/"
@@ -89,7 +82,8 @@ pc_conf() {
 	off=$(log_size "$CHROME_LOG")
 	chromium_get "$url" "$out/on1.html"
 	page_loaded "$out/on1.html"
-	run -0 wait_recs "$CHROME_LOG" "$off" "$ok<Reply> :Accept\|<Content> :GET / HTTP/1\.1" 1
+	run -0 wait_recs "$CHROME_LOG" "$off" \
+		"$ok<Reply> :Accept\|<Content> :GET / HTTP/1\.1" 1
 
 	# off: the same file, rewritten in place
 	printf '# closed by the test\ndeny c 127.0.0.2\n' >"$conf"
@@ -98,8 +92,10 @@ pc_conf() {
 	chromium_get "$url" "$out/off.html"
 	run ! grep -qF "$MARKER" "$out/off.html"
 	grep -q 'net::ERR_SOCKS_CONNECTION_FAILED' "$out/off.html.err"
-	run -0 wait_recs "$CHROME_LOG" "$off" "$ok<Reply> :Reject\|<Reason> :$conf:2 denies\|<Content> :$" 1
-	run ! grep -q '<Reply> :Accept' < <(log_since "$CHROME_LOG" "$off" | recs)
+	run -0 wait_recs "$CHROME_LOG" "$off" \
+		"$ok<Reply> :Reject\|<Reason> :$conf:2 denies\|<Content> :$" 1
+	run ! grep -q '<Reply> :Accept' < <(log_since "$CHROME_LOG" "$off" |
+		recs)
 	# a rejected request never touches the destination
 	[ "$(grep -c '"GET / ' "$BATS_FILE_TMPDIR/http.log")" -eq "$hits" ]
 
@@ -138,7 +134,9 @@ pc_conf() {
 	run -0 wait_lines "$MAIN_LOG" "$off" "^socks4d\[[0-9]+\]: end: $((n + 1)) bytes to client, $((n + 1)) from client, .*, both sides closed$" 1
 }
 
-@test "proxychains4 chains two socks4d: the first may only reach the second, both log the hop" {
+# proxychains4 chains two socks4d: the first may only reach the second, both log
+# the hop
+@test "proxychains4 chains two socks4d: the first may only reach the second" {
 	local conf=$BATS_TEST_TMPDIR/pc.conf off1 off2
 	# HOP1 alone cannot reach the page
 	off1=$(log_size "$HOP1_LOG")
@@ -157,7 +155,9 @@ pc_conf() {
 		"<S_IP> :127\.0\.0\.1\|.*<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / " 1
 }
 
-@test "socksify ftp in passive mode (EPSV, then PASV): CONNECTs only, files byte-identical" {
+# socksify ftp in passive mode (EPSV, then PASV): CONNECTs only, files
+# byte-identical
+@test "socksify ftp in passive mode (EPSV, then PASV): CONNECTs only" {
 	local d=$BATS_TEST_TMPDIR off size=$((2 << 20))
 	printf 'route {\n\tfrom: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1 port = %s\n\tproxyprotocol: socks_v4\n\tcommand: connect\n}\n' \
 		"$MAIN_PORT" >"$d/dante.conf"
@@ -186,7 +186,8 @@ pc_conf() {
 	run -0 wait_lines "$MAIN_LOG" "$off" "end: $size bytes to client, 0 from client, .*, both sides closed" 1
 }
 
-@test "curl --socks4 and --socks4a through socks4d; for 4a socks4d resolves the name" {
+# curl --socks4 and --socks4a through socks4d; for 4a socks4d resolves the name
+@test "curl --socks4 and --socks4a through socks4d" {
 	local c1 c2
 	c1=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$c1" --socks4 "127.0.0.1:$MAIN_PORT" \

@@ -9,7 +9,8 @@ load test_helper
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	mkdir -p "$d/www"
-	printf '<html><body>socks4d test page</body></html>\n' > "$d/www/index.html"
+	printf '<html><body>socks4d test page</body></html>\n' \
+		> "$d/www/index.html"
 	head -c 1048576 /dev/urandom > "$d/www/bin.dat"
 	head -c 100M /dev/urandom > "$d/down.dat"	# destination -> client
 	head -c 100M /dev/urandom > "$d/up.dat"		# client -> destination
@@ -23,7 +24,8 @@ setup_file() {
 	start_peer ECHO echo 127.0.0.2
 	start_peer AFTER after-eof 127.0.0.2
 	start_peer XFER xfer 127.0.0.2 --send "$d/down.dat" --out "$d/xfer.out"
-	start_peer XFER2 xfer 127.0.0.2 --send "$d/small.dat" --out "$d/xfer2.out"
+	start_peer XFER2 xfer 127.0.0.2 --send "$d/small.dat" \
+		--out "$d/xfer2.out"
 	start_socks4d "$d/socks.conf"
 	export SOCKS_PORT SOCKS_PID SOCKS_LOG
 }
@@ -37,8 +39,10 @@ teardown_file() {
 @test "curl --socks4 fetches files byte for byte" {
 	local f
 	for f in index.html bin.dat; do
-		run -0 curl -sS --fail --max-time 20 --socks4 "127.0.0.1:$SOCKS_PORT" \
-			-o "$BATS_TEST_TMPDIR/$f" "http://127.0.0.2:$HTTP_PORT/$f"
+		run -0 curl -sS --fail --max-time 20 \
+			--socks4 "127.0.0.1:$SOCKS_PORT" \
+			-o "$BATS_TEST_TMPDIR/$f" \
+			"http://127.0.0.2:$HTTP_PORT/$f"
 		cmp "$BATS_FILE_TMPDIR/www/$f" "$BATS_TEST_TMPDIR/$f"
 	done
 }
@@ -46,8 +50,10 @@ teardown_file() {
 @test "curl --socks4a: socks4d resolves the name, body byte for byte" {
 	local cport
 	cport=$(client_port)
-	run -0 curl -sS --fail --max-time 20 --local-port "$cport" --socks4a "127.0.0.1:$SOCKS_PORT" \
-		-o "$BATS_TEST_TMPDIR/bin.dat" "http://localhost:$HTTP1_PORT/bin.dat"
+	run -0 curl -sS --fail --max-time 20 --local-port "$cport" \
+		--socks4a "127.0.0.1:$SOCKS_PORT" \
+		-o "$BATS_TEST_TMPDIR/bin.dat" \
+		"http://localhost:$HTTP1_PORT/bin.dat"
 	cmp "$BATS_FILE_TMPDIR/www/bin.dat" "$BATS_TEST_TMPDIR/bin.dat"
 	run -0 record_of "$cport"
 	[[ "$output" == *$'<D_IP> :127.0.0.1\n'* ]]
@@ -56,7 +62,8 @@ teardown_file() {
 
 	# curl sends even a numeric host as a SOCKS4a name
 	run -0 curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$SOCKS_PORT" \
-		-o "$BATS_TEST_TMPDIR/index.html" "http://127.0.0.2:$HTTP_PORT/index.html"
+		-o "$BATS_TEST_TMPDIR/index.html" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	cmp "$BATS_FILE_TMPDIR/www/index.html" "$BATS_TEST_TMPDIR/index.html"
 }
 
@@ -77,7 +84,8 @@ teardown_file() {
 	[ "$(exit_code "$pid")" = 0 ]
 }
 
-@test "half-close: the client shuts down writing and still gets the whole reply" {
+# half-close: the client shuts down writing and still gets the whole reply
+@test "half-close: the client shuts down writing, still gets the whole reply" {
 	local t=$BATS_TEST_TMPDIR pid
 	head -c 1048576 /dev/urandom > "$t/in"
 	# The peer answers only after it has seen EOF, with everything it got.
@@ -89,7 +97,8 @@ teardown_file() {
 	[[ "$output" == *": end: 1048576 bytes to client, 1048576 from client, "*" s, both sides closed" ]]
 }
 
-@test "half-close: the destination ends first, the client's later bytes still arrive" {
+# half-close: the destination ends first, the client's later bytes still arrive
+@test "half-close: the destination ends first" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR pid
 	head -c 1048576 /dev/urandom > "$t/in"
 	: > "$d/xfer2.out"
@@ -106,7 +115,8 @@ teardown_file() {
 	exec 4>&-
 	wait "$pid"
 	wait_for_log "$d/xfer2.out" .
-	[ "$(cat "$d/xfer2.out")" = "$(sha256sum < "$t/in" | cut -d' ' -f1) 1048576" ]
+	[ "$(cat "$d/xfer2.out")" \
+		= "$(sha256sum < "$t/in" | cut -d' ' -f1) 1048576" ]
 }
 
 @test "pipelined data right behind the request is not lost" {
@@ -118,15 +128,17 @@ teardown_file() {
 
 	# more than socks4d reads with the request: 3000 bytes in the same write
 	head -c 3000 /dev/urandom > "$t/in3000"
-	$CLIENT --early "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" < "$t/in3000" > "$t/out3000"
+	$CLIENT --early "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" < "$t/in3000" \
+		> "$t/out3000"
 	cmp "$t/in3000" "$t/out3000"
 
 	# raw bytes: request and HTTP request in one segment, then half-close
 	cport=$(client_port)
 	printf "$(req 1 "$HTTP_PORT" 127.0.0.2 u)GET /index.html HTTP/1.0\r\n\r\n" > "$t/req"
-	timeout 20 socat -t 3 - "TCP:127.0.0.1:$SOCKS_PORT,sourceport=$cport,reuseaddr" \
+	timeout 20 socat -t 3 \
+		- "TCP:127.0.0.1:$SOCKS_PORT,sourceport=$cport,reuseaddr" \
 		< "$t/req" > "$t/resp"
-	[ "$(head -c 8 "$t/resp" | od -An -tx1 | tr -d ' \n')" = "005a$(printf '%04x' "$HTTP_PORT")7f000002" ]
+	[ "$(head -c 8 "$t/resp" | hex)" = "005a$(hex4 "$HTTP_PORT")7f000002" ]
 	tail -c +9 "$t/resp" | head -1 | grep -q '^HTTP/1.0 200 '
 	tail -c "$(stat -c %s "$BATS_FILE_TMPDIR/www/index.html")" "$t/resp" |
 		cmp - "$BATS_FILE_TMPDIR/www/index.html"
@@ -137,7 +149,8 @@ teardown_file() {
 @test "the record has the classic fields, the end line the right counts" {
 	local t=$BATS_TEST_TMPDIR cport pid
 	printf 'GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n' > "$t/in"
-	$CLIENT -u alice --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 "$HTTP_PORT" \
+	$CLIENT -u alice --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 \
+		"$HTTP_PORT" \
 		< "$t/in" > "$t/out"
 	head -1 "$t/out" | grep -q '^HTTP/1.0 200 '
 	tail -c "$(stat -c %s "$BATS_FILE_TMPDIR/www/index.html")" "$t/out" |
@@ -159,8 +172,10 @@ teardown_file() {
 
 @test "<Content> is escaped and bounded" {
 	local t=$BATS_TEST_TMPDIR want
-	{ printf '\000\001\377"\\\t'; head -c 100 /dev/zero | tr '\0' A; } > "$t/in"
-	$CLIENT --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" < "$t/in" > "$t/out"
+	{ printf '\000\001\377"\\\t'; head -c 100 /dev/zero |
+		tr '\0' A; } > "$t/in"
+	$CLIENT --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
+		< "$t/in" > "$t/out"
 	cmp "$t/in" "$t/out"
 	run -0 record_of "$(cat "$t/cport")"
 	want='<Content> :\x00\x01\xff\x22\\\t'$(printf 'A%.0s' $(seq 42))
@@ -171,14 +186,16 @@ teardown_file() {
 	local cport port pid
 	port=$(free_port)	# nothing listens there
 	cport=$(client_port)
-	run -0 raw "$cport" "$SOCKS_PORT" "$(req 1 "$port" 127.0.0.2 u)GET / HTTP/1.0\r\n\r\n"
-	[ "$output" = "005b$(printf '%04x' "$port")7f000002" ]
+	run -0 raw "$cport" "$SOCKS_PORT" \
+		"$(req 1 "$port" 127.0.0.2 u)GET / HTTP/1.0\r\n\r\n"
+	[ "$output" = "005b$(hex4 "$port")7f000002" ]
 	run -0 record_of "$cport"
 	[[ "$output" == *$'<Reply> :Reject\n'* ]]
 	[[ "$output" == *"<Reason> :connect to 127.0.0.2 port $port: Connection refused"* ]]
 	pid=$(conn_pid "$cport")
 	[ "$(exit_code "$pid")" = 1 ]
-	! grep -q "^socks4d\[$pid\]: end:" "$SOCKS_LOG" || die "matched, and should not have"
+	! grep -q "^socks4d\[$pid\]: end:" "$SOCKS_LOG" ||
+		die "matched, and should not have"
 }
 
 @test "no sanitizer reports in the log" {

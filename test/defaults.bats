@@ -39,7 +39,9 @@ teardown() {
 	no_crash "$SOCKS_LOG"
 }
 
-@test "the shipped socks.conf rejects non-loopback destinations, at once, before any connect" {
+# the shipped socks.conf rejects non-loopback destinations, at once, before any
+# connect
+@test "the shipped socks.conf rejects non-loopback destinations, at once" {
 	# TEST-NET, private, link-local (cloud metadata) and documentation IPv6
 	# addresses: none is reachable from here, so a 91 well within the
 	# connect deadline (10 s), with the no-match reason and not a connect
@@ -68,7 +70,8 @@ teardown() {
 
 @test "socks4d.socket listens on loopback only" {
 	local lines l
-	lines=$(grep -E '^[[:space:]]*ListenStream[[:space:]]*=' "$TOP/socks4d.socket")
+	lines=$(grep -E '^[[:space:]]*ListenStream[[:space:]]*=' \
+		"$TOP/socks4d.socket")
 	[ -n "$lines" ] || die "no ListenStream in socks4d.socket"
 	while read -r l; do
 		l=${l#*=}
@@ -91,20 +94,23 @@ session_pid() {
 	time.sleep(6)
 	PY
 	while [ ! -s "$ready" ] && (( tries-- > 0 )); do sleep 0.05; done
-	[ "$(cat "$ready")" = "005a$(hex4 "$ECHO_PORT")7f000002" ] || die "not granted: $(cat "$ready")"
+	[ "$(cat "$ready")" = "005a$(hex4 "$ECHO_PORT")7f000002" ] ||
+		die "not granted: $(cat "$ready")"
 	pid=$(pgrep -P "$1")
 	[ "$(wc -w <<< "$pid")" = 1 ] || die "expected one socks4d, found: $pid"
 	echo "$pid"
 }
 
-@test "started as root, socks4d serves as nobody (65534), RLIMIT_CORE 0, not dumpable" {
+# started as root, socks4d serves as nobody (65534), RLIMIT_CORE 0, not dumpable
+@test "started as root, socks4d serves as nobody (65534), RLIMIT_CORE 0" {
 	local pid st
 	pid=$(session_pid "$SOCKS_PID" "$SOCKS_PORT")
 	st=$(cat "/proc/$pid/status")
 	echo "$st" | grep -E '^(Name|Uid|Gid|Groups|CapEff|CapPrm):'
 	[[ "$st" == *$'\nUid:\t65534\t65534\t65534\t65534\n'* ]]
 	[[ "$st" == *$'\nGid:\t65534\t65534\t65534\t65534\n'* ]]
-	[[ "$st" == *$'\nGroups:\t65534 \n'* || "$st" == *$'\nGroups:\t65534\n'* ]]
+	[[ "$st" == *$'\nGroups:\t65534 \n'* ||
+		"$st" == *$'\nGroups:\t65534\n'* ]]
 	[[ "$st" == *$'\nCapEff:\t0000000000000000\n'* ]]
 	[[ "$st" == *$'\nCapPrm:\t0000000000000000\n'* ]]
 	grep -E '^Max core file size +0 +0 +bytes' "/proc/$pid/limits"
@@ -112,10 +118,13 @@ session_pid() {
 	[ "$(stat -c %u "/proc/$pid/status")" = 0 ]
 	# the super-server itself still runs as root, with the core limit it had
 	grep -qE '^Uid:\s+0\s' "/proc/$SOCKS_PID/status"
-	grep -qE '^Max core file size +unlimited +unlimited' "/proc/$SOCKS_PID/limits"
+	grep -qE '^Max core file size +unlimited +unlimited' \
+		"/proc/$SOCKS_PID/limits"
 }
 
-@test "started as nobody, socks4d still sets RLIMIT_CORE 0 and makes itself not dumpable" {
+# started as nobody, socks4d still sets RLIMIT_CORE 0 and makes itself not
+# dumpable
+@test "started as nobody, socks4d still sets RLIMIT_CORE 0, not dumpable" {
 	# no change of credentials here, so the kernel would leave it dumpable
 	local pid
 	pid=$(session_pid "$NOBODY_PID" "$NOBODY_PORT")

@@ -25,7 +25,8 @@ setup_file() {
 
 teardown_file() {
 	stop_socks4d
-	kill_pids "$ECHO_PID" "$HOLE_PID" "$RESET_PID" "$RESET0_PID" "$STREAM_PID" "$HALF_PID"
+	kill_pids "$ECHO_PID" "$HOLE_PID" "$RESET_PID" "$RESET0_PID" \
+		"$STREAM_PID" "$HALF_PID"
 }
 
 teardown() {
@@ -39,7 +40,8 @@ teardown() {
 # key=value facts become shell variables (reply, got, got_sha, sent, ...).
 client() {
 	local out
-	out=$("$PYTHON" "$BATS_TEST_DIRNAME/fault_client.py" "$1" "$SOCKS_PORT" 127.0.0.2 "$2" \
+	out=$("$PYTHON" "$BATS_TEST_DIRNAME/fault_client.py" "$1" \
+		"$SOCKS_PORT" 127.0.0.2 "$2" \
 		--bytes "${3:-0}") || die "fault_client.py $1 failed: $out"
 	echo "$out"
 	reply= got= got_sha= sent= sent_sha= end= ms= got_before_send=
@@ -55,7 +57,8 @@ the_pid() {
 died() {
 	wait_for_log "$SOCKS_LOG" "^Child $1 died with code" 10
 	grep -q "^Child $1 died with code $2\$" "$SOCKS_LOG" ||
-		die "socks4d $1: $(grep "^Child $1 died" "$SOCKS_LOG"), expected code $2"
+		die "socks4d $1: $(grep "^Child $1 died" "$SOCKS_LOG")," \
+			"expected code $2"
 }
 
 # out_line FILE: the peer's line for the latest connection, once written.
@@ -85,12 +88,15 @@ out_line() {
 	EOF
 }
 
-@test "destination resets mid-transfer: the client gets every byte before it, then the close; logged as an error" {
+# destination resets mid-transfer: the client gets every byte before it, then
+# the close; logged as an error
+@test "destination resets mid-transfer: the client gets every byte before it" {
 	client reset "$RESET_PORT" 262144
 	[ "$reply" = "005a$(hex4 "$RESET_PORT")7f000002" ]
 	[ "$got" = 262144 ]
 	run -0 out_line "$BATS_FILE_TMPDIR/reset.out"
-	[[ "$output" == "sent $got_sha 262144 recv "*" 1 end reset-sent" ]] || die "peer: $output, client sha $got_sha"
+	[[ "$output" == "sent $got_sha 262144 recv "*" 1 end reset-sent" ]] ||
+		die "peer: $output, client sha $got_sha"
 	[[ "$end" == eof || "$end" == rst ]]
 	(( ms < 5000 ))
 	local pid
@@ -124,7 +130,9 @@ out_line() {
 # stream_ends: how many connections the stream peer has seen end.
 stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 
-@test "client resets mid-transfer: the session ends, the destination sees the end at once" {
+# client resets mid-transfer: the session ends, the destination sees the end at
+# once
+@test "client resets mid-transfer: the session ends" {
 	local before pid line tries=100
 	before=$(stream_ends)
 	client drop "$STREAM_PORT" 262144
@@ -135,9 +143,11 @@ stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 	died "$pid" 1
 	grep -qE "^socks4d\[$pid\]: end: [0-9]+ bytes to client, 0 from client, .*, error: client: (Connection reset by peer|Broken pipe)$" "$SOCKS_LOG"
 	# the stream server's connection ended too (reset or EOF), within 5 s
-	while [ "$(stream_ends)" -le "$before" ] && (( tries-- > 0 )); do sleep 0.05; done
+	while [ "$(stream_ends)" -le "$before" ] &&
+		(( tries-- > 0 )); do sleep 0.05; done
 	line=$(tail -1 "$BATS_FILE_TMPDIR/stream.out")
-	[[ "$line" == *" end send:"* ]] || die "stream peer still sending: $line"
+	[[ "$line" == *" end send:"* ]] ||
+		die "stream peer still sending: $line"
 }
 
 @test "client resets mid-transfer: the log blames the client" {
@@ -151,11 +161,14 @@ stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 		pid=$(the_pid)
 		died "$pid" 1
 		grep -qE "^socks4d\[$pid\]: end: .*, error: client: (Connection reset by peer|Broken pipe)$" "$SOCKS_LOG" ||
-			die "run $i: $(grep "^socks4d\[$pid\]: end: " "$SOCKS_LOG")"
+			die "run $i:" \
+				"$(grep "^socks4d\[$pid\]: end: " "$SOCKS_LOG")"
 	done
 }
 
-@test "the far side half-closes: the client gets every byte and EOF, keeps sending, and the far side gets it all" {
+# the far side half-closes: the client gets every byte and EOF, keeps sending,
+# and the far side gets it all
+@test "the far side half-closes: the client gets every byte and EOF" {
 	local pid line
 	client halfclose "$HALF_PORT" 3145728
 	[ "$reply" = "005a$(hex4 "$HALF_PORT")7f000002" ]
@@ -172,14 +185,17 @@ stream_ends() { wc -l < "$BATS_FILE_TMPDIR/stream.out"; }
 	grep -q "^socks4d\[$pid\]: end: 4194304 bytes to client, 3145728 from client, .*, both sides closed$" "$SOCKS_LOG"
 }
 
-@test "the BIND peer never comes (-B 2): 90, then 91 after 2 s, the port is closed again" {
+# the BIND peer never comes (-B 2): 90, then 91 after 2 s, the port is closed
+# again
+@test "the BIND peer never comes (-B 2): 90, then 91 after 2 s" {
 	local out port
 	probe <<-'EOF'
 	BIND, no peer | x:0402+0000+7f000002+'u'+00 | 005a+~[0-9a-f]{4}+7f000001+005b00007f000002 | eof | 1 | ~<Reason> :no connection to BIND port [0-9]+ within 2 s | 1900-6000
 	BIND for any peer, no peer | x:0402+0000+00000000+'u'+00 | 005a+~[0-9a-f]{4}+7f000001+005b000000000000 | eof | 1 | ~<Reason> :no connection to BIND port [0-9]+ within 2 s | 1900-6000
 	EOF
 	# the listener went with the process: its port refuses now
-	port=$(grep -oE '^<Reason> :no connection to BIND port [0-9]+' "$SOCKS_LOG" | tail -1 | grep -oE '[0-9]+$')
+	port=$(grep -oE '^<Reason> :no connection to BIND port [0-9]+' \
+		"$SOCKS_LOG" | tail -1 | grep -oE '[0-9]+$')
 	[ -n "$port" ]
 	run ! "$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)' "$port"
 	[[ "$output" == *"Connection refused"* ]]

@@ -8,7 +8,8 @@ load test_helper
 
 setup_file() {
 	export CONF=$BATS_FILE_TMPDIR/socks.conf	# a link to the test's own file
-	export ACCEPTS=$BATS_FILE_TMPDIR/accepts.log V6_ACCEPTS=$BATS_FILE_TMPDIR/accepts6.log
+	export ACCEPTS=$BATS_FILE_TMPDIR/accepts.log \
+		V6_ACCEPTS=$BATS_FILE_TMPDIR/accepts6.log
 	: > "$ACCEPTS"
 	: > "$V6_ACCEPTS"
 	printf 'permit c 127.0.0.0/8\n' > "$BATS_FILE_TMPDIR/initial.conf"
@@ -22,13 +23,6 @@ setup_file() {
 teardown_file() {
 	stop_socks4d
 	kill_pids "$ECHO_PID" "$V6_PID"
-}
-
-# conf LINES...: this test's socks.conf, one argument a line; the running
-# socks4d reads it through $CONF.
-conf() {
-	printf '%s\n' "$@" > "$BATS_TEST_TMPDIR/socks.conf"
-	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
 }
 
 # fwcheck FILE-LINES -- ARGS...: `socks4d -t` on a file of those lines.
@@ -46,8 +40,8 @@ try_echo() {
 	CPORT=$(client_port)
 	raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 }
-granted() { echo "005a$(printf '%04x' "$ECHO_PORT")7f000002$(hex 'ping\n')"; }
-rejected() { echo "005b$(printf '%04x' "$ECHO_PORT")7f000002"; }
+granted() { echo "005a$(hex4 "$ECHO_PORT")7f000002$(hex 'ping\n')"; }
+rejected() { echo "005b$(hex4 "$ECHO_PORT")7f000002"; }
 accepts() { wc -l < "$ACCEPTS"; }
 
 # assert_rejected_untouched: the last try got 91, socks4d exited 1, and the
@@ -71,13 +65,16 @@ assert_rejected_untouched() {
 
 @test "no matching rule: 91, and the destination sees no connection" {
 	local before
-	conf 'permit c 127.0.0.3' 'permit b 127.0.0.2' 'permit c 127.0.0.2 port 1-1023'
+	conf 'permit c 127.0.0.3' 'permit b 127.0.0.2' \
+		'permit c 127.0.0.2 port 1-1023'
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
-	[[ "$output" == *$'<Reply> :Reject\n<Reason> :no rule in '"$CONF matches"* ]]
+	[[ "$output" \
+		== *$'<Reply> :Reject\n<Reason> :no rule in '"$CONF matches"* ]]
 	# control: the same request once a rule permits it
 	conf 'permit c 127.0.0.2'
 	run -0 try_echo
@@ -90,7 +87,8 @@ assert_rejected_untouched() {
 	conf 'deny c 127.0.0.2' 'permit c 127.0.0.0/8'
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
 	[[ "$output" == *"<Reason> :$CONF:1 denies"* ]]
@@ -98,13 +96,15 @@ assert_rejected_untouched() {
 
 @test "first match wins, live" {
 	local before
-	conf '# the port rule comes first' "permit c 127.0.0.2 port $ECHO_PORT" 'deny c 127.0.0.0/8'
+	conf '# the port rule comes first' \
+		"permit c 127.0.0.2 port $ECHO_PORT" 'deny c 127.0.0.0/8'
 	run -0 try_echo
 	[ "$output" = "$(granted)" ]
 	conf "deny c 127.0.0.2 port $ECHO_PORT" 'permit c 127.0.0.0/8'
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 }
 
@@ -114,27 +114,31 @@ assert_rejected_untouched() {
 	conf 'deny c 127.0.0.2' 'permit c 0.0.0.0/0'
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw 127.0.0.2)ping\n"
-	[ "$output" = "005b$(printf '%04x' "$ECHO_PORT")00000001" ]
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 0.0.0.1 fw 127.0.0.2)ping\n"
+	[ "$output" = "005b$(hex4 "$ECHO_PORT")00000001" ]
 	[ "$(exit_code "$(conn_pid "$CPORT")")" = 1 ]
 	[ "$(accepts)" = "$before" ]
 	conf 'permit c 127.0.0.2'
-	run -0 raw "$(client_port)" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw 127.0.0.2)ping\n"
-	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")00000001$(hex 'ping\n')" ]
+	run -0 raw "$(client_port)" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 0.0.0.1 fw 127.0.0.2)ping\n"
+	[ "$output" = "005a$(hex4 "$ECHO_PORT")00000001$(hex 'ping\n')" ]
 }
 
 @test "IPv6 destinations: permit c ::1 lets a SOCKS4a request for ::1 through" {
 	local before
 	conf 'permit c ::1'
 	before=$(wc -l < "$V6_ACCEPTS")
-	run -0 raw "$(client_port)" "$SOCKS_PORT" "$(req 1 "$V6_PORT" 0.0.0.1 fw ::1)ping6\n"
-	[ "$output" = "005a$(printf '%04x' "$V6_PORT")00000001$(hex 'ping6\n')" ]
+	run -0 raw "$(client_port)" "$SOCKS_PORT" \
+		"$(req 1 "$V6_PORT" 0.0.0.1 fw ::1)ping6\n"
+	[ "$output" = "005a$(hex4 "$V6_PORT")00000001$(hex 'ping6\n')" ]
 	[ "$(wc -l < "$V6_ACCEPTS")" = $((before + 1)) ]
 	# an IPv4-only firewall rejects it, and ::1 is never contacted
 	conf 'permit c 127.0.0.0/8' 'permit c *.*.*.*'
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$V6_PORT" 0.0.0.1 fw ::1)ping6\n"
-	[ "$output" = "005b$(printf '%04x' "$V6_PORT")00000001" ]
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$V6_PORT" 0.0.0.1 fw ::1)ping6\n"
+	[ "$output" = "005b$(hex4 "$V6_PORT")00000001" ]
 	[ "$(exit_code "$(conn_pid "$CPORT")")" = 1 ]
 	[ "$(wc -l < "$V6_ACCEPTS")" = $((before + 1)) ]
 }
@@ -142,10 +146,11 @@ assert_rejected_untouched() {
 @test "from SOURCE and port N-M, live" {
 	conf "permit c 127.0.0.0/8 port $((ECHO_PORT - 1))-$((ECHO_PORT + 1)) from 127.0.0.5"
 	# from 127.0.0.5: permitted
-	run -0 bash -c "printf '$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n' > '$BATS_TEST_TMPDIR/r' &&
-		timeout 10 socat -t 3 - TCP:127.0.0.1:$SOCKS_PORT,bind=127.0.0.5 < '$BATS_TEST_TMPDIR/r' |
-		od -An -tx1 | tr -d ' \n'"
-	[ "$output" = "$(granted)" ]
+	printf "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n" >"$BATS_TEST_TMPDIR/r"
+	out=$(timeout 10 socat -t 3 \
+		- "TCP:127.0.0.1:$SOCKS_PORT,bind=127.0.0.5" \
+		<"$BATS_TEST_TMPDIR/r" | hex)
+	[ "$out" = "$(granted)" ]
 	# from 127.0.0.1: rejected
 	run -0 try_echo
 	[ "$output" = "$(rejected)" ]
@@ -165,7 +170,9 @@ assert_rejected_untouched() {
 	)
 	for a in 140.113.1.2 140.114.200.1 8.8.8.8 255.255.255.255 127.0.0.2; do
 		run -0 fwcheck "${f[@]}" -- c "$a"
-		[[ "$output" == "permit (${BATS_TEST_TMPDIR}/check.conf:2 permits)" ]]
+		[[ "$output" \
+			== "permit (${BATS_TEST_TMPDIR}/check.conf:2 permits)" \
+			]]
 	done
 	# as live: 0.0.0.0/8 is never a destination, whatever the rules say
 	run -1 fwcheck "${f[@]}" -- c 0.0.0.1 80
@@ -178,9 +185,11 @@ assert_rejected_untouched() {
 	local f=('permit c 140.113.*.*      # CONNECT to NCTU')
 	for a in 140.113.0.0 140.113.1.2 140.113.255.255; do
 		run -0 fwcheck "${f[@]}" -- c "$a" 80
-		[ "$output" = "permit (${BATS_TEST_TMPDIR}/check.conf:1 permits)" ]
+		[ "$output" \
+			= "permit (${BATS_TEST_TMPDIR}/check.conf:1 permits)" ]
 	done
-	for a in 140.114.1.2 140.112.1.2 141.113.1.2 10.140.113.1 113.140.1.1 127.0.0.2; do
+	for a in 140.114.1.2 140.112.1.2 141.113.1.2 10.140.113.1 113.140.1.1 \
+		127.0.0.2; do
 		run -1 fwcheck "${f[@]}" -- c "$a" 80
 		[[ "$output" == "reject ("* ]]
 	done
@@ -189,15 +198,18 @@ assert_rejected_untouched() {
 	conf "${f[@]}"
 	local before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 }
 
 @test "classic file: only permit c 140.114.*.*" {
-	local f=('' '# NTHU only' '' 'permit c 140.114.*.*      # CONNECT to NTHU' '')
+	local f=('' '# NTHU only' '' \
+		'permit c 140.114.*.*      # CONNECT to NTHU' '')
 	for a in 140.114.0.1 140.114.77.3 140.114.255.254; do
 		run -0 fwcheck "${f[@]}" -- c "$a" 443
-		[ "$output" = "permit (${BATS_TEST_TMPDIR}/check.conf:4 permits)" ]
+		[ "$output" \
+			= "permit (${BATS_TEST_TMPDIR}/check.conf:4 permits)" ]
 	done
 	for a in 140.113.1.2 140.115.1.1 114.140.1.1 1.140.114.1; do
 		run -1 fwcheck "${f[@]}" -- c "$a" 443
@@ -206,7 +218,8 @@ assert_rejected_untouched() {
 }
 
 @test "the classic three-line file from the assignment" {
-	local f=('permit c 140.114.*.*' 'permit c 140.113.*.*' 'permit b *.*.*.*')
+	local f=('permit c 140.114.*.*' 'permit c 140.113.*.*' \
+		'permit b *.*.*.*')
 	run -0 fwcheck "${f[@]}"
 	[ "$output" = "$BATS_TEST_TMPDIR/check.conf: 3 rules, OK" ]
 	run -0 fwcheck "${f[@]}" -- c 140.114.3.4
@@ -272,7 +285,8 @@ assert_rejected_untouched() {
 }
 
 @test "port N and port N-M" {
-	local f=('permit c 10.0.0.0/8 port 80-90' 'permit c 10.0.0.0/8 port 443')
+	local f=('permit c 10.0.0.0/8 port 80-90' \
+		'permit c 10.0.0.0/8 port 443')
 	run -0 fwcheck "${f[@]}" -- c 10.0.0.1 80
 	run -0 fwcheck "${f[@]}" -- c 10.0.0.1 85
 	run -0 fwcheck "${f[@]}" -- c 10.0.0.1 90
@@ -285,7 +299,8 @@ assert_rejected_untouched() {
 }
 
 @test "from SOURCE" {
-	local f=('permit c * from 10.1.0.0/16' 'permit c 192.0.2.1 from 140.113.*.*')
+	local f=('permit c * from 10.1.0.0/16' \
+		'permit c 192.0.2.1 from 140.113.*.*')
 	run -0 fwcheck "${f[@]}" -- c 1.2.3.4 80 10.1.2.3
 	run -1 fwcheck "${f[@]}" -- c 1.2.3.4 80 10.2.0.1
 	run -0 fwcheck "${f[@]}" -- c 192.0.2.1 80 140.113.9.9
@@ -297,33 +312,46 @@ assert_rejected_untouched() {
 
 @test "malformed lines: socks4d -t names file:line and exits 1" {
 	local bad
-	for bad in 'allow c 1.2.3.4' 'PERMIT c 1.2.3.4' 'permit x 1.2.3.4' 'permit c' \
-		'permit c 1.2.3' 'permit c 1.2.3.4.5' 'permit c 1.2.3.256' 'permit c 1.2.*' \
-		'permit c 140.113.*.*/16' 'permit c 10.0.0.0/33' 'permit c ::1/129' \
-		'permit c 10.0.0.0/x' 'permit c example.org' 'permit c 1.2.3.4 port' \
+	for bad in 'allow c 1.2.3.4' 'PERMIT c 1.2.3.4' 'permit x 1.2.3.4' \
+		'permit c' \
+		'permit c 1.2.3' 'permit c 1.2.3.4.5' 'permit c 1.2.3.256' \
+		'permit c 1.2.*' \
+		'permit c 140.113.*.*/16' 'permit c 10.0.0.0/33' \
+		'permit c ::1/129' \
+		'permit c 10.0.0.0/x' 'permit c example.org' \
+		'permit c 1.2.3.4 port' \
 		'permit c 1.2.3.4 port 90-80' 'permit c 1.2.3.4 port 65536' \
 		'permit c 1.2.3.4 port http' 'permit c 1.2.3.4 from' \
 		'permit c 1.2.3.4 from nowhere' 'permit c 1.2.3.4 to 5.6.7.8' \
 		'permit c 1.2.3.4 port 1 from * extra' \
 		"permit c $(printf '1%.0s' {1..600})"; do
-		run -1 fwcheck '# a good start' 'permit c 10.0.0.0/8' '' "$bad" 'permit b *' -- c 10.0.0.1
-		[[ "$output" == "$BATS_TEST_TMPDIR/check.conf:4: "?* ]] || die "'$bad': $output"
-		[[ "$output" != *permit\ \(* ]] || die "'$bad' still permits: $output"
+		run -1 fwcheck '# a good start' 'permit c 10.0.0.0/8' '' \
+			"$bad" 'permit b *' -- c 10.0.0.1
+		[[ "$output" == "$BATS_TEST_TMPDIR/check.conf:4: "?* ]] ||
+			die "'$bad': $output"
+		[[ "$output" != *permit\ \(* ]] ||
+			die "'$bad' still permits: $output"
 	done
 	# every bad line is named, and a good file gets a short verdict
 	run -1 fwcheck 'bogus' 'permit c 1.2.3.4' 'also bogus' --
-	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: expected 'permit' or 'deny'" ]
-	[ "${lines[1]}" = "$BATS_TEST_TMPDIR/check.conf:3: expected 'permit' or 'deny'" ]
+	[ "${lines[0]}" \
+		= \
+		"$BATS_TEST_TMPDIR/check.conf:1: expected 'permit' or 'deny'" ]
+	[ "${lines[1]}" \
+		= \
+		"$BATS_TEST_TMPDIR/check.conf:3: expected 'permit' or 'deny'" ]
 	run -0 fwcheck 'permit c 1.2.3.4' '' '# comment' --
 	[ "$output" = "$BATS_TEST_TMPDIR/check.conf: 1 rule, OK" ]
 }
 
-@test "a malformed line rejects live requests (fail closed), the log names file:line" {
+# a malformed line rejects live requests (fail closed), the log names file:line
+@test "a malformed line rejects live requests (fail closed)" {
 	local before
 	conf 'permit c 127.0.0.0/8' '' 'permit c 127.0.0.2 port eighty'
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
 	[[ "$output" == *"<Reason> :$CONF:3: bad port or port range"* ]]
@@ -334,16 +362,20 @@ assert_rejected_untouched() {
 	ln -sfn "$BATS_TEST_TMPDIR/no-such.conf" "$CONF"
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
 	[[ "$output" == *"<Reason> :$CONF: No such file or directory"* ]]
 	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/no-such.conf"
-	[[ "$output" == *"$BATS_TEST_TMPDIR/no-such.conf: No such file or directory"* ]]
+	[[ "$output" \
+		== \
+		*"$BATS_TEST_TMPDIR/no-such.conf: No such file or directory"* ]]
 	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/no-such.conf" c 127.0.0.1
 	[[ "$output" != *permit* ]]
 	# too large to be read whole is refused too, not read in part
-	{ echo 'permit c 127.0.0.0/8'; for i in $(seq 2000); do echo "# padding line $i of a socks.conf over 64 KiB"; done; } \
+	{ echo 'permit c 127.0.0.0/8'; for i in $(seq 2000); do echo \
+		"# padding line $i of a socks.conf over 64 KiB"; done; } \
 		> "$BATS_TEST_TMPDIR/huge.conf"
 	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/huge.conf" c 127.0.0.2
 	[[ "$output" == *"huge.conf: larger than 64 KiB"* ]]
@@ -366,23 +398,33 @@ assert_rejected_untouched() {
 	kill -0 "$SOCKS_PID"
 }
 
-@test "a SOCKS4a name for the unspecified address (0, ::) never slips past a loopback deny" {
+# a SOCKS4a name for the unspecified address (0, ::) never slips past a loopback
+# deny
+@test "a SOCKS4a name for the unspecified address never slips past a deny" {
 	conf 'deny c 127.0.0.0/8' 'deny c ::1' 'permit c *'
 	for name in 0 0.0.0.0 0x0 ::; do
 		CPORT=$(client_port)
-		run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw "$name")ping\n"
-		[ "$output" = "005b$(printf '%04x' "$ECHO_PORT")00000001" ] || die "$name: $output"
+		run -0 raw "$CPORT" "$SOCKS_PORT" \
+			"$(req 1 "$ECHO_PORT" 0.0.0.1 fw "$name")ping\n"
+		[ "$output" = "005b$(hex4 "$ECHO_PORT")00000001" ] ||
+			die "$name: $output"
 		run -0 record_of "$CPORT"
-		[[ "$output" == *"<Reason> :destination 0.0.0.0 or port 0"* ]] || die "$name: $output"
+		[[ "$output" == *"<Reason> :destination 0.0.0.0 or port 0"* \
+			]] || die "$name: $output"
 	done
 }
 
-@test "IPv4-mapped IPv6 patterns match IPv4 addresses; a mapped block under /96 is an error" {
-	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c 127.0.0.1 80
+# IPv4-mapped IPv6 patterns match IPv4 addresses; a mapped block under /96 is an
+# error
+@test "IPv4-mapped IPv6 patterns match IPv4 addresses" {
+	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c \
+		127.0.0.1 80
 	[[ "$output" == "reject ("*":1 denies)" ]]
-	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c ::ffff:127.0.0.1 80
+	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c \
+		::ffff:127.0.0.1 80
 	[[ "$output" == "reject ("*":1 denies)" ]]
-	run -0 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c 10.0.0.1 80
+	run -0 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c \
+		10.0.0.1 80
 	run -1 fwcheck 'deny c ::ffff:0.0.0.0/64' -- c 10.0.0.1 80
 	[[ "$output" == *":1: bad address pattern"* ]]
 }
@@ -396,7 +438,8 @@ assert_rejected_untouched() {
 	no_sanitizer_reports "$SOCKS_LOG"
 }
 
-@test "fail closed: a NUL byte in a line is a malformed line, not a rule cut short" {
+# fail closed: a NUL byte in a line is a malformed line, not a rule cut short
+@test "fail closed: a NUL byte in a line is a malformed line" {
 	local f=$BATS_TEST_TMPDIR/nul.conf before
 	# read as C text, the line would end at the NUL and permit every port
 	printf 'deny c 127.0.0.2\0 port 1\npermit c 127.0.0.0/8\n' > "$f"
@@ -406,13 +449,16 @@ assert_rejected_untouched() {
 	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
 	before=$(accepts)
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
 	[[ "$output" == *"<Reason> :$CONF:1: NUL byte in the line"* ]]
 }
 
-@test "fail closed: a socks.conf that is not a regular file (a FIFO) rejects at once, never hangs" {
+# fail closed: a socks.conf that is not a regular file (a FIFO) rejects at once,
+# never hangs
+@test "fail closed: a socks.conf that is not a regular file" {
 	local fifo=$BATS_TEST_TMPDIR/fifo.conf before t0 ms
 	mkfifo "$fifo"
 	run -1 timeout 5 "$SOCKS4D" -t -c "$fifo"
@@ -421,7 +467,8 @@ assert_rejected_untouched() {
 	before=$(accepts)
 	t0=${EPOCHREALTIME/./}
 	CPORT=$(client_port)
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
 	(( ms < 2500 )) || die "took $ms ms"
 	assert_rejected_untouched "$before"
@@ -432,8 +479,9 @@ assert_rejected_untouched() {
 @test "a reason that carries a SOCKS4a name is escaped like every other field" {
 	CPORT=$(client_port)
 	conf 'permit c 127.0.0.0/8'
-	run -0 raw "$CPORT" "$SOCKS_PORT" "$(req 1 "$ECHO_PORT" 0.0.0.1 fw 'no\\"such.invalid')"
-	[ "$output" = "005b$(printf '%04x' "$ECHO_PORT")00000001" ]
+	run -0 raw "$CPORT" "$SOCKS_PORT" \
+		"$(req 1 "$ECHO_PORT" 0.0.0.1 fw 'no\\"such.invalid')"
+	[ "$output" = "005b$(hex4 "$ECHO_PORT")00000001" ]
 	run -0 record_of "$CPORT"
 	[[ "$output" == *'<Reason> :cannot resolve no\\\x22such.invalid'* ]] || die "$output"
 }

@@ -22,7 +22,8 @@ setup_file() {
 
 	# socks.conf is read per client: tests point this link at their own.
 	export CONF=$BATS_FILE_TMPDIR/socks.conf
-	printf '%s\n' 'permit c 127.0.0.2' 'permit b 127.0.0.2' >"$BATS_FILE_TMPDIR/permit.conf"
+	printf '%s\n' 'permit c 127.0.0.2' 'permit b 127.0.0.2' \
+		>"$BATS_FILE_TMPDIR/permit.conf"
 	ln -sfn "$BATS_FILE_TMPDIR/permit.conf" "$CONF"
 	SOCKS_LOG=$BATS_FILE_TMPDIR/socks4d.log
 	start_socks4d "$CONF"
@@ -47,7 +48,8 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${FTP_PID:-}" ] && kill "$FTP_PID" 2>/dev/null && wait "$FTP_PID" 2>/dev/null
+	[ -n "${FTP_PID:-}" ] && kill "$FTP_PID" 2>/dev/null &&
+		wait "$FTP_PID" 2>/dev/null
 	stop_socks4d
 	rm -rf "$SRV" "$CLI"
 }
@@ -73,21 +75,26 @@ ftp_session() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-@test "FTP active mode (PORT) through socks4d, CONNECT and BIND: ${BIG_MIB} MiB up and down, byte-identical" {
+# FTP active mode (PORT) through socks4d, CONNECT and BIND: ${BIG_MIB} MiB up
+# and down, byte-identical
+@test "FTP active mode (PORT) through socks4d, CONNECT and BIND" {
 	local size=$((BIG_MIB << 20)) want t0 t1 t2 soff foff
 	# Hashed as it is written: one pass less over 1100 MiB.
-	want=$(head -c "${BIG_MIB}M" /dev/urandom | tee "$CLI/big.bin" | sha256sum | cut -d' ' -f1)
+	want=$(head -c "${BIG_MIB}M" /dev/urandom | tee "$CLI/big.bin" |
+		sha256sum | cut -d' ' -f1)
 	[ "$(stat -c %s "$CLI/big.bin")" -eq "$size" ]
 	soff=$(log_size "$SOCKS_LOG") foff=$(log_size "$FTP_LOG")
 
 	t0=$(date +%s%N)
-	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' "put $CLI/big.bin big.bin"
+	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' \
+		"put $CLI/big.bin big.bin"
 	t1=$(date +%s%N)
 	[ "$status" -eq 0 ]
 	[[ $output == *"226 Transfer complete."* && $output != *"Can't"* ]]
 	echo "# upload:   $(grep -o '[0-9]* bytes sent in .*' <<<"$output"), session $(( (t1 - t0) / 1000000 )) ms" >&3
 
-	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' "get big.bin $CLI/down.bin"
+	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' \
+		"get big.bin $CLI/down.bin"
 	t2=$(date +%s%N)
 	[ "$status" -eq 0 ]
 	[[ $output == *"226 Transfer complete."* && $output != *"Can't"* ]]
@@ -106,12 +113,16 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	[ "$(recs <<<"$slog" | grep -F '|<Command> :CONNECT|' | grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|")" -eq 2 ]
 	bind=$(recs <<<"$slog" | grep -F '|<Command> :BIND|')
 	echo "$bind"
-	[ "$(grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:" <<<"$bind")" -eq 2 ]
-	ports=$(sed -n 's/.*<- PORT 127,0,0,1,\([0-9]*\),\([0-9]*\)$/\1 \2/p' <<<"$flog")
+	local accepted="<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|.*<Reply> :Accept"
+	accepted+="|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:"
+	[ "$(grep -c "$accepted" <<<"$bind")" -eq 2 ]
+	ports=$(sed -n 's/.*<- PORT 127,0,0,1,\([0-9]*\),\([0-9]*\)$/\1 \2/p' \
+		<<<"$flog")
 	[ "$(wc -l <<<"$ports")" -eq 2 ]
 	while read -r hi lo; do
 		p=$((hi * 256 + lo))
-		grep -q "<B_PORT> :$p|" <<<"$bind" || die "PORT $p is no BIND port of socks4d"
+		grep -q "<B_PORT> :$p|" <<<"$bind" ||
+			die "PORT $p is no BIND port of socks4d"
 	done <<<"$ports"
 	grep -q "end: 0 bytes to client, $size from client, .*, both sides closed" <<<"$slog"
 	grep -q "end: $size bytes to client, 0 from client, .*, both sides closed" <<<"$slog"
@@ -120,11 +131,14 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	rm -f "$CLI/big.bin" "$CLI/down.bin" "$SRV/big.bin"
 }
 
-@test "FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0), checked against the server connecting" {
+# FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0), checked against the
+# server connecting
+@test "FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0)" {
 	local soff foff
 	head -c 8M /dev/urandom >"$CLI/small.bin"
 	soff=$(log_size "$SOCKS_LOG") foff=$(log_size "$FTP_LOG")
-	ftp_session -- 'epsv4 off' "put $CLI/small.bin small.bin" "get small.bin $CLI/small.down"
+	ftp_session -- 'epsv4 off' "put $CLI/small.bin small.bin" \
+		"get small.bin $CLI/small.down"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '226 Transfer complete.' <<<"$output")" -eq 2 ]
 	[ "$(sha "$SRV/small.bin")" = "$(sha "$CLI/small.bin")" ]
@@ -132,21 +146,26 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	local slog
 	slog=$(log_since "$SOCKS_LOG" "$soff")
 	[ "$(recs <<<"$slog" | grep -F '|<Command> :BIND|' | grep -c '<D_IP> :0.0.0.0|<D_PORT> :0|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:')" -eq 2 ]
-	[ "$(log_since "$FTP_LOG" "$foff" | grep -c '<- PORT 127,0,0,1,')" -eq 2 ]
+	[ "$(log_since "$FTP_LOG" "$foff" | grep -c '<- PORT 127,0,0,1,')" \
+		-eq 2 ]
 }
 
-@test "FTP: without a 'permit b' rule the data connection is refused, nothing transferred" {
+# FTP: without a 'permit b' rule the data connection is refused, nothing
+# transferred
+@test "FTP: without a 'permit b' rule the data connection is refused" {
 	printf '%s\n' 'permit c 127.0.0.2' >"$BATS_TEST_TMPDIR/socks.conf"
 	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"
 	local soff
 	head -c 1M /dev/urandom >"$CLI/nob.bin"
 	soff=$(log_size "$SOCKS_LOG")
-	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' "put $CLI/nob.bin nob.bin"
+	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' \
+		"put $CLI/nob.bin nob.bin"
 	ln -sfn "$BATS_FILE_TMPDIR/permit.conf" "$CONF"
 	[[ $output != *"226 Transfer complete."* ]]
 	[ ! -e "$SRV/nob.bin" ]
 	local bind
-	bind=$(log_since "$SOCKS_LOG" "$soff" | recs | grep -F '|<Command> :BIND|')
+	bind=$(log_since "$SOCKS_LOG" "$soff" | recs |
+		grep -F '|<Command> :BIND|')
 	echo "$bind"
 	grep -q '<D_IP> :127.0.0.2|.*<Reply> :Reject|' <<<"$bind"
 	! grep -q '<B_PORT>' <<<"$bind" || die "matched, and should not have"

@@ -3,7 +3,9 @@
 # them longer). A crash, a sanitizer report or a broken invariant fails it.
 load test_helper
 
-@test "fuzz: request, socks.conf, SOCKS5 and users-file parsers survive ${FUZZ_SECONDS:-15} s each" {
+# fuzz: request, socks.conf, SOCKS5 and users-file parsers survive
+# ${FUZZ_SECONDS:-15} s each
+@test "fuzz: the parsers survive ${FUZZ_SECONDS:-15} s each" {
 	run make -C "$TOP" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -30,7 +30,8 @@ setup_file() {
 }
 
 teardown_file() {
-	kill_pids "${LB_PID:-}" "${A_PID:-}" "${B_PID:-}" "${DUD_PID:-}" "${HTTP_PID:-}"
+	kill_pids "${LB_PID:-}" "${A_PID:-}" "${B_PID:-}" "${DUD_PID:-}" \
+		"${HTTP_PID:-}"
 }
 
 # run_haproxy PORT: HAProxy in the foreground, the frontend on PORT.
@@ -74,18 +75,20 @@ wait_status() {
 	done
 }
 
-# fetch_all COUNT PARALLEL: COUNT curl --socks4 through HAProxy, PARALLEL
+# fetch_pages COUNT PARALLEL: COUNT curl --socks4 through HAProxy, PARALLEL
 # at a time; fails unless every one got the page.
-fetch_all() {
+fetch_pages() {
 	local out=$BATS_TEST_TMPDIR/fetch
 	mkdir -p "$out"
 	seq "$1" | xargs -P "$2" -I{} curl -sS --fail --max-time 20 \
-		--socks4 "127.0.0.1:$LB_PORT" -o "$out/{}.html" "http://127.0.0.2:$HTTP_PORT/"
+		--socks4 "127.0.0.1:$LB_PORT" -o "$out/{}.html" \
+		"http://127.0.0.2:$HTTP_PORT/"
 	[ "$(grep -lF "$MARKER" "$out"/*.html | wc -l)" -eq "$1" ]
 }
 
 accepted="<D_IP> :127\.0\.0\.2\|<D_PORT> :[0-9]+\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / "
-count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" || true; }
+count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" ||
+	true; }
 
 @test "examples/haproxy.cfg as shipped is a valid HAProxy configuration" {
 	run -0 haproxy -c -f "$TOP/examples/haproxy.cfg"
@@ -95,7 +98,9 @@ count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" || true;
 	grep -q "bind 127.0.0.1:$LB_PORT" "$LB_CFG"
 }
 
-@test "the SOCKS4 health check reaches both socks4d (reply 91, no network touched) and catches a listener without socks4d" {
+# the SOCKS4 health check reaches both socks4d (reply 91, no network touched)
+# and catches a listener without socks4d
+@test "the SOCKS4 health check reaches both socks4d, catches one without" {
 	wait_status socks4d-1 UP
 	wait_status socks4d-2 UP
 	wait_status dud DOWN
@@ -111,8 +116,9 @@ count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" || true;
 	wait_status dud DOWN
 	local a b offa offb end=$((SECONDS + 10))
 	offa=$(log_size "$A_LOG") offb=$(log_size "$B_LOG")
-	fetch_all "$N" 8
-	while a=$(count_accepted "$A_LOG" "$offa") b=$(count_accepted "$B_LOG" "$offb");
+	fetch_pages "$N" 8
+	while a=$(count_accepted "$A_LOG" "$offa") b=$(count_accepted "$B_LOG" \
+		"$offb");
 		(( a + b < N && SECONDS < end )); do
 		sleep 0.1
 	done
@@ -122,7 +128,9 @@ count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" || true;
 	[ "$b" -ge $((N / 4)) ]
 }
 
-@test "one socks4d gone: no client fails, before its check notices (redispatch) and after (DOWN)" {
+# one socks4d gone: no client fails, before its check notices (redispatch) and
+# after (DOWN)
+@test "one socks4d gone: no client fails, before its check notices" {
 	wait_status socks4d-1 UP
 	wait_status socks4d-2 UP
 	local a offa end=$((SECONDS + 10))
@@ -130,10 +138,11 @@ count_accepted() { log_since "$1" "$2" | recs | grep -cE -- "$accepted" || true;
 	kill "$B_PID" && wait "$B_PID" 2>/dev/null || true
 	# one at a time, well within the 3 failed checks (900 ms) it takes to
 	# mark socks4d-2 down: leastconn sends about half of them there
-	fetch_all 6 1
+	fetch_pages 6 1
 	wait_status socks4d-2 DOWN
-	fetch_all 10 4
-	while a=$(count_accepted "$A_LOG" "$offa"); (( a < 16 && SECONDS < end )); do
+	fetch_pages 10 4
+	while a=$(count_accepted "$A_LOG" "$offa"); (( a < 16 &&
+		SECONDS < end )); do
 		sleep 0.1
 	done
 	[ "$a" -eq 16 ]

@@ -21,7 +21,8 @@ load test_helper
 setup_file() {
 	export TRAPLOG=$BATS_FILE_TMPDIR/trap.log
 	: > "$TRAPLOG"
-	printf 'permit c 127.0.0.0/8\npermit b 127.0.0.0/8\n' > "$BATS_FILE_TMPDIR/socks.conf"
+	printf 'permit c 127.0.0.0/8\npermit b 127.0.0.0/8\n' \
+		> "$BATS_FILE_TMPDIR/socks.conf"
 	start_peer ECHO echo 127.0.0.2
 	start_peer TRAP echo 127.0.0.2 --accept-log "$TRAPLOG"
 	start_socks4d "$BATS_FILE_TMPDIR/socks.conf" -T 6 -C 3 -B 3
@@ -35,19 +36,17 @@ teardown_file() {
 
 teardown() {
 	kill_pids "${HARNESS_PID:-}"
-	no_children 10
-	no_sanitizer_reports "$SOCKS_LOG"
-	no_crash "$SOCKS_LOG"
-	[ ! -s "$TRAPLOG" ] || die "a rejected request reached the trap: $(cat "$TRAPLOG")"
-	served_ok
+	invariants_held
 }
 
-@test "harness: a child killed by a signal is told apart from socks4d's exits 0 and 1" {
+# harness: a child killed by a signal is told apart from socks4d's exits 0 and 1
+@test "harness: a child killed by a signal is told apart from socks4d's exits" {
 	# systemd-socket-activate logs si_status: the signal number for a
 	# signal death (11 SIGSEGV, 6 SIGABRT), which no_crash flags.
 	local port log=$BATS_TEST_TMPDIR/ssa.log
 	port=$(free_port)
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$port" sh -c 'kill -SEGV $$' 2>"$log" 3>&- &
+	systemd-socket-activate -a --inetd -l "127.0.0.1:$port" sh \
+		-c 'kill -SEGV $$' 2>"$log" 3>&- &
 	HARNESS_PID=$!
 	wait_for_port 127.0.0.1 "$port"
 	wait_for_log "$log" 'died with code'
@@ -58,24 +57,38 @@ teardown() {
 @test "wrong VN (HTTP, TLS, 0, 3, 6, 255): closed at once with no reply" {
 	# VN 5 is SOCKS5: hostile5.bats
 	probe <<-'EOF'
-	VN 6 | x:06010050+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	VN 6, no half-close | x:06010050+7f000002+00 | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	VN 0 | x:0001+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	VN 3 | x:0301+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	VN 255 | x:ff01+$TP+7f000002+00 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	HTTP request | x:'GET'+20+'/'+20+'HTTP/1.0'+0d0a0d0a shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	TLS ClientHello | x:160301002e0100002a0303+00*32 shut | - | eof | 1 | <Reason> :version is not 4 | 0-5000
-	VN 6, a lone byte | x:06 | - | eof | 1 | <Reason> :version is not 4 | 0-5000
+	VN 6 | x:06010050+7f000002+00 shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	VN 6, no half-close | x:06010050+7f000002+00 | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	VN 0 | x:0001+$TP+7f000002+00 shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	VN 3 | x:0301+$TP+7f000002+00 shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	VN 255 | x:ff01+$TP+7f000002+00 shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	HTTP request | x:'GET'+20+'/'+20+'HTTP/1.0'+0d0a0d0a shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	TLS ClientHello | x:160301002e0100002a0303+00*32 shut | - | eof | 1
+	    | <Reason> :version is not 4 | 0-5000
+	VN 6, a lone byte | x:06 | - | eof | 1 | <Reason> :version is not 4
+	    | 0-5000
 	EOF
 }
 
-@test "every CD 0..255: only 1 (CONNECT) and 2 (BIND) get 90, all others 91 at once" {
+# every CD 0..255: only 1 (CONNECT) and 2 (BIND) get 90, all others 91 at once
+@test "every CD 0..255: only 1 (CONNECT) and 2 (BIND) get 90" {
 	local cd
 	{
 		for cd in {0..255}; do
 			case $cd in
-			1) echo "CD 1 | x:0401+\$EP+7f000002+'u'+00 shut | 005a+\$EP+7f000002 | eof | 0 | both sides closed | 0-5000" ;;
-			2) echo "CD 2 | x:0402+\$TP+7f000002+'u'+00 read:8:5 shut | 005a+~[0-9a-f]{4}+7f000001 | eof | 1 | client left while BIND waited | 0-5000" ;;
+			1) echo "CD 1 | x:0401+\$EP+7f000002+'u'+00 shut" \
+				"| 005a+\$EP+7f000002 | eof | 0" \
+				"| both sides closed | 0-5000" ;;
+			2) echo "CD 2" \
+				"| x:0402+\$TP+7f000002+'u'+00 read:8:5 shut" \
+				"| 005a+~[0-9a-f]{4}+7f000001 | eof | 1" \
+				"| client left while BIND waited | 0-5000" ;;
 			*) printf "CD %d | x:04%02x+\$TP+7f000002+'u'+00 shut | 005b+~(000000000000|\$TP""7f000002) | eof | 1 | command is neither CONNECT nor BIND | 0-5000\n" "$cd" "$cd" ;;
 			esac
 		done
@@ -89,54 +102,111 @@ head_bytes() {
 	printf '%s' "${h:0:$((2 * $1))}"
 }
 
-@test "truncated at every byte offset of the header (0..8) and in USERID, then half-close or reset" {
+# truncated at every byte offset of the header (0..8) and in USERID, then
+# half-close or reset
+@test "truncated at every byte offset of the header (0..8) and in USERID" {
 	local k
 	{
 		# the header is 04 01 PP PP 7f 00 00 02; k = 0 sends nothing
 		for k in 0 1 2 3 4 5 6 7 8; do
-			echo "first $k bytes, half-close | x:$(head_bytes "$k") shut | - | eof | 1 | client closed before a complete request | 0-5000"
-			echo "first $k bytes, reset | x:$(head_bytes "$k") rst | - | us | 1 | ~client closed before a complete request|request read: Connection reset by peer | 0-5000"
+			echo "first $k bytes, half-close" \
+				"| x:$(head_bytes "$k") shut | - | eof | 1" \
+				"| client closed before a complete request" \
+				"| 0-5000"
+			echo "first $k bytes, reset" \
+				"| x:$(head_bytes "$k") rst | - | us | 1" \
+				"| ~client closed before a complete request|request read: Connection reset by peer" \
+				"| 0-5000"
 		done
-		echo "USERID without NUL, half-close | x:0401+\$TP+7f000002+'user' shut | - | eof | 1 | client closed before a complete request | 0-5000"
-		echo "4a marker, USERID, then half-close | x:0401+\$TP+00000001+'u'+00 shut | - | eof | 1 | client closed before a complete request | 0-5000"
-		echo "4a hostname without NUL, half-close | x:0401+\$TP+00000001+'u'+00+'localho' shut | - | eof | 1 | client closed before a complete request | 0-5000"
+		echo "USERID without NUL, half-close" \
+			"| x:0401+\$TP+7f000002+'user' shut | - | eof | 1" \
+			"| client closed before a complete request | 0-5000"
+		echo "4a marker, USERID, then half-close" \
+			"| x:0401+\$TP+00000001+'u'+00 shut | - | eof | 1" \
+			"| client closed before a complete request | 0-5000"
+		echo "4a hostname without NUL, half-close" \
+			"| x:0401+\$TP+00000001+'u'+00+'localho' shut | -" \
+			"| eof | 1 | client closed before a complete request" \
+			"| 0-5000"
 	} | probe
 }
 
-@test "USERID: 255 bytes granted; 256 bytes, 1 MiB, 1 MiB with no NUL: 91 at once" {
+# USERID: 255 bytes granted; 256 bytes, 1 MiB, 1 MiB with no NUL: 91 at once
+@test "USERID: 255 bytes granted; 256 bytes, 1 MiB, 1 MiB with no NUL" {
 	probe <<-'EOF'
-	USERID 255 bytes | x:0401+$EP+7f000002+75*255+00+'hi' shut | 005a+$EP+7f000002+'hi' | eof | 0 | end: 2 bytes to client, 2 from client | 0-5000
-	USERID 256 bytes | x:0401+$TP+7f000002+75*256+00 shut | 005b+$TP+7f000002 | eof | 1 | USERID longer than 255 bytes | 0-5000
-	USERID 256 bytes, no NUL, no half-close: judged at byte 256 | x:0401+$TP+7f000002+75*256 | 005b+$TP+7f000002 | eof | 1 | USERID longer than 255 bytes | 0-5000
-	USERID 1 MiB | x:0401+$TP+7f000002+75*1048576+00 shut | 005b+$TP+7f000002 | eof/rst | 1 | USERID longer than 255 bytes | 0-5000
-	USERID 1 MiB, no NUL, no half-close | x:0401+$TP+7f000002+41*1048576 | 005b+$TP+7f000002 | eof/rst | 1 | USERID longer than 255 bytes | 0-5000
-	USERID of control bytes (any byte but NUL is allowed) | x:0401+$EP+7f000002+0a0d1b5b33316d017f80ff+00+'ok' shut | 005a+$EP+7f000002+'ok' | eof | 0 | both sides closed | 0-5000
+	USERID 255 bytes | x:0401+$EP+7f000002+75*255+00+'hi' shut
+	    | 005a+$EP+7f000002+'hi' | eof | 0
+	    | end: 2 bytes to client, 2 from client | 0-5000
+	USERID 256 bytes | x:0401+$TP+7f000002+75*256+00 shut
+	    | 005b+$TP+7f000002 | eof | 1 | USERID longer than 255 bytes
+	    | 0-5000
+	USERID 256 bytes, no NUL, no half-close: judged at byte 256
+	    | x:0401+$TP+7f000002+75*256 | 005b+$TP+7f000002 | eof | 1
+	    | USERID longer than 255 bytes | 0-5000
+	USERID 1 MiB | x:0401+$TP+7f000002+75*1048576+00 shut
+	    | 005b+$TP+7f000002 | eof/rst | 1 | USERID longer than 255 bytes
+	    | 0-5000
+	USERID 1 MiB, no NUL, no half-close | x:0401+$TP+7f000002+41*1048576
+	    | 005b+$TP+7f000002 | eof/rst | 1 | USERID longer than 255 bytes
+	    | 0-5000
+	USERID of control bytes (any byte but NUL is allowed)
+	    | x:0401+$EP+7f000002+0a0d1b5b33316d017f80ff+00+'ok' shut
+	    | 005a+$EP+7f000002+'ok' | eof | 0 | both sides closed | 0-5000
 	EOF
 }
 
-@test "SOCKS4a: no hostname, 300-byte hostname, NUL inside, control bytes, x.invalid" {
+# SOCKS4a: no hostname, 300-byte hostname, NUL inside, control bytes, x.invalid
+@test "SOCKS4a: no hostname, 300-byte hostname, NUL inside, control bytes" {
 	local b
 	{
 		cat <<-'EOF'
-		4a marker, empty hostname | x:0401+$TP+00000001+'u'+00+00 shut | 005b+$TP+00000001 | eof | 1 | SOCKS4a request without a hostname | 0-5000
-		4a hostname of 300 bytes | x:0401+$TP+00000001+'u'+00+61*300+00 shut | 005b+$TP+00000001 | eof | 1 | hostname longer than 255 bytes | 0-5000
-		4a hostname of 300 bytes, no NUL, no half-close | x:0401+$TP+00000001+'u'+00+61*300 | 005b+$TP+00000001 | eof | 1 | hostname longer than 255 bytes | 0-5000
-		4a hostname 255 bytes, one label: not a name | x:0401+$TP+00000001+'u'+00+61*255+00 shut | 005b+$TP+00000001 | eof | 1 | cannot resolve | 0-5000
-		4a hostname x.invalid (-C 3 bounds the lookup) | x:0401+$TP+00000001+'u'+00+'x.invalid'+00 shut | 005b+$TP+00000001 | eof | 1 | ~<D_NAME> :x\.invalid\n(.|\n)*<Reason> :cannot resolve x\.invalid\n | 0-5000
-		4a DSTIP 0.0.0.255 (still the marker) | x:0401+$EP+000000ff+'u'+00+'127.0.0.2'+00+'ff' shut | 005a+$EP+000000ff+'ff' | eof | 0 | <D_NAME> :127.0.0.2 | 0-5000
-		4a hostname with a NUL inside: the rest is data | x:0401+$EP+00000001+'u'+00+'127.0.0.2'+00+'evil.example'+00 shut | 005a+$EP+00000001+'evil.example'+00 | eof | 0 | ~<D_NAME> :127\.0\.0\.2\n(.|\n)*<Content> :evil\.example\\x00 | 0-5000
+		4a marker, empty hostname | x:0401+$TP+00000001+'u'+00+00 shut
+		    | 005b+$TP+00000001 | eof | 1
+		    | SOCKS4a request without a hostname | 0-5000
+		4a hostname of 300 bytes
+		    | x:0401+$TP+00000001+'u'+00+61*300+00 shut
+		    | 005b+$TP+00000001 | eof | 1
+		    | hostname longer than 255 bytes | 0-5000
+		4a hostname of 300 bytes, no NUL, no half-close
+		    | x:0401+$TP+00000001+'u'+00+61*300 | 005b+$TP+00000001
+		    | eof | 1 | hostname longer than 255 bytes | 0-5000
+		4a hostname 255 bytes, one label: not a name
+		    | x:0401+$TP+00000001+'u'+00+61*255+00 shut
+		    | 005b+$TP+00000001 | eof | 1 | cannot resolve | 0-5000
+		4a hostname x.invalid (-C 3 bounds the lookup)
+		    | x:0401+$TP+00000001+'u'+00+'x.invalid'+00 shut
+		    | 005b+$TP+00000001 | eof | 1
+		    | ~<D_NAME> :x\.invalid\n(.|\n)*<Reason> :cannot resolve x\.invalid\n
+		    | 0-5000
+		4a DSTIP 0.0.0.255 (still the marker)
+		    | x:0401+$EP+000000ff+'u'+00+'127.0.0.2'+00+'ff' shut
+		    | 005a+$EP+000000ff+'ff' | eof | 0 | <D_NAME> :127.0.0.2
+		    | 0-5000
+		4a hostname with a NUL inside: the rest is data
+		    | x:0401+$EP+00000001+'u'+00+'127.0.0.2'+00+'evil.example'+00 shut
+		    | 005a+$EP+00000001+'evil.example'+00 | eof | 0
+		    | ~<D_NAME> :127\.0\.0\.2\n(.|\n)*<Content> :evil\.example\\x00
+		    | 0-5000
 		EOF
 		for b in 0a 0d 09 20 01 1b 7f 80 ff; do
-			echo "4a hostname with byte $b | x:0401+\$TP+00000001+'u'+00+'local'+$b+'host'+00 shut | 005b+\$TP+00000001 | eof | 1 | hostname has control or non-ASCII bytes | 0-5000"
+			echo "4a hostname with byte $b" \
+				"| x:0401+\$TP+00000001+'u'+00+'local'+$b+'host'+00 shut" \
+				"| 005b+\$TP+00000001 | eof | 1" \
+				"| hostname has control or non-ASCII bytes" \
+				"| 0-5000"
 		done
 	} | probe
 }
 
 @test "DSTIP 0.0.0.0 with CD 1, port 0: 91, nothing contacted" {
 	probe <<-'EOF'
-	CONNECT to 0.0.0.0 | x:0401+$TP+00000000+'u'+00 shut | 005b+$TP+00000000 | eof | 1 | destination 0.0.0.0 or port 0 | 0-5000
-	CONNECT to port 0 | x:0401+0000+7f000002+'u'+00 shut | 005b00007f000002 | eof | 1 | destination 0.0.0.0 or port 0 | 0-5000
-	4a CONNECT to port 0 | x:0401+0000+00000001+'u'+00+'127.0.0.2'+00 shut | 005b000000000001 | eof | 1 | destination 0.0.0.0 or port 0 | 0-5000
+	CONNECT to 0.0.0.0 | x:0401+$TP+00000000+'u'+00 shut | 005b+$TP+00000000
+	    | eof | 1 | destination 0.0.0.0 or port 0 | 0-5000
+	CONNECT to port 0 | x:0401+0000+7f000002+'u'+00 shut | 005b00007f000002
+	    | eof | 1 | destination 0.0.0.0 or port 0 | 0-5000
+	4a CONNECT to port 0 | x:0401+0000+00000001+'u'+00+'127.0.0.2'+00 shut
+	    | 005b000000000001 | eof | 1 | destination 0.0.0.0 or port 0
+	    | 0-5000
 	EOF
 }
 
@@ -148,37 +218,70 @@ head_bytes() {
 # each byte, the end would come at 10.5 s, outside the window.
 @test "slow clients: silent, one byte a second, slow but in time" {
 	probe <<-'EOF'
-	sends nothing | wait:0 | - | eof | 1 | no complete request within 6 s | 5800-9500
-	connects, half-closes at once | shut | - | eof | 1 | client closed before a complete request | 0-5000
-	one byte a second for 5 s | wait:0.5 t:1:0401+$TP+7f | - | eof | 1 | no complete request within 6 s | 5800-9500
-	one byte every 0.1 s, done in 1 s | t:0.1:0401+$EP+7f000002+00 x:'ok' shut | 005a+$EP+7f000002+'ok' | eof | 0 | both sides closed | 800-5000
+	sends nothing | wait:0 | - | eof | 1 | no complete request within 6 s
+	    | 5800-9500
+	connects, half-closes at once | shut | - | eof | 1
+	    | client closed before a complete request | 0-5000
+	one byte a second for 5 s | wait:0.5 t:1:0401+$TP+7f | - | eof | 1
+	    | no complete request within 6 s | 5800-9500
+	one byte every 0.1 s, done in 1 s
+	    | t:0.1:0401+$EP+7f000002+00 x:'ok' shut | 005a+$EP+7f000002+'ok'
+	    | eof | 0 | both sides closed | 800-5000
 	EOF
 }
 
 @test "a client that disconnects at each phase" {
 	probe <<-'EOF'
-	before a byte, FIN | close | - | us | 1 | client closed before a complete request | 0-5000
-	before a byte, RST | rst | - | us | 1 | ~client closed before a complete request|request read: Connection reset by peer | 0-5000
-	mid-header, FIN | x:040100 close | - | us | 1 | client closed before a complete request | 0-5000
-	mid-header, RST | x:040100 rst | - | us | 1 | ~client closed before a complete request|request read: Connection reset by peer | 0-5000
-	mid-USERID, RST | x:0401+$TP+7f000002+'us' rst | - | us | 1 | ~client closed before a complete request|request read: Connection reset by peer | 0-5000
-	whole request, then FIN before the reply | x:0401+$EP+7f000002+'u'+00 close | - | us | 0/1 | - | 0-5000
-	request and data, then FIN | x:0401+$EP+7f000002+'u'+00+'data' close | - | us | 0/1 | - | 0-5000
-	after the reply, FIN | x:0401+$EP+7f000002+'u'+00 read:8:5 close | 005a+$EP+7f000002 | us | 0 | both sides closed | 0-5000
-	mid-relay, FIN | x:0401+$EP+7f000002+'u'+00+'hello' read:13:5 close | 005a+$EP+7f000002+'hello' | us | 0 | end: 5 bytes to client, 5 from client | 0-5000
-	mid-relay, RST | x:0401+$EP+7f000002+'u'+00+'hello' read:13:5 rst | 005a+$EP+7f000002+'hello' | us | 1 | error: client: Connection reset by peer | 0-5000
-	BIND waiting for its peer, FIN | x:0402+$TP+7f000002+'u'+00 read:8:5 close | 005a+~[0-9a-f]{4}+7f000001 | us | 1 | client left while BIND waited | 0-5000
-	BIND waiting for its peer, RST | x:0402+$TP+7f000002+'u'+00 read:8:5 rst | 005a+~[0-9a-f]{4}+7f000001 | us | 1 | client left while BIND waited | 0-5000
-	BIND, nobody comes (-B 3) | x:0402+$TP+7f000002+'u'+00 | 005a+~[0-9a-f]{4}+7f000001+005b+$TP+7f000002 | eof | 1 | no connection to BIND port | 2800-8000
+	before a byte, FIN | close | - | us | 1
+	    | client closed before a complete request | 0-5000
+	before a byte, RST | rst | - | us | 1
+	| ~client closed before a complete request|request read: Connection reset by peer
+	    | 0-5000
+	mid-header, FIN | x:040100 close | - | us | 1
+	    | client closed before a complete request | 0-5000
+	mid-header, RST | x:040100 rst | - | us | 1
+	| ~client closed before a complete request|request read: Connection reset by peer
+	    | 0-5000
+	mid-USERID, RST | x:0401+$TP+7f000002+'us' rst | - | us | 1
+	| ~client closed before a complete request|request read: Connection reset by peer
+	    | 0-5000
+	whole request, then FIN before the reply
+	    | x:0401+$EP+7f000002+'u'+00 close | - | us | 0/1 | - | 0-5000
+	request and data, then FIN | x:0401+$EP+7f000002+'u'+00+'data' close | -
+	    | us | 0/1 | - | 0-5000
+	after the reply, FIN | x:0401+$EP+7f000002+'u'+00 read:8:5 close
+	    | 005a+$EP+7f000002 | us | 0 | both sides closed | 0-5000
+	mid-relay, FIN | x:0401+$EP+7f000002+'u'+00+'hello' read:13:5 close
+	    | 005a+$EP+7f000002+'hello' | us | 0
+	    | end: 5 bytes to client, 5 from client | 0-5000
+	mid-relay, RST | x:0401+$EP+7f000002+'u'+00+'hello' read:13:5 rst
+	    | 005a+$EP+7f000002+'hello' | us | 1
+	    | error: client: Connection reset by peer | 0-5000
+	BIND waiting for its peer, FIN
+	    | x:0402+$TP+7f000002+'u'+00 read:8:5 close
+	    | 005a+~[0-9a-f]{4}+7f000001 | us | 1
+	    | client left while BIND waited | 0-5000
+	BIND waiting for its peer, RST | x:0402+$TP+7f000002+'u'+00 read:8:5 rst
+	    | 005a+~[0-9a-f]{4}+7f000001 | us | 1
+	    | client left while BIND waited | 0-5000
+	BIND, nobody comes (-B 3) | x:0402+$TP+7f000002+'u'+00
+	    | 005a+~[0-9a-f]{4}+7f000001+005b+$TP+7f000002 | eof | 1
+	    | no connection to BIND port | 2800-8000
 	EOF
 }
 
-@test "a client that resets right after the reply, before any data: an error, exit 1" {
+# a client that resets right after the reply, before any data: an error, exit 1
+@test "a client that resets right after the reply, before any data: an error" {
 	# A reset before any data must end the session as an error, not be
 	# taken for an EOF and relayed to the destination as a FIN (exit 0,
 	# "both sides closed"): the first read after the reply sees it.
 	probe <<-'EOF'
-	after the reply, RST | x:0401+$EP+7f000002+'u'+00 read:8:5 rst | 005a+$EP+7f000002 | us | 1 | error: client: Connection reset by peer | 0-5000
-	whole request, then RST before the reply | x:0401+$EP+7f000002+'u'+00 rst | - | us | 1 | ~error: client: Connection reset by peer|client gone before the reply | 0-5000
+	after the reply, RST | x:0401+$EP+7f000002+'u'+00 read:8:5 rst
+	    | 005a+$EP+7f000002 | us | 1
+	    | error: client: Connection reset by peer | 0-5000
+	whole request, then RST before the reply
+	    | x:0401+$EP+7f000002+'u'+00 rst | - | us | 1
+	| ~error: client: Connection reset by peer|client gone before the reply
+	    | 0-5000
 	EOF
 }

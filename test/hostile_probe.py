@@ -4,7 +4,8 @@ systemd-socket-activate, and check every one of them.
 
 usage: hostile_probe.py --port PORT --log LOG [--jobs N] [--var NAME=HEX]... TABLE
 
-TABLE has one case a line, fields separated by " | ", "#" starts a comment:
+TABLE has one case a line, fields separated by " | ", "#" starts a comment;
+a line starting with "| " goes on with the case above:
 
   label | steps | reply | end | exit | reason | ms
 
@@ -346,10 +347,16 @@ def main():
     args = ap.parse_args()
     var = dict(v.split("=", 1) for v in args.var)
     cases = []
+    rows = []
     for ln in open(args.table):
         ln = ln.strip()
         if not ln or ln.startswith("#"):
             continue
+        if ln.startswith("| ") and rows:
+            rows[-1] += " " + ln		# a case continued
+        else:
+            rows.append(ln)
+    for ln in rows:
         f = [x.strip() for x in ln.split(" | ")]
         if len(f) != 7:
             sys.exit("bad table line (%d fields): %s" % (len(f), ln))

@@ -7,7 +7,6 @@
 # in lighttpd's log, is checked after each test).
 
 load test_helper
-load cgi_helper
 
 setup_file() {
 	local i out conf=$BATS_FILE_TMPDIR
@@ -26,15 +25,18 @@ setup_file() {
 	printf 'evil-big\nexit\n' >"$TESTDIR/big.txt"
 	ln -s /etc/passwd "$TESTDIR/link.txt"
 
-	# Five shells on five loopback addresses, so socks.conf can tell them apart.
+	# Five shells on five loopback addresses, so socks.conf can tell them
+	# apart.
 	for i in 1 2 3 4 5; do
-		inetd_server "127.0.0.$((i + 1))" "$PYTHON" "$RSHELL" --name "s$i"
+		inetd_server "127.0.0.$((i + 1))" "$PYTHON" "$RSHELL" \
+			--name "s$i"
 		export "SH$i=$SRV_PORT"
 	done
 	inetd_server 127.0.0.7 "$PYTHON" "$RSHELL" --name slow --pause 2
 	export SLOW=$SRV_PORT
 	# Anything that connects here is written down: HW4_ALLOW must stop it.
-	inetd_server 127.0.0.8 /bin/sh -c "echo connected >>$BATS_FILE_TMPDIR/hits"
+	inetd_server 127.0.0.8 /bin/sh \
+		-c "echo connected >>$BATS_FILE_TMPDIR/hits"
 	export HIT=$SRV_PORT
 
 	printf 'permit c 127.0.0.0/8\n' >"$conf/open.conf"
@@ -54,7 +56,8 @@ setup_file() {
 		inetd_server 127.0.0.1 "$PYTHON" "$FAKE_SOCKS" "$i"
 		export "FAKE_${i^^}=$SRV_PORT"
 	done
-	inetd_server 127.0.0.1 "$PYTHON" "$FAKE_SOCKS" record "$BATS_FILE_TMPDIR/requests"
+	inetd_server 127.0.0.1 "$PYTHON" "$FAKE_SOCKS" record \
+		"$BATS_FILE_TMPDIR/requests"
 	export FAKE_RECORD=$SRV_PORT
 	export DEAD_PORT=$(free_port)
 
@@ -105,17 +108,22 @@ connects() {
 	grep -c '<Command> :CONNECT' "$1" || true
 }
 
-@test "lighttpd runs hw4.cgi: five shells through socks4d, each column holds its commands (bold) and the exact output" {
+# lighttpd runs hw4.cgi: five shells through socks4d, each column holds its
+# commands (bold) and the exact output
+@test "lighttpd runs hw4.cgi: five shells through socks4d" {
 	local n before page=$BATS_TEST_TMPDIR/curl.html
 	before=$(connects "$SOCKS_LOG")
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" \
+		"$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")"
 	is_page "$page"
 	for n in 1 2 3 4 5; do
 		check_session page "$page" "$n"
-		grep -q "<h2>127.0.0.$((n + 1)):$(eval echo "\$SH$n")</h2>" "$page"
+		grep -q "<h2>127.0.0.$((n + 1)):$(eval echo "\$SH$n")</h2>" \
+			"$page"
 		grep -q "^<div class=\"meta\">via SOCKS 127.0.0.1:$SOCKS_PORT</div>" "$page"
 		grep -q "^<div class=\"meta\">test file t$n.txt</div>" "$page"
-		grep -q "^<script>st($n,\"running\",\"running\",-1)</script>$" "$page"
+		grep -q "^<script>st($n,\"running\",\"running\",-1)</script>$" \
+			"$page"
 		grep -q "^<script>st($n,\"closed\",\"closed\",[0-9]*)</script>$" "$page"
 	done
 	# The bold commands really are <b> elements, right after the prompt.
@@ -131,7 +139,9 @@ connects() {
 	for n in 2 3 4 5 6; do grep -q "<D_IP> :127.0.0.$n\$" "$SOCKS_LOG"; done
 }
 
-@test "the page streams: with a shell pausing 2 s between prompts, the first bytes arrive long before the end" {
+# the page streams: with a shell pausing 2 s between prompts, the first bytes
+# arrive long before the end
+@test "the page streams: with a shell pausing 2 s between prompts" {
 	local first end cmds
 	eval "$(arrival_times "$WEB/$CGI_NAME?h1=127.0.0.7&p1=$SLOW&f1=slow.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
 	echo "# arrival: first session chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
@@ -139,11 +149,14 @@ connects() {
 	# The banner comes before the first pause ends; each later prompt 2 s
 	# after the one before; the page ends after the last.  Buffered output
 	# would bring everything at the end.
-	awk -v f="$first" -v e="$end" -v c1="${cmds[0]}" -v c2="${cmds[1]}" -v c3="${cmds[2]}" \
+	awk -v f="$first" -v e="$end" -v c1="${cmds[0]}" -v c2="${cmds[1]}" \
+		-v c3="${cmds[2]}" \
 		'BEGIN { exit !(f >= 0 && f < 2.0 && e - f > 3.5 && c2 - c1 > 1.5 && c3 - c2 > 1.5) }'
 }
 
-@test "chromium loads the form: five rows of host, port, test file, SOCKS host and port, sent by GET to hw4.cgi" {
+# chromium loads the form: five rows of host, port, test file, SOCKS host and
+# port, sent by GET to hw4.cgi
+@test "chromium loads the form: five rows of host, port, test file" {
 	local k i dom=$BATS_TEST_TMPDIR/form.dom
 	chromium_dom "$WEB/form_get2.htm" >"$dom"
 	grep -q '<form method="GET" action="hw4.cgi">' "$dom"
@@ -153,37 +166,51 @@ connects() {
 	[ "$(grep -o '<input name=' "$dom" | wc -l)" -eq 25 ]
 }
 
-@test "chromium loads hw4.cgi: the DOM holds five columns with each session's commands and output (the scripts ran)" {
+# chromium loads hw4.cgi: the DOM holds five columns with each session's
+# commands and output (the scripts ran)
+@test "chromium loads hw4.cgi: the DOM holds five sessions' columns" {
 	local n dom=$BATS_TEST_TMPDIR/cgi.dom
 	chromium_dom "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT")" >"$dom"
 	for n in 1 2 3 4 5; do check_session dom "$dom" "$n"; done
-	grep -q 'id="s1" tabindex="0"><b>' "$dom" && die "pane 1 starts with a command, not the banner"
+	grep -q 'id="s1" tabindex="0"><b>' "$dom" &&
+		die "pane 1 starts with a command, not the banner"
 	grep -q 'id="s3" tabindex="0">\*\*\*\*' "$dom"
 	[ "$(grep -o 'data-state="closed"' "$dom" | wc -l)" -eq 5 ]
 }
 
-@test "firewall: socks.conf denies row 2's host; that column says rejected by SOCKS server, the other four complete" {
+# firewall: socks.conf denies row 2's host; that column says rejected by SOCKS
+# server, the other four complete
+@test "firewall: socks.conf denies row 2's host" {
 	local n page=$BATS_TEST_TMPDIR/fw.html
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$FW_PORT")"
+	curl -sSN -i --max-time 60 -o "$page" \
+		"$WEB/$CGI_NAME?$(query_five "$FW_PORT")"
 	is_page "$page"
-	[ "$(column page "$page" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
+	[ "$(column page "$page" 2 notes)" \
+		= "[rejected by SOCKS server (reply 91)]" ]
 	[ -z "$(column page "$page" 2 shell)" ]
 	for n in 1 3 4 5; do check_session page "$page" "$n"; done
 	grep -q '<D_IP> :127.0.0.3$' "$FW_LOG"
 }
 
-@test "hostile shell output: markup, invalid UTF-8 and 1 MiB without a newline are shown as text in a complete page" {
+# hostile shell output: markup, invalid UTF-8 and 1 MiB without a newline are
+# shown as text in a complete page
+@test "hostile shell output is shown as text in a complete page" {
 	local page=$BATS_TEST_TMPDIR/evil.html text=$BATS_TEST_TMPDIR/evil.txt
 	curl -sSN -i --max-time 60 -o "$page" \
 		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.3&p2=$SH2&f2=evil-small.txt"
 	is_page "$page"
-	# Nothing from the shell is markup: only the CGI's own chunks are scripts.
-	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' "$page" || die "matched, and should not have"
-	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page" || die "matched, and should not have"
-	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep -c '^<script>\(a\|st\)([12],"' "$page") + 1 )) ]
+	# Nothing from the shell is markup: only the CGI's own chunks are
+	# scripts.
+	! grep -q '<script>alert\|<img\|<!--\|</td></tr></table></script>' \
+		"$page" || die "matched, and should not have"
+	! LC_ALL=C grep -q '[^[:print:][:space:]]' "$page" ||
+		die "matched, and should not have"
+	[ "$(grep -o '<script' "$page" | wc -l)" -eq $(( $(grep \
+		-c '^<script>\(a\|st\)([12],"' "$page") + 1 )) ]
 	column page "$page" 1 text >"$text"
 	grep -qxF '<script>alert(1)</script>' "$text"
-	grep -qxF "<img src=x onerror=alert(2)> & \"quoted\" 'single' \\" "$text"
+	grep -qxF "<img src=x onerror=alert(2)> & \"quoted\" 'single' \\" \
+		"$text"
 	grep -qxF '</td></tr></table></script><!--' "$text"
 	grep -qxF "bad: $(printf '\uFFFD\uFFFD \uFFFD \uFFFD cut:\uFFFD') ok: café € 🐧 ctl: $(printf '\uFFFD\uFFFD\uFFFD')[31m$(printf '\uFFFD') end" "$text"
 	# The 1 MiB line, whole, then the prompt and the next command after it.
@@ -195,7 +222,9 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	[ "$(column page "$page" 2 notes)" = "[connection closed]" ]
 }
 
-@test "hostile shell output in chromium: the markup stays text, no element is created from it" {
+# hostile shell output in chromium: the markup stays text, no element is created
+# from it
+@test "hostile shell output in chromium: the markup stays text" {
 	local dom=$BATS_TEST_TMPDIR/evil.dom
 	chromium_dom "$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=evil-small.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT" >"$dom"
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$dom"
@@ -208,7 +237,9 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	grep -q 'data-state="closed"' "$dom"
 }
 
-@test "test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an unknown name are refused in their columns" {
+# test file names: ../../etc/passwd, /etc/passwd, .., a symlink out and an
+# unknown name are refused in their columns
+@test "test file names: ../../etc/passwd, /etc/passwd, .." {
 	local q page=$BATS_TEST_TMPDIR/names.html
 	curl -sSN -i --max-time 60 -o "$page" \
 		"$WEB/$CGI_NAME?h1=127.0.0.2&p1=$SH1&f1=../../etc/passwd&sh1=127.0.0.1&sp1=$SOCKS_PORT"
@@ -221,29 +252,42 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	cgi_clean
 	[ "$(column page "$CGI_OUT" 1 notes)" = '[refused test file name "../../etc/passwd": names only, no / or ..]' ]
 	[ "$(column page "$CGI_OUT" 2 notes)" = '[refused test file name "/etc/passwd": names only, no / or ..]' ]
-	[ "$(column page "$CGI_OUT" 3 notes)" = '[refused test file name "..": names only, no / or ..]' ]
-	column page "$CGI_OUT" 4 notes | grep -q '^\[cannot open test file "link.txt": '
-	[ "$(column page "$CGI_OUT" 5 notes)" = '[unknown test file "nosuch.txt"]' ]
-	! grep -q 'root:' "$CGI_OUT" "$page" || die "matched, and should not have"
+	[ "$(column page "$CGI_OUT" 3 notes)" \
+		= '[refused test file name "..": names only, no / or ..]' ]
+	column page "$CGI_OUT" 4 notes |
+		grep -q '^\[cannot open test file "link.txt": '
+	[ "$(column page "$CGI_OUT" 5 notes)" \
+		= '[unknown test file "nosuch.txt"]' ]
+	! grep -q 'root:' "$CGI_OUT" "$page" ||
+		die "matched, and should not have"
 }
 
-@test "malformed and oversize query strings: bad rows are left out, good rows still run, the page is whole (ASan+UBSan)" {
+# malformed and oversize query strings: bad rows are left out, good rows still
+# run, the page is whole (ASan+UBSan)
+@test "malformed and oversize query strings: bad rows are left out" {
 	local q long huge
 	long=$(printf 'a%.0s' $(seq 300))
 	huge=$("$PYTHON" -c 'print("h1=x&zz=" + "%41" * 33000 + "&" * 1000)')
-	for q in '' '%' '&&&==&' '=' 'h1' 'h1=' 'h1=%' 'h1=%4' 'h1=%G1&p1=1&f1=t1.txt' \
-		'h1=%00&p1=1&f1=t1.txt' 'h1=a%2' 'h6=x&p0=1&hh1=x&H1=x' 'p1=-1' 'p1=0x10&h1=a&f1=t' \
-		"h1=$long&p1=1&f1=t1.txt" "f1=$long&h1=a&p1=1" 'h1=a&p1=1&f1=t1.txt&sh1=b' \
-		'h1=%3Cscript%3E&p1=1&f1=t1.txt' "$huge" 'h1=a+b&p1=65536&f1=t1.txt'; do
+	for q in '' '%' '&&&==&' '=' 'h1' 'h1=' 'h1=%' 'h1=%4' \
+		'h1=%G1&p1=1&f1=t1.txt' \
+		'h1=%00&p1=1&f1=t1.txt' 'h1=a%2' 'h6=x&p0=1&hh1=x&H1=x' \
+		'p1=-1' 'p1=0x10&h1=a&f1=t' \
+		"h1=$long&p1=1&f1=t1.txt" "f1=$long&h1=a&p1=1" \
+		'h1=a&p1=1&f1=t1.txt&sh1=b' \
+		'h1=%3Cscript%3E&p1=1&f1=t1.txt' "$huge" \
+		'h1=a+b&p1=65536&f1=t1.txt'; do
 		run_cgi "$q"
 		cgi_clean || die "query '${q:0:80}'"
-		! grep -q 'id="s1"' "$CGI_OUT" || die "query '${q:0:80}' kept row 1"
+		! grep -q 'id="s1"' "$CGI_OUT" ||
+			die "query '${q:0:80}' kept row 1"
 	done
 	run_cgi 'h1=%3Cscript%3E&p1=1&f1=t1.txt'
 	grep -qx '<p class="err">Session 1 left out: a host name has a character hosts do not have.</p>' "$CGI_OUT"
 	# QUERY_STRING unset: the form.
-	env -u QUERY_STRING HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$BATS_TEST_TMPDIR/none.html"
-	grep -q '<form method="GET" action="hw4.cgi">' "$BATS_TEST_TMPDIR/none.html"
+	env -u QUERY_STRING HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" \
+		>"$BATS_TEST_TMPDIR/none.html"
+	grep -q '<form method="GET" action="hw4.cgi">' \
+		"$BATS_TEST_TMPDIR/none.html"
 	# Rows 1 and 3 are bad; rows 2 and 4 run as if they were alone.
 	run_cgi "h1=127.0.0.2&p1=99999&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=x%&p3=1&f3=t3.txt&h4=127.0.0.5&p4=$SH4&f4=t4.txt&sh4=127.0.0.1&sp4=$SOCKS_PORT&junk=%%%"
 	cgi_clean
@@ -257,7 +301,9 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	check_session page "$BATS_TEST_TMPDIR/long.html" 2
 }
 
-@test "broken SOCKS servers and dead ports: garbage, a cut reply, silence, refused (ASan+UBSan, 2 s deadline)" {
+# broken SOCKS servers and dead ports: garbage, a cut reply, silence, refused
+# (ASan+UBSan, 2 s deadline)
+@test "broken SOCKS servers and dead ports: garbage, a cut reply, silence" {
 	local q
 	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$FAKE_GARBAGE"
 	q+="&h2=127.0.0.2&p2=$SH1&f2=t1.txt&sh2=127.0.0.1&sp2=$FAKE_SHORT"
@@ -268,34 +314,45 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	run_cgi "$q" HW4_TIMEOUT=2
 	cgi_clean
 	(( SECONDS >= 1 && SECONDS <= 10 ))
-	[ "$(column page "$CGI_OUT" 1 notes)" = "[bad SOCKS reply (not a SOCKS4 server?)]" ]
-	[ "$(column page "$CGI_OUT" 2 notes)" = "[SOCKS server closed the connection without a reply]" ]
-	[ "$(column page "$CGI_OUT" 3 notes)" = "[timeout: nothing from the SOCKS server for 2 s]" ]
+	[ "$(column page "$CGI_OUT" 1 notes)" \
+		= "[bad SOCKS reply (not a SOCKS4 server?)]" ]
+	[ "$(column page "$CGI_OUT" 2 notes)" \
+		= "[SOCKS server closed the connection without a reply]" ]
+	[ "$(column page "$CGI_OUT" 3 notes)" \
+		= "[timeout: nothing from the SOCKS server for 2 s]" ]
 	[ "$(column page "$CGI_OUT" 4 notes)" = "[SOCKS server 127.0.0.1:$DEAD_PORT unreachable: Connection refused]" ]
-	[ "$(column page "$CGI_OUT" 5 notes)" = "[host 127.0.0.2:$DEAD_PORT unreachable: Connection refused]" ]
+	[ "$(column page "$CGI_OUT" 5 notes)" \
+		= \
+		"[host 127.0.0.2:$DEAD_PORT unreachable: Connection refused]" ]
 	! grep -q 'HTTP/1.0' "$CGI_OUT" || die "matched, and should not have"
 }
 
-@test "a shell that falls silent is dropped at the deadline; the page still closes" {
+# a shell that falls silent is dropped at the deadline; the page still closes
+@test "a shell that falls silent is dropped at the deadline" {
 	SECONDS=0
 	run_cgi "h1=127.0.0.1&p1=$FAKE_SILENT&f1=t1.txt&h2=127.0.0.2&p2=$SH1&f2=t1.txt" HW4_TIMEOUT=1
 	cgi_clean
 	(( SECONDS <= 5 ))
-	[ "$(column page "$CGI_OUT" 1 notes)" = "[timeout: nothing from the shell for 1 s]" ]
+	[ "$(column page "$CGI_OUT" 1 notes)" \
+		= "[timeout: nothing from the shell for 1 s]" ]
 	[ -z "$(column page "$CGI_OUT" 1 cmds)" ]
 	check_session page "$CGI_OUT" 2 t1.txt s1
 }
 
-@test "SOCKS4 when the host resolves here, SOCKS4a (0.0.0.1 and the name) when it does not" {
+# SOCKS4 when the host resolves here, SOCKS4a (0.0.0.1 and the name) when it
+# does not
+@test "SOCKS4 when the host resolves here, SOCKS4a" {
 	local port
 	rm -f "$BATS_FILE_TMPDIR/requests"
 	run_cgi "h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$FAKE_RECORD&h2=no-such-host.invalid&p2=7000&f2=t1.txt&sh2=127.0.0.1&sp2=$FAKE_RECORD"
 	cgi_clean
-	[ "$(column page "$CGI_OUT" 1 notes)" = "[rejected by SOCKS server (reply 91)]" ]
-	[ "$(column page "$CGI_OUT" 2 notes)" = "[rejected by SOCKS server (reply 91)]" ]
-	port=$(printf '%04x' "$SH1")
+	[ "$(column page "$CGI_OUT" 1 notes)" \
+		= "[rejected by SOCKS server (reply 91)]" ]
+	[ "$(column page "$CGI_OUT" 2 notes)" \
+		= "[rejected by SOCKS server (reply 91)]" ]
+	port=$(hex4 "$SH1")
 	grep -qx "0401${port}7f00000200" "$BATS_FILE_TMPDIR/requests"
-	grep -qx "04011b580000000100$(printf 'no-such-host.invalid' | od -An -tx1 | tr -d ' \n')00" \
+	grep -qx "04011b580000000100$(hex no-such-host.invalid)00" \
 		"$BATS_FILE_TMPDIR/requests"
 }
 
@@ -309,12 +366,15 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	[ "$(column page "$CGI_OUT" 1 cmds)" = "$(cat "$TESTDIR/evil.txt")" ]
 }
 
-@test "output budget (ASan+UBSan): five shells send 1 MiB of the widest escape each; HW4_MAX_OUTPUT=200000 bounds the page, every pane says where it was cut" {
+# output budget (ASan+UBSan): five shells send 1 MiB of the widest escape each;
+# HW4_MAX_OUTPUT=200000 bounds the page, every pane says where it was cut
+@test "output budget (ASan+UBSan): HW4_MAX_OUTPUT bounds the page" {
 	local n note sum=0
 	run_cgi "$(query_five "$SOCKS_PORT" wide.txt)" HW4_MAX_OUTPUT=200000
 	cgi_clean
 	echo "# page: $(stat -c %s "$CGI_OUT") bytes for 5 MiB of shell output" >&3
-	(( $(stat -c %s "$CGI_OUT") < 200000 + 30000 )) || die "page is $(stat -c %s "$CGI_OUT") bytes"
+	(( $(stat -c %s "$CGI_OUT") < 200000 + 30000 )) ||
+		die "page is $(stat -c %s "$CGI_OUT") bytes"
 	for n in 1 2 3 4 5; do
 		note=$(column page "$CGI_OUT" "$n" notes)
 		[[ $note =~ ^\[output\ truncated\ at\ ([0-9]+)\ bytes\ \(HW4_MAX_OUTPUT\ 200000\ for\ the\ page\)\]$ ]] ||
@@ -325,26 +385,34 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	# most 140 a pane): the budget, nearly all used and no more.
 	(( sum <= 200000 / 8 + 5 * 140 )) || die "shown $sum bytes"
 	(( sum > 190000 / 8 )) || die "shown $sum bytes"
-	[ "$(grep -c '^<script>st([1-5],"closed","closed: output truncated",[0-9]\+)</script>$' "$CGI_OUT")" -eq 5 ]
+	local cut='^<script>st([1-5],"closed","closed: output truncated",'
+	[ "$(grep -c "$cut"'[0-9]\+)</script>$' "$CGI_OUT")" -eq 5 ]
 	[ "$(finals "$CGI_OUT")" -eq 5 ]
 }
 
-@test "output budget through lighttpd: five 1 MiB lines against the default 4 MiB; the page stays under it and every pane ends" {
+# output budget through lighttpd: five 1 MiB lines against the default 4 MiB;
+# the page stays under it and every pane ends
+@test "output budget through lighttpd: the page stays under the default" {
 	local page=$BATS_TEST_TMPDIR/big.html
-	curl -sSN -i --max-time 60 -o "$page" "$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT" big.txt)"
+	curl -sSN -i --max-time 60 -o "$page" \
+		"$WEB/$CGI_NAME?$(query_five "$SOCKS_PORT" big.txt)"
 	is_page "$page"
 	echo "# page: $(stat -c %s "$page") bytes" >&3
-	(( $(stat -c %s "$page") < 4 * 1048576 + 65536 )) || die "page is $(stat -c %s "$page") bytes"
+	(( $(stat -c %s "$page") < 4 * 1048576 + 65536 )) ||
+		die "page is $(stat -c %s "$page") bytes"
 	grep -q '^<script>a([1-5],"<div class=.err.>\[output truncated at [0-9]* bytes (HW4_MAX_OUTPUT 4194304 for the page)\]' "$page"
 	[ "$(finals "$page")" -eq 5 ]
 }
 
-@test "HW4_ALLOW unset or empty: direct rows are refused in their panes and nothing is connected to; SOCKS rows run" {
+# HW4_ALLOW unset or empty: direct rows are refused in their panes and nothing
+# is connected to; SOCKS rows run
+@test "HW4_ALLOW unset or empty: direct rows refused, SOCKS rows run" {
 	local q page=$BATS_TEST_TMPDIR/noallow.html
 	local why='[direct connection refused: HW4_ALLOW is not set, so only rows with a SOCKS server run]'
 	rm -f "$BATS_FILE_TMPDIR/hits"
 	q="h1=127.0.0.8&p1=$HIT&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&sh2=127.0.0.1&sp2=$SOCKS_PORT"
-	env -u HW4_ALLOW QUERY_STRING="$q" HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" >"$page"
+	env -u HW4_ALLOW QUERY_STRING="$q" HW4_TEST_DIR="$TESTDIR" "$CGI_SAN" \
+		>"$page"
 	is_page "$page"
 	[ "$(column page "$page" 1 notes)" = "$why" ]
 	grep -q '^<script>st(1,"error","error: direct connection refused: HW4_ALLOW is not set' "$page"
@@ -364,7 +432,9 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected"
 }
 
-@test "HW4_ALLOW: CIDRs and ports decide direct rows, on the address connected to; a list it cannot read refuses them all" {
+# HW4_ALLOW: CIDRs and ports decide direct rows, on the address connected to; a
+# list it cannot read refuses them all
+@test "HW4_ALLOW: CIDRs and ports decide direct rows" {
 	local q a
 	rm -f "$BATS_FILE_TMPDIR/hits"
 	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&h2=127.0.0.3&p2=$SH2&f2=t2.txt&h3=127.0.0.8&p3=$HIT&f3=t3.txt&h4=localhost&p4=$HIT&f4=t4.txt"
@@ -380,24 +450,34 @@ sys.exit(open(sys.argv[1], encoding="utf-8").read().split("\n").count(big) != 1)
 	check_session page "$CGI_OUT" 1
 	check_session page "$CGI_OUT" 2
 	[ "$(column page "$CGI_OUT" 3 notes)" = "[direct connection to 127.0.0.8:$HIT refused: not in HW4_ALLOW]" ]
-	for a in 127.0.0.0/33 127.0.0.1:0 "127.0.0.1:9-8" localhost 127.0.0.1/8x "127.0.0.1:" 127.0.0.1:65536 \
-		"/8" "127.0.0.1:-5" "$(printf '127.0.0.1/32 %.0s' $(seq 70))"; do
+	for a in 127.0.0.0/33 127.0.0.1:0 "127.0.0.1:9-8" localhost \
+		127.0.0.1/8x "127.0.0.1:" 127.0.0.1:65536 \
+		"/8" "127.0.0.1:-5" "$(printf '127.0.0.1/32 %.0s' $(seq 70))"; \
+		do
 		run_cgi "$q" HW4_ALLOW="127.0.0.0/8 $a"
 		cgi_clean
 		[ "$(column page "$CGI_OUT" 1 notes)" = "[direct connection refused: HW4_ALLOW cannot be read, so only rows with a SOCKS server run]" ] ||
 			die "HW4_ALLOW '127.0.0.0/8 ${a:0:40}': $(column page "$CGI_OUT" 1 notes)"
 	done
-	[ ! -e "$BATS_FILE_TMPDIR/hits" ] || die "a direct row connected where HW4_ALLOW does not reach"
+	[ ! -e "$BATS_FILE_TMPDIR/hits" ] ||
+		die "a direct row connected where HW4_ALLOW does not reach"
 }
 
-@test "a page cut off while its sessions run (the CGI killed): chromium ends every unfinished pane in an error" {
-	local out=$BATS_TEST_TMPDIR/cut.out page=$BATS_TEST_TMPDIR/cut.html dom=$BATS_TEST_TMPDIR/cut.dom pid tries=400
+# a page cut off while its sessions run (the CGI killed): chromium ends every
+# unfinished pane in an error
+@test "a page cut off while its sessions run (the CGI killed)" {
+	local out=$BATS_TEST_TMPDIR/cut.out page=$BATS_TEST_TMPDIR/cut.html \
+		dom=$BATS_TEST_TMPDIR/cut.dom pid tries=400
 	env QUERY_STRING="h1=127.0.0.1&p1=$FAKE_SILENT&f1=t1.txt&h2=127.0.0.2&p2=$SH1&f2=t1.txt" \
-		HW4_TEST_DIR="$TESTDIR" HW4_ALLOW=127.0.0.0/8 HW4_TIMEOUT=60 "$CGI" >"$out" 2>/dev/null 3>&- &
+		HW4_TEST_DIR="$TESTDIR" HW4_ALLOW=127.0.0.0/8 HW4_TIMEOUT=60 \
+		"$CGI" >"$out" 2>/dev/null 3>&- &
 	pid=$!
 	# Pane 1 is running (its shell says nothing) and pane 2 has ended.
-	until grep -q '^<script>st(1,"running"' "$out" && grep -q '^<script>st(2,"closed"' "$out"; do
-		(( tries-- > 0 )) || { kill_pids "$pid"; die "the CGI did not get there: $(tail -3 "$out")"; }
+	until grep -q '^<script>st(1,"running"' "$out" &&
+		grep -q '^<script>st(2,"closed"' "$out"; do
+		(( tries-- > 0 )) ||
+			{ kill_pids "$pid"; die \
+			"the CGI did not get there: $(tail -3 "$out")"; }
 		sleep 0.05
 	done
 	kill -KILL "$pid"

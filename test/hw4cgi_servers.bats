@@ -9,7 +9,6 @@
 # started by PID.
 
 load test_helper
-load cgi_helper
 
 setup_file() {
 	local out
@@ -21,19 +20,15 @@ setup_file() {
 	chmod 755 "$SRV"
 	echo "$SRV" >"$BATS_FILE_TMPDIR/srv"
 	export SRV
-	out=$(make -s -C "$CGI_DIR" install cgidir="$SRV/cgi" 2>&1) || die "$out"
+	out=$(make -s -C "$CGI_DIR" install cgidir="$SRV/cgi" 2>&1) ||
+		die "$out"
 	mkdir -p "$SRV/www"
 
 	inetd_server 127.0.0.2 "$PYTHON" "$RSHELL" --name s1
 	export SH1=$SRV_PORT
 	inetd_server 127.0.0.3 "$PYTHON" "$RSHELL" --name slow --pause 1
 	export SLOW=$SRV_PORT
-	printf 'permit c 127.0.0.0/8\n' >"$BATS_FILE_TMPDIR/open.conf"
-	SOCKS_LOG=$BATS_FILE_TMPDIR/socks4d.log
-	start_socks4d "$BATS_FILE_TMPDIR/open.conf"
-	echo "$SOCKS_PID" >>"$BATS_FILE_TMPDIR/pids"
-	export SOCKS_PORT
-	SOCKS_PID=
+	start_open_socks4d
 }
 
 teardown_file() {
@@ -50,8 +45,9 @@ snippet() {
 	sed "s|/usr/local/lib/cgi-bin/socks4d|$SRV/cgi|g" "$CGI_DIR/$1"
 }
 
-# serve NAME CMD...: start a server (its PID kept for teardown), wait for it.
-serve() {
+# start_server NAME CMD...: start a server (its PID kept for teardown), wait for
+# it.
+start_server() {
 	local name=$1; shift
 	"$@" >>"$SRV/$name.out" 2>&1 3>&- &
 	SERVER_PIDS+=" $!"
@@ -66,19 +62,23 @@ fetch_all() {
 	curl -sS -i --max-time 30 -o "$t/form.html" "$base/socks4d/hw4.cgi"
 	is_page "$t/form.html"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/form.html"
-	# The test files beside the installed CGI, found through SCRIPT_FILENAME.
-	for f in 1 2 3 4 5; do grep -qx "<option value=\"t$f.txt\">" "$t/form.html"; done
+	# The test files beside the installed CGI, found through
+	# SCRIPT_FILENAME.
+	for f in 1 2 3 4 5; do grep -qx "<option value=\"t$f.txt\">" \
+		"$t/form.html"; done
 	# The directory itself leads to the form.
 	curl -sS -L --max-time 30 -o "$t/index.html" "$base/socks4d/"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/index.html"
-	curl -sS --fail --max-time 30 -D "$t/static.head" -o "$t/static.html" "$base/socks4d/form_get2.htm"
+	curl -sS --fail --max-time 30 -D "$t/static.head" -o "$t/static.html" \
+		"$base/socks4d/form_get2.htm"
 	grep -qi '^Content-Type: text/html' "$t/static.head"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/static.html"
 
 	curl -sSN -i --max-time 60 -o "$t/page.html" \
 		"$base/socks4d/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.2&p2=$SH1&f2=t2.txt"
 	is_page "$t/page.html"
-	[ "$(column page "$t/page.html" 1 cmds)" = "$(cat "$CGI_DIR/test_case/t1.txt")" ]
+	[ "$(column page "$t/page.html" 1 cmds)" \
+		= "$(cat "$CGI_DIR/test_case/t1.txt")" ]
 	[ "$(column page "$t/page.html" 1 notes)" = "[connection closed]" ]
 	[ "$(column page "$t/page.html" 2 notes)" = "[direct connection refused: HW4_ALLOW is not set, so only rows with a SOCKS server run]" ]
 
@@ -90,10 +90,14 @@ fetch_all() {
 	echo "# arrival: first chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
 	[ "${#cmds[@]}" -eq 4 ]
 	[ "${2:-}" = buffered ] ||
-		awk -v f="$first" -v e="$end" 'BEGIN { exit !(f >= 0 && e - f > 2.5) }' || die "first $first end $end"
+		awk -v f="$first" -v e="$end" \
+		'BEGIN { exit !(f >= 0 && e - f > 2.5) }' ||
+		die "first $first end $end"
 }
 
-@test "lighttpd: the conf-available snippet serves the form and a streamed result page" {
+# lighttpd: the conf-available snippet serves the form and a streamed result
+# page
+@test "lighttpd: the conf-available snippet serves the form and a result" {
 	PORT=$(free_port)
 	snippet lighttpd-socks4d.conf >"$SRV/50-socks4d.conf"
 	{
@@ -102,19 +106,24 @@ fetch_all() {
 		echo "server.port = $PORT"
 		echo "server.pid-file = \"$SRV/lighttpd.pid\""
 		echo "server.errorlog = \"$SRV/lighttpd.err\""
-		# As Debian's lighttpd.conf has them, and its mod_cgi enabled too.
+		# As Debian's lighttpd.conf has them, and its mod_cgi enabled
+		# too.
 		echo 'server.modules = ( "mod_indexfile", "mod_access", "mod_alias", "mod_redirect" )'
 		echo 'mimetype.assign = ( ".htm" => "text/html; charset=utf-8", ".txt" => "text/plain" )'
 		[ ! -f /etc/lighttpd/conf-available/10-cgi.conf ] ||
-			echo 'include "/etc/lighttpd/conf-available/10-cgi.conf"'
+			echo \
+			'include "/etc/lighttpd/conf-available/10-cgi.conf"'
 		echo "include \"$SRV/50-socks4d.conf\""
 	} >"$SRV/lighttpd.conf"
-	lighttpd -tt -f "$SRV/lighttpd.conf" || die "lighttpd rejects the configuration"
-	serve lighttpd lighttpd -D -f "$SRV/lighttpd.conf"
+	lighttpd -tt -f "$SRV/lighttpd.conf" ||
+		die "lighttpd rejects the configuration"
+	start_server lighttpd lighttpd -D -f "$SRV/lighttpd.conf"
 	fetch_all "http://127.0.0.1:$PORT"
 }
 
-@test "Apache with mod_cgid: the conf-available snippet (ScriptAliasMatch) serves the form and a streamed result page" {
+# Apache with mod_cgid: the conf-available snippet (ScriptAliasMatch) serves the
+# form and a streamed result page
+@test "Apache with mod_cgid: the conf-available snippet" {
 	local m=/usr/lib/apache2/modules mod
 	PORT=$(free_port)
 	snippet apache-socks4d.conf >"$SRV/socks4d-apache.conf"
@@ -134,22 +143,28 @@ fetch_all() {
 		echo "AddDefaultCharset utf-8"
 		echo "DocumentRoot \"$SRV/www\""
 		# Apache started as root serves as another user.
-		if [ "$(id -u)" = 0 ]; then echo "User nobody"; echo "Group nogroup"; fi
+		if [ "$(id -u)" = 0 ]; then echo "User nobody"; echo \
+			"Group nogroup"; fi
 		echo "Include \"$SRV/socks4d-apache.conf\""
 	} >"$SRV/apache.conf"
-	apache2 -t -f "$SRV/apache.conf" 2>&1 | grep -q 'Syntax OK' || die "$(apache2 -t -f "$SRV/apache.conf" 2>&1)"
-	serve apache apache2 -f "$SRV/apache.conf" -DFOREGROUND
+	apache2 -t -f "$SRV/apache.conf" 2>&1 | grep -q 'Syntax OK' ||
+		die "$(apache2 -t -f "$SRV/apache.conf" 2>&1)"
+	start_server apache apache2 -f "$SRV/apache.conf" -DFOREGROUND
 	fetch_all "http://127.0.0.1:$PORT"
 }
 
 # fcgiwrap 1.1.0 hands the page on in libfcgi's 8 KiB blocks, not as the
 # CGI flushes (gnosek/fcgiwrap issue 36): the page is whole, not live.
-@test "nginx with fcgiwrap: the snippet serves the form and a result page (in 8 KiB blocks)" {
+# nginx with fcgiwrap: the snippet serves the form and a result page (in 8 KiB
+# blocks)
+@test "nginx with fcgiwrap: the snippet serves the form and a result page" {
 	PORT=$(free_port)
-	snippet nginx-socks4d.conf | sed -e "s|unix:/run/fcgiwrap.socket|unix:$SRV/fcgiwrap.sock|" \
+	snippet nginx-socks4d.conf |
+		sed -e "s|unix:/run/fcgiwrap.socket|unix:$SRV/fcgiwrap.sock|" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" >"$SRV/socks4d-nginx.conf"
 	rm -f "$SRV/fcgiwrap.sock"
-	fcgiwrap -c 1 -s "unix:$SRV/fcgiwrap.sock" </dev/null >>"$SRV/fcgiwrap.out" 2>&1 3>&- &
+	fcgiwrap -c 1 -s "unix:$SRV/fcgiwrap.sock" </dev/null \
+		>>"$SRV/fcgiwrap.out" 2>&1 3>&- &
 	SERVER_PIDS+=" $!"
 	mkdir -p "$SRV/nginx"
 	cat >"$SRV/nginx.conf" <<CONF
@@ -173,7 +188,9 @@ http {
 	}
 }
 CONF
-	nginx -t -p "$SRV/nginx" -e "$SRV/nginx.err" -c "$SRV/nginx.conf" 2>"$SRV/nginx.t" || die "$(cat "$SRV/nginx.t")"
-	serve nginx nginx -p "$SRV/nginx" -e "$SRV/nginx.err" -c "$SRV/nginx.conf"
+	nginx -t -p "$SRV/nginx" -e "$SRV/nginx.err" -c "$SRV/nginx.conf" \
+		2>"$SRV/nginx.t" || die "$(cat "$SRV/nginx.t")"
+	start_server nginx nginx -p "$SRV/nginx" -e "$SRV/nginx.err" \
+		-c "$SRV/nginx.conf"
 	fetch_all "http://127.0.0.1:$PORT" buffered
 }

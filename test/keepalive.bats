@@ -15,7 +15,8 @@ setup_file() {
 	export NS_A=s4dka-a-$$ NS_B=s4dka-b-$$ VETH_A=s4dka$$a VETH_B=s4dka$$b
 	ip netns add "$NS_A"
 	ip netns add "$NS_B"
-	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B"
+	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" \
+		netns "$NS_B"
 	ip -n "$NS_A" addr add 10.213.7.1/30 dev "$VETH_A"
 	ip -n "$NS_B" addr add 10.213.7.2/30 dev "$VETH_B"
 	for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
@@ -57,16 +58,22 @@ print("ended after %d ms" % ((time.monotonic() - t0) * 1000), flush=True)
 PY
 )
 
-@test "a destination that vanishes mid-session ends the relay within the keepalive budget (-K 2)" {
+# a destination that vanishes mid-session ends the relay within the keepalive
+# budget (-K 2)
+@test "a destination that vanishes mid-session ends the relay (-K 2)" {
 	local d=$BATS_FILE_TMPDIR port ms
 	port=$(free_port)
-	# Each started directly (ip netns exec execs), so that $! is the process.
-	ip netns exec "$NS_B" "$PYTHON" "$BATS_TEST_DIRNAME/peer.py" echo 10.213.7.2 "$port" \
-		--ready "$d/peer.ready" </dev/null >/dev/null 2>"$d/peer.log" 3>&- &
+	# Each started directly (ip netns exec execs), so that $! is the
+	# process.
+	ip netns exec "$NS_B" "$PYTHON" "$BATS_TEST_DIRNAME/peer.py" echo \
+		10.213.7.2 "$port" \
+		--ready "$d/peer.ready" </dev/null >/dev/null 2>"$d/peer.log" \
+		3>&- &
 	PEER_PID=$!
 	wait_for_log "$d/peer.ready" . 10
 	SOCKS_PORT=$(free_port)
-	ip netns exec "$NS_A" systemd-socket-activate -a --inetd -l "127.0.0.1:$SOCKS_PORT" \
+	ip netns exec "$NS_A" systemd-socket-activate -a --inetd \
+		-l "127.0.0.1:$SOCKS_PORT" \
 		"$SOCKS4D" -c "$d/socks.conf" -K 2 2>"$d/socks4d.log" 3>&- &
 	SOCKS_PID=$!
 	local tries=100
@@ -74,7 +81,8 @@ PY
 		(( tries-- > 0 )) || die "socks4d does not listen in $NS_A"
 		sleep 0.1
 	done
-	ip netns exec "$NS_A" "$PYTHON" -c "$CLIENT" "$SOCKS_PORT" "$port" "$d/gone" \
+	ip netns exec "$NS_A" "$PYTHON" -c "$CLIENT" "$SOCKS_PORT" "$port" \
+		"$d/gone" \
 		</dev/null >"$d/client.out" 2>&1 3>&- &
 	CLIENT_PID=$!
 	wait_for_log "$d/client.out" '^relaying$' 20
@@ -85,7 +93,9 @@ PY
 	CLIENT_PID=
 	ms=$(sed -n 's/^ended after \([0-9]*\) ms$/\1/p' "$d/client.out")
 	[ -n "$ms" ] || die "client: $(cat "$d/client.out")"
-	# idle 2 s, then probes for as long again: 4 s, with room for a busy machine
+	# idle 2 s, then probes for as long again: 4 s, with room for a busy
+	# machine
 	(( ms < 9000 )) || die "the relay ended only after $ms ms"
-	grep -qE 'end: .* error: destination: ' "$d/socks4d.log" || die "log: $(cat "$d/socks4d.log")"
+	grep -qE 'end: .* error: destination: ' "$d/socks4d.log" ||
+		die "log: $(cat "$d/socks4d.log")"
 }

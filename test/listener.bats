@@ -43,8 +43,10 @@ teardown() {
 	fi
 	exec 6>&- 2>/dev/null
 	[ -z "${SESSION_PID:-}" ] || kill_pids "$SESSION_PID"
-	[ -z "${UNIT:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" remove "$SD_PID" "$UNIT"
-	[ -z "${SD_STARTED:-}" ] || "$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
+	[ -z "${UNIT:-}" ] ||
+		"$BATS_TEST_DIRNAME/private_systemd.sh" remove "$SD_PID" "$UNIT"
+	[ -z "${SD_STARTED:-}" ] ||
+		"$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
 }
@@ -61,7 +63,8 @@ start_listener() {
 # stop_listener: SIGTERM, and SIGKILL for a listener that hangs on to it.
 stop_listener() {
 	kill -TERM "$L_PID" 2>/dev/null
-	timeout 20 tail --pid="$L_PID" -f /dev/null || kill -KILL "$L_PID" 2>/dev/null
+	timeout 20 tail --pid="$L_PID" -f /dev/null ||
+		kill -KILL "$L_PID" 2>/dev/null
 	wait "$L_PID" 2>/dev/null
 	L_PID=
 	return 0
@@ -76,19 +79,9 @@ no_crash_logged() {
 curl_page() {
 	local port=$1
 	shift
-	run -0 curl -sS --fail --max-time 20 "$@" --socks4a "127.0.0.1:$port" "http://localhost:$HTTP_PORT/"
+	run -0 curl -sS --fail --max-time 20 "$@" --socks4a "127.0.0.1:$port" \
+		"http://localhost:$HTTP_PORT/"
 	[ "$output" = "$MARKER" ] || die "not the page: $output"
-}
-
-# children PID: the PIDs of PID's children, once there are N of them.
-children() {
-	local tries=200 kids
-	while (( tries-- > 0 )); do
-		kids=$(pgrep -P "$1" | sort)
-		[ "$(grep -c . <<<"$kids")" -ge "$2" ] && { echo "$kids"; return 0; }
-		sleep 0.05
-	done
-	die "$1 has not $2 children: $kids"
 }
 
 # start_session: listener_client.py's session, one CONNECT to the echo
@@ -97,28 +90,36 @@ start_session() {
 	local in=$BATS_TEST_TMPDIR/session.in
 	SESSION_OUT=$BATS_TEST_TMPDIR/session.out
 	mkfifo "$in"
-	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" "$ECHO_PORT" \
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" session "$L_PORT" \
+		"$ECHO_PORT" \
 		<"$in" >"$SESSION_OUT" 2>&1 3>&- &
 	SESSION_PID=$!
 	exec 6>"$in"
 	wait_for_log "$SESSION_OUT" '^reply ' 20
-	grep -qx 'reply 90' "$SESSION_OUT" || die "session: $(cat "$SESSION_OUT")"
+	grep -qx 'reply 90' "$SESSION_OUT" ||
+		die "session: $(cat "$SESSION_OUT")"
 }
 
 caps() {
-	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" caps "$L_PORT" "$ECHO_PORT" "$@"
+	"$PYTHON" "$BATS_TEST_DIRNAME/listener_client.py" caps "$L_PORT" \
+		"$ECHO_PORT" "$@"
 }
 
-@test "listener: curl --socks4a through socks4d -l, a session of its own per client, records on stderr" {
+# listener: curl --socks4a through socks4d -l, a session of its own per client,
+# records on stderr
+@test "listener: curl --socks4a through socks4d -l" {
 	start_listener
 	local c1 c2 p1 p2
 	c1=$(client_port)
 	curl_page "$L_PORT" --local-port "$c1"
 	c2=$(client_port)
 	curl_page "$L_PORT" --local-port "$c2"
-	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c1: $(cat "$L_LOG")"
-	record_of "$c1" "$L_LOG" | grep -qx '<D_NAME> :localhost' || die "no D_NAME for $c1"
-	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no Accept record for $c2"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' ||
+		die "no Accept record for $c1: $(cat "$L_LOG")"
+	record_of "$c1" "$L_LOG" | grep -qx '<D_NAME> :localhost' ||
+		die "no D_NAME for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' ||
+		die "no Accept record for $c2"
 	# two end lines, from two children, neither of them the listener
 	wait_for_log "$L_LOG" ': end: .*both sides closed'
 	run -0 grep -c ': end: .*both sides closed' "$L_LOG"
@@ -130,11 +131,13 @@ caps() {
 	[ "$p2" != "$L_PID" ] || die "the listener served a client itself"
 }
 
-@test "listener: started as root, it binds, then the listener and its sessions run as nobody" {
+# listener: started as root, it binds, then the listener and its sessions run as
+# nobody
+@test "listener: started as root, it binds, then runs as nobody" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	start_listener
 	exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
-	kid=$(children "$L_PID" 1)
+	kid=$(wait_children "$L_PID" 1)
 	run -0 ps -o uid= -p "$L_PID"
 	[ "${output// /}" = 65534 ] || die "listener runs as uid $output"
 	run -0 ps -o uid= -p "$kid"
@@ -142,12 +145,15 @@ caps() {
 	exec 5>&-
 }
 
-@test "listener: started as root with a socks.conf its sessions cannot read, it says so at once" {
+# listener: started as root with a socks.conf its sessions cannot read, it says
+# so at once
+@test "listener: started as root with a socks.conf its sessions cannot read" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	chmod 600 "$CONF"
 	start_listener
 	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: $CONF: Permission denied: every request will be rejected until uid 65534 can read it$"
-	run ! curl -sS --max-time 10 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	run ! curl -sS --max-time 10 --socks4a "127.0.0.1:$L_PORT" \
+		"http://localhost:$HTTP_PORT/"
 	chmod 644 "$CONF"
 	curl_page "$L_PORT"
 }
@@ -157,23 +163,30 @@ caps() {
 	local p6 c
 	p6=$(free_port)
 	start_listener -l "[::1]:$p6"
-	grep -q "listening on 127.0.0.1:$L_PORT \[::1\]:$p6;" "$L_LOG" || die "$(cat "$L_LOG")"
-	run -0 curl -sS --fail --max-time 20 --socks4a "[::1]:$p6" "http://localhost:$HTTP_PORT/"
+	grep -q "listening on 127.0.0.1:$L_PORT \[::1\]:$p6;" "$L_LOG" ||
+		die "$(cat "$L_LOG")"
+	run -0 curl -sS --fail --max-time 20 --socks4a "[::1]:$p6" \
+		"http://localhost:$HTTP_PORT/"
 	[ "$output" = "$MARKER" ] || die "not the page through [::1]: $output"
 	wait_for_log "$L_LOG" '^<S_IP> :::1$'
 	curl_page "$L_PORT"
 }
 
-@test "listener: -s caps the sessions from one address: the one over it is closed at once, others are served, a freed slot is reused" {
+# listener: -s caps the sessions from one address: the one over it is closed at
+# once, others are served, a freed slot is reused
+@test "listener: -s caps the sessions from one address" {
 	start_listener -s 3
 	run -0 caps 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.3
 	echo "$output"
 	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "first: ${lines[0]}"
 	[ "${lines[1]}" = "1 127.0.0.1 90" ] || die "second: ${lines[1]}"
 	[ "${lines[2]}" = "2 127.0.0.1 90" ] || die "third: ${lines[2]}"
-	[ "${lines[3]}" = "3 127.0.0.1 closed" ] || die "fourth, over the cap: ${lines[3]}"
-	[ "${lines[4]}" = "4 127.0.0.3 90" ] || die "another address: ${lines[4]}"
-	[[ ${lines[5]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[5]}"
+	[ "${lines[3]}" = "3 127.0.0.1 closed" ] ||
+		die "fourth, over the cap: ${lines[3]}"
+	[ "${lines[4]}" = "4 127.0.0.3 90" ] ||
+		die "another address: ${lines[4]}"
+	[[ ${lines[5]} == "reuse "*" 90" ]] ||
+		die "no slot free after a session ended: ${lines[5]}"
 	grep -q "closed a client from 127.0.0.1:[0-9]* at once: 3 sessions from its address, limit 3" "$L_LOG" ||
 		die "no log line: $(cat "$L_LOG")"
 }
@@ -185,70 +198,91 @@ caps() {
 	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "${lines[0]}"
 	[ "${lines[1]}" = "1 127.0.0.3 90" ] || die "${lines[1]}"
 	[ "${lines[2]}" = "2 127.0.0.4 90" ] || die "${lines[2]}"
-	[ "${lines[3]}" = "3 127.0.0.5 closed" ] || die "over the cap: ${lines[3]}"
-	[[ ${lines[4]} == "reuse "*" 90" ]] || die "no slot free after a session ended: ${lines[4]}"
+	[ "${lines[3]}" = "3 127.0.0.5 closed" ] ||
+		die "over the cap: ${lines[3]}"
+	[[ ${lines[4]} == "reuse "*" 90" ]] ||
+		die "no slot free after a session ended: ${lines[4]}"
 	grep -q "closed a client from 127.0.0.5:[0-9]* at once: 3 sessions in all, limit 3" "$L_LOG" ||
 		die "no log line: $(cat "$L_LOG")"
 }
 
-@test "listener: a session killed by SIGSEGV or SIGKILL is logged, and the listener serves on" {
+# listener: a session killed by SIGSEGV or SIGKILL is logged, and the listener
+# serves on
+@test "listener: a session killed by SIGSEGV or SIGKILL is logged" {
 	# the sanitizer build would catch the SIGSEGV itself
 	ASAN_OPTIONS=handle_segv=0 start_listener
 	local sig kid
 	for sig in SEGV KILL; do
 		exec 5<>"/dev/tcp/127.0.0.1/$L_PORT"
-		kid=$(children "$L_PID" 1)
+		kid=$(wait_children "$L_PID" 1)
 		kill -"$sig" "$kid"
-		wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: session $kid ended by signal "
+		wait_for_log "$L_LOG" \
+			"^socks4d\[$L_PID\]: session $kid ended by signal "
 		exec 5>&-
 		kill -0 "$L_PID" || die "the listener died with its child"
 		curl_page "$L_PORT"
 	done
-	grep -q "session [0-9]* ended by signal 11 " "$L_LOG" || die "SIGSEGV not logged: $(cat "$L_LOG")"
-	grep -q "session [0-9]* ended by signal 9 " "$L_LOG" || die "SIGKILL not logged"
+	grep -q "session [0-9]* ended by signal 11 " "$L_LOG" ||
+		die "SIGSEGV not logged: $(cat "$L_LOG")"
+	grep -q "session [0-9]* ended by signal 9 " "$L_LOG" ||
+		die "SIGKILL not logged"
 	sed -i '/ended by signal/d' "$L_LOG"	# expected here
 }
 
-@test "listener: SIGTERM stops accepting; a session in progress ends on its own, then exit 0" {
+# listener: SIGTERM stops accepting; a session in progress ends on its own, then
+# exit 0
+@test "listener: SIGTERM stops accepting" {
 	start_listener -g 60
 	start_session
 	kill -TERM "$L_PID"
-	wait_for_log "$L_LOG" "stopping: no new clients; 1 sessions have 60 s to end"
-	run ! curl -sS --max-time 5 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
-	[[ $output == *"refused"* || $output == *"Couldn't connect"* || $output == *"Failed to connect"* ]] ||
+	wait_for_log "$L_LOG" \
+		"stopping: no new clients; 1 sessions have 60 s to end"
+	run ! curl -sS --max-time 5 --socks4a "127.0.0.1:$L_PORT" \
+		"http://localhost:$HTTP_PORT/"
+	[[ $output == *"refused"* || $output == *"Couldn't connect"* ||
+		$output == *"Failed to connect"* ]] ||
 		die "a new client was not refused: $output"
 	echo "still here" >&6
 	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
-	grep -qx 'still here' "$SESSION_OUT" || die "the session in progress broke: $(cat "$SESSION_OUT")"
+	grep -qx 'still here' "$SESSION_OUT" ||
+		die "the session in progress broke: $(cat "$SESSION_OUT")"
 	local t0=$SECONDS
 	exec 6>&-
 	wait "$L_PID"
 	status=$?
 	L_PID=
 	[ "$status" = 0 ] || die "exit status $status"
-	(( SECONDS - t0 < 30 )) || die "waited for the deadline, not for the session"
+	(( SECONDS - t0 < 30 )) ||
+		die "waited for the deadline, not for the session"
 	grep -q "stopped: every session ended" "$L_LOG" || die "$(cat "$L_LOG")"
 }
 
-@test "listener: SIGTERM: a session still running at the -g deadline is killed, then exit 0" {
+# listener: SIGTERM: a session still running at the -g deadline is killed, then
+# exit 0
+@test "listener: SIGTERM: a session left at the -g deadline is killed" {
 	start_listener -g 2
 	start_session
 	local t0=$SECONDS
 	kill -TERM "$L_PID"
-	timeout 30 tail --pid="$L_PID" -f /dev/null || die "the listener did not exit within 30 s"
+	timeout 30 tail --pid="$L_PID" -f /dev/null ||
+		die "the listener did not exit within 30 s"
 	wait "$L_PID"
 	status=$?
 	L_PID=
 	[ "$status" = 0 ] || die "exit status $status"
 	(( SECONDS - t0 >= 1 )) || die "did not wait for the session"
-	grep -q "stopped: killed 1 sessions still running after 2 s" "$L_LOG" || die "$(cat "$L_LOG")"
+	grep -q "stopped: killed 1 sessions still running after 2 s" "$L_LOG" ||
+		die "$(cat "$L_LOG")"
 	echo "anyone" >&6
 	wait_for_log "$SESSION_OUT" '^anyone$\|^eof$' 20
-	grep -qx eof "$SESSION_OUT" || die "the session outlived the listener: $(cat "$SESSION_OUT")"
+	grep -qx eof "$SESSION_OUT" ||
+		die "the session outlived the listener: $(cat "$SESSION_OUT")"
 	exec 6>&-
 }
 
-@test "listener: socks.conf edited in place and replaced by rename, each applies to the next connection" {
+# listener: socks.conf edited in place and replaced by rename, each applies to
+# the next connection
+@test "listener: socks.conf edited in place and replaced by rename" {
 	start_listener
 	local ino c
 	curl_page "$L_PORT"
@@ -257,7 +291,8 @@ caps() {
 	printf 'deny c 127.0.0.0/8\n' >"$CONF"
 	[ "$(stat -c %i "$CONF")" = "$ino" ] || die "not edited in place"
 	c=$(client_port)
-	run ! curl -sS --fail --max-time 20 --local-port "$c" --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
+	run ! curl -sS --fail --max-time 20 --local-port "$c" \
+		--socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
 	record_of "$c" "$L_LOG" | grep -qx "<Reason> :$CONF:1 denies" ||
 		die "edit in place not applied: $(record_of "$c" "$L_LOG")"
 	# by rename: a new file (as editors and sed -i write), moved over it
@@ -269,14 +304,19 @@ caps() {
 	# and in place once more, after the rename
 	printf 'deny c 127.0.0.0/8\n' >>"$CONF"
 	printf 'deny c 127.0.0.0/8\n' >"$CONF"
-	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$L_PORT" "http://localhost:$HTTP_PORT/"
-	[[ $output == *"request rejected"* ]] || die "second edit in place not applied: $output"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$L_PORT" \
+		"http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] ||
+		die "second edit in place not applied: $output"
 }
 
-@test "listener: systemd-socket-activate without -a (Accept=no) hands over its listening socket; with -a fd 3 is still one client" {
+# listener: systemd-socket-activate without -a (Accept=no) hands over its
+# listening socket; with -a fd 3 is still one client
+@test "listener: systemd-socket-activate without -a" {
 	local port c1 c2 ssa_pid p1 p2
 	port=$(free_port)
-	systemd-socket-activate -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	systemd-socket-activate -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" \
+		2>>"$L_LOG" 3>&- &
 	ssa_pid=$!
 	wait_for_port 127.0.0.1 "$port"
 	c1=$(client_port)
@@ -284,41 +324,55 @@ caps() {
 	c2=$(client_port)
 	curl_page "$port" --local-port "$c2"
 	wait_for_log "$L_LOG" "listening on 127.0.0.1:$port; at most 1024 sessions, 128 from one address"
-	# socks-activate execs socks4d in its own place: one listener, two sessions
+	# socks-activate execs socks4d in its own place: one listener, two
+	# sessions
 	run -0 grep -c "listening on 127.0.0.1:$port" "$L_LOG"
 	[ "$output" = 1 ] || die "$output listeners"
-	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c1"
-	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' || die "no record for $c2"
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' ||
+		die "no record for $c1"
+	record_of "$c2" "$L_LOG" | grep -qx '<Reply> :Accept' ||
+		die "no record for $c2"
 	kill_pids "$ssa_pid" || true
 	# Accept=yes with fd 3 (no --inetd): a connected socket, served once
 	port=$(free_port)
-	systemd-socket-activate -a -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" 2>>"$L_LOG" 3>&- &
+	systemd-socket-activate -a -l "127.0.0.1:$port" "$SOCKS4D" -c "$CONF" \
+		2>>"$L_LOG" 3>&- &
 	ssa_pid=$!
 	wait_for_port 127.0.0.1 "$port"
 	c1=$(client_port)
 	curl_page "$port" --local-port "$c1"
-	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' || die "Accept=yes: no record for $c1"
-	if grep "listening on 127.0.0.1:$port" "$L_LOG"; then die "Accept=yes taken for a listener"; fi
+	record_of "$c1" "$L_LOG" | grep -qx '<Reply> :Accept' ||
+		die "Accept=yes: no record for $c1"
+	if grep "listening on 127.0.0.1:$port" "$L_LOG"; then die \
+		"Accept=yes taken for a listener"; fi
 	kill_pids "$ssa_pid" || true
 }
 
-@test "listener: a port in use: socks4d says so and exits 111; make run says how to pick another" {
+# listener: a port in use: socks4d says so and exits 111; make run says how to
+# pick another
+@test "listener: a port in use: socks4d says so and exits 111" {
 	start_listener
 	run -111 "$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT"
-	[[ $output == *"cannot listen on 127.0.0.1:$L_PORT: Address "*"in use"* ]] || die "$output"
+	[[ $output \
+		== *"cannot listen on 127.0.0.1:$L_PORT: Address "*"in use"* \
+		]] || die "$output"
 	run ! timeout 60 make -s -C "$TOP" run PORT="$L_PORT"
 	[[ $output == *"PORT="* ]] || die "make run gave no hint: $output"
-	[[ $output == *"in use"* ]] || die "make run did not say the port is in use: $output"
+	[[ $output == *"in use"* ]] ||
+		die "make run did not say the port is in use: $output"
 }
 
-@test "listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error" {
+# listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error
+@test "listener: -l takes [ADDR:]PORT, numeric" {
 	local bad
-	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 127.0.0.1:65536 127.0.0.1: ''; do
+	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 \
+		127.0.0.1:65536 127.0.0.1: ''; do
 		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l "$bad"
 		[[ $output == *"not [ADDR:]PORT"* ]] || die "-l '$bad': $output"
 	done
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -m 0
-	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] || die "$output"
+	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] ||
+		die "$output"
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
 }
 
@@ -339,9 +393,6 @@ units_test() {
 	T0=$(date +%s)
 }
 
-# sd CMD...: CMD where the units run (this machine's systemd, or a private one).
-sd() { "$BATS_TEST_DIRNAME/private_systemd.sh" run "$SD_PID" "$@"; }
-
 # put FILE: stdin into FILE, where the units run.
 put() { sd sh -c 'cat >"$1"' sh "$1"; }
 
@@ -352,7 +403,8 @@ put() { sd sh -c 'cat >"$1"' sh "$1"; }
 install_listener_units() {
 	local sys=/run/systemd/system
 	printf '%s\n' "$UNIT_CONF_TEXT" >"$BATS_TEST_TMPDIR/unit.conf"
-	"$BATS_TEST_DIRNAME/private_systemd.sh" listener-units "$SD_PID" "$UNIT" "$PORT" \
+	"$BATS_TEST_DIRNAME/private_systemd.sh" listener-units "$SD_PID" \
+		"$UNIT" "$PORT" \
 		"$SOCKS4D" "$BATS_TEST_TMPDIR/unit.conf" "$@"
 	# The service starts with the first client: there is time to change it.
 	sd chgrp nogroup "/run/$UNIT/socks.conf"
@@ -380,21 +432,26 @@ has_records() { [ "$(records "${@:2}" | grep -c .)" -ge "$1" ]; }
 state_is() { [ "$(sd systemctl show -P ActiveState "$UNIT.service")" = "$1" ]; }
 
 # journal_has ERE [MATCH...]: the unit's journal, as -o cat, matches ERE.
-journal_has() { sd journalctl --no-pager -o cat -u "$UNIT.service" "${@:2}" | grep -qE -- "$1"; }
+journal_has() { sd journalctl --no-pager -o cat -u "$UNIT.service" "${@:2}" |
+	grep -qE -- "$1"; }
 
 # forwarded_by_other PID: the PIDs other than PID that forwarded records.
 forwarded_by_other() {
-	records -u "$UNIT.service" | awk -v old="$1" '$1 != old && $2 != "-" { print $1 }' | sort -u
+	records -u "$UNIT.service" |
+		awk -v old="$1" '$1 != old && $2 != "-" { print $1 }' | sort -u
 }
 
 has_other_forwarder() { [ -n "$(forwarded_by_other "$1")" ]; }
 
 # own_record CPORT: a record, with no SYSLOG_PID, of the client from CPORT.
 own_record() {
-	records SYSLOG_IDENTIFIER=socks4d SOCKS_SRC="127.0.0.1:$1" | grep -q '^[0-9]* - Accept$'
+	records SYSLOG_IDENTIFIER=socks4d SOCKS_SRC="127.0.0.1:$1" |
+		grep -q '^[0-9]* - Accept$'
 }
 
-@test "units: socks4d-listener.socket (Accept=no) + .service: one listener forks every session, reads a group-only socks.conf afresh, drains on stop" {
+# units: socks4d-listener.socket (Accept=no) + .service: one listener forks
+# every session, reads a group-only socks.conf afresh, drains on stop
+@test "units: socks4d-listener.socket (Accept=no) + .service" {
 	units_test
 	# -m 2: every later client needs the slot of one that ended
 	install_listener_units -m 2
@@ -411,38 +468,48 @@ own_record() {
 	recs=$(records -u "$UNIT.service")
 	echo "$recs"
 	pids=$(awk '$3 == "Accept" { print $2 }' <<<"$recs" | sort -u)
-	[ "$(grep -c '^[0-9]' <<<"$pids")" -ge 4 ] || die "not four sessions in SYSLOG_PID: $pids"
-	if grep -qx "$main" <<<"$pids"; then die "the listener $main served a client itself"; fi
+	[ "$(grep -c '^[0-9]' <<<"$pids")" -ge 4 ] ||
+		die "not four sessions in SYSLOG_PID: $pids"
+	if grep -qx "$main" <<<"$pids"; then die \
+		"the listener $main served a client itself"; fi
 	forwarder=$(awk '{ print $1 }' <<<"$recs" | sort -u)
-	[ "$(grep -c . <<<"$forwarder")" = 1 ] || die "not one sender: $forwarder"
+	[ "$(grep -c . <<<"$forwarder")" = 1 ] ||
+		die "not one sender: $forwarder"
 	[ "$forwarder" != "$main" ] && ! grep -qx "$forwarder" <<<"$pids" ||
 		die "sent by $forwarder: not a forwarder"
 	# socks.conf, readable by the group only: edited in place, then replaced
 	printf 'deny c 127.0.0.0/8\n' | sd sh -c "cat >$conf"
-	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$PORT" "http://localhost:$HTTP_PORT/"
-	[[ $output == *"request rejected"* ]] || die "edit in place not applied: $output"
+	run ! curl -sS --fail --max-time 20 --socks4a "127.0.0.1:$PORT" \
+		"http://localhost:$HTTP_PORT/"
+	[[ $output == *"request rejected"* ]] ||
+		die "edit in place not applied: $output"
 	printf '# replaced\npermit c 127.0.0.0/8\n' | put "$conf.new"
 	sd sh -c "chgrp nogroup $conf.new && chmod 640 $conf.new && mv $conf.new $conf"
 	curl_page "$PORT"
-	[ "$(sd systemctl show -P MainPID "$UNIT.service")" = "$main" ] || die "the listener was restarted"
-	# stop: the session in progress ends on its own, then the listener exits 0
+	[ "$(sd systemctl show -P MainPID "$UNIT.service")" = "$main" ] ||
+		die "the listener was restarted"
+	# stop: the session in progress ends on its own, then the listener exits
+	# 0
 	L_PORT=$PORT start_session
 	sd systemctl stop --no-block "$UNIT.socket" "$UNIT.service"
 	wait_cmd 30 "not stopping" state_is deactivating
 	echo "still here" >&6
 	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
-	grep -qx 'still here' "$SESSION_OUT" || die "the stop broke the session: $(cat "$SESSION_OUT")"
+	grep -qx 'still here' "$SESSION_OUT" ||
+		die "the stop broke the session: $(cat "$SESSION_OUT")"
 	exec 6>&-
 	wait_cmd 40 "not inactive" state_is inactive
 	run -0 sd systemctl show -P Result "$UNIT.service"
 	[ "$output" = success ] || die "Result=$output"
 	# journald may store the last lines a moment after the unit ended
-	wait_cmd 30 "no 'stopped' line" journal_has 'stopped: every session ended'
+	wait_cmd 30 "no 'stopped' line" journal_has \
+		'stopped: every session ended'
 	# the forwarder passed on the last session's end line ("still here\n"
 	# each way; after its record, in one entry if it ended within a second
 	# of its first bytes) before it went
 	wait_cmd 30 "no end line of the last session" \
-		journal_has '(^|; )end: 11 bytes to client, 11 from client' _PID="$forwarder"
+		journal_has '(^|; )end: 11 bytes to client, 11 from client' \
+		_PID="$forwarder"
 	# Without its forwarder the listener goes on; sessions send themselves.
 	T0=$(date +%s)
 	sd systemctl start "$UNIT.socket"
@@ -451,7 +518,8 @@ own_record() {
 	wait_cmd 30 "no record from a new forwarder" has_other_forwarder "$old"
 	forwarder=$(forwarded_by_other "$old")
 	sd kill -KILL "$forwarder"
-	wait_cmd 30 "the forwarder's end not logged" journal_has 'journal forwarder ended'
+	wait_cmd 30 "the forwarder's end not logged" journal_has \
+		'journal forwarder ended'
 	# a session of its own: a record with no SYSLOG_PID, from this client
 	c=$(client_port)
 	curl_page "$PORT" --local-port "$c"
@@ -464,12 +532,16 @@ file_records() { [ "$(sd grep -c '^<Reply> :Accept$' "$2")" -ge "$1" ]; }
 # childless PID: PID, where the units run, has no child process.
 childless() { ! sd pgrep -P "$1" >/dev/null; }
 
-@test "units: with examples/socks4d-listener-records-file.conf the records go to that file, and no journal forwarder runs" {
+# units: with examples/socks4d-listener-records-file.conf the records go to that
+# file, and no journal forwarder runs
+@test "units: the records-file drop-in: records in that file, no forwarder" {
 	units_test
 	local log=/run/$UNIT/records.log main
 	sed "s|^StandardError=append:.*|StandardError=append:$log|" \
-		"$TOP/examples/socks4d-listener-records-file.conf" >"$BATS_TEST_TMPDIR/records-file.conf"
-	grep -qx "StandardError=append:$log" "$BATS_TEST_TMPDIR/records-file.conf" ||
+		"$TOP/examples/socks4d-listener-records-file.conf" \
+		>"$BATS_TEST_TMPDIR/records-file.conf"
+	grep -qx "StandardError=append:$log" \
+		"$BATS_TEST_TMPDIR/records-file.conf" ||
 		die "the drop-in sends stderr nowhere"
 	UNIT_DROPIN=$BATS_TEST_TMPDIR/records-file.conf install_listener_units
 	wait_for_port 127.0.0.1 "$PORT"
@@ -478,11 +550,15 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 	wait_cmd 30 "not two records in $log" file_records 2 "$log"
 	main=$(sd systemctl show -P MainPID "$UNIT.service")
 	[ "$main" -gt 0 ] || die "no main process"
-	wait_cmd 30 "the listener keeps a child: a journal forwarder" childless "$main"
-	[ -z "$(records -u "$UNIT.service")" ] || die "records in the journal too"
+	wait_cmd 30 "the listener keeps a child: a journal forwarder" \
+		childless "$main"
+	[ -z "$(records -u "$UNIT.service")" ] ||
+		die "records in the journal too"
 }
 
-@test "units: socks4d-listener.service keeps every record where journald's rate limit would drop most (a journald allowing 10 entries in 30 s)" {
+# units: socks4d-listener.service keeps every record where journald's rate limit
+# would drop most (a journald allowing 10 entries in 30 s)
+@test "units: socks4d-listener.service keeps records journald would drop" {
 	units_test
 	[ "$SD_PID" != - ] || skip "it would change this machine's journald"
 	sd mkdir -p /run/systemd/journald.conf.d
@@ -495,25 +571,34 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 	# limit, scaled up for free space (3.5 times with a journal in /run of
 	# a few GiB, 12 at most), keeps a few dozen
 	for _ in 1 2 3 4 5 6; do
-		run -0 "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$PORT" 127.0.0.2 "$ECHO_PORT" \
+		run -0 "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$PORT" \
+			127.0.0.2 "$ECHO_PORT" \
 			--sessions 100 --bytes 100
 	done
 	wait_cmd 30 "not 600 records" has_records 600 -u "$UNIT.service"
 }
 
-@test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze security --offline=yes" {
+# units: socks4d-listener.service rates at most 1.0 in systemd-analyze security
+# --offline=yes
+@test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze" {
 	local out level
-	out=$(cd "$TOP" && systemd-analyze security --offline=yes socks4d-listener.service 2>&1)
+	out=$(cd "$TOP" &&
+		systemd-analyze security --offline=yes \
+		socks4d-listener.service 2>&1)
 	level=$(sed -nE 's/.*Overall exposure level for socks4d-listener[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out")
 	echo "# socks4d-listener.service: exposure $level" >&3
 	[ -n "$level" ] || die "no exposure level: $out"
-	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || die "exposure $level > 1.0"
+	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' ||
+		die "exposure $level > 1.0"
 }
 
-@test "listener: a bare port listens on every address, IPv4 and IPv6 (in a network namespace of its own)" {
+# listener: a bare port listens on every address, IPv4 and IPv6 (in a network
+# namespace of its own)
+@test "listener: a bare port listens on every address, IPv4 and IPv6" {
 	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
 	command -v unshare >/dev/null || skip "no unshare"
-	run -0 timeout 60 unshare --net bash -s "$SOCKS4D" "$CONF" "$BATS_FILE_TMPDIR/www" "$MARKER" "$PYTHON" <<'SH'
+	run -0 timeout 60 unshare --net bash -s "$SOCKS4D" "$CONF" \
+		"$BATS_FILE_TMPDIR/www" "$MARKER" "$PYTHON" <<'SH'
 		set -eu
 		socks4d=$1 conf=$2 www=$3 marker=$4 python=$5
 		ip link set lo up
@@ -535,7 +620,9 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 		done
 SH
 	echo "$output"
-	[[ $output == *"listening on [::]:1080;"* ]] || die "not one dual-stack socket"
-	[[ $output == *"served through 127.0.0.1:1080"* ]] || die "IPv4 not served"
+	[[ $output == *"listening on [::]:1080;"* ]] ||
+		die "not one dual-stack socket"
+	[[ $output == *"served through 127.0.0.1:1080"* ]] ||
+		die "IPv4 not served"
 	[[ $output == *"served through [::1]:1080"* ]] || die "IPv6 not served"
 }

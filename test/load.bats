@@ -56,8 +56,10 @@ records_intact() {
 # wait_count MARK PATTERN N SECS: until N such lines have been logged.
 wait_count() {
 	local tries=$(( $4 * 10 ))
-	while [ "$(count_since "$1" "$2")" -lt "$3" ] && (( tries-- > 0 )); do sleep 0.1; done
-	[ "$(count_since "$1" "$2")" = "$3" ] || die "$(count_since "$1" "$2") lines match '$2', expected $3"
+	while [ "$(count_since "$1" "$2")" -lt "$3" ] &&
+		(( tries-- > 0 )); do sleep 0.1; done
+	[ "$(count_since "$1" "$2")" = "$3" ] ||
+		die "$(count_since "$1" "$2") lines match '$2', expected $3"
 }
 
 @test "the super-server queues 1000 connections: listen backlog >= 1024" {
@@ -67,12 +69,15 @@ wait_count() {
 	(( backlog >= 1024 )) || die "backlog $backlog: $output"
 }
 
-@test "500 concurrent CONNECT sessions, 1 MiB each way, every byte checked (sha256)" {
+# 500 concurrent CONNECT sessions, 1 MiB each way, every byte checked (sha256)
+@test "500 concurrent CONNECT sessions, 1 MiB each way, every byte checked" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
 	mark=$(log_size "$SOCKS_LOG")
-	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
-		--sessions 500 --bytes 1048576 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
+	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" \
+		127.0.0.2 "$ECHO_PORT" \
+		--sessions 500 --bytes 1048576 --timeout 150 \
+		--at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
 	echo "$output"
 	[ "$status" = 0 ] || die "$(oddities)"
 	[[ "$output" == *"sessions=500 granted=500 ok=500 failed=0 "* ]]
@@ -81,17 +86,22 @@ wait_count() {
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 500 30
 	[ "$(count_since "$mark" '^Child [0-9]+ died with code')" = 500 ]
 	[ "$(count_since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
-	# 500 writers on one log: every record's seven lines stay together, in order
+	# 500 writers on one log: every record's seven lines stay together, in
+	# order
 	[ "$(log_since "$SOCKS_LOG" "$mark" | records_intact)" = "500 0" ]
 	no_children 10
 }
 
-@test "1000 idle sessions held open at once, then released: no failure, no process left" {
+# 1000 idle sessions held open at once, then released: no failure, no process
+# left
+@test "1000 idle sessions held open at once, then released: no failure" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
 	mark=$(log_size "$SOCKS_LOG")
-	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" \
-		--sessions 1000 --idle 2 --timeout 150 --at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
+	run "$PYTHON" "$BATS_TEST_DIRNAME/load_client.py" "$SOCKS_PORT" \
+		127.0.0.2 "$ECHO_PORT" \
+		--sessions 1000 --idle 2 --timeout 150 \
+		--at-barrier "pgrep -P $SOCKS_PID | wc -l > $live"
 	echo "$output"
 	[ "$status" = 0 ] || die "$(oddities)"
 	[[ "$output" == *"sessions=1000 granted=1000 ok=1000 failed=0 "* ]]

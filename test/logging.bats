@@ -30,7 +30,8 @@ start_inetd_style() {
 	port=$(free_port)
 	( in_devlog_ns "$BATS_FILE_TMPDIR/dev" \
 		systemd-socket-activate -a --inetd -l "127.0.0.1:$port" \
-		sh -c "exec \"\$0\" \"\$@\" $redirect" "$SOCKS4D" -c "$BATS_FILE_TMPDIR/socks.conf" \
+		sh -c "exec \"\$0\" \"\$@\" $redirect" "$SOCKS4D" \
+		-c "$BATS_FILE_TMPDIR/socks.conf" \
 		</dev/null >/dev/null 2>>"$log" 3>&- ) &
 	declare -gx "${name}_PID=$!" "${name}_PORT=$port" "${name}_LOG=$log"
 	wait_for_port 127.0.0.1 "$port"
@@ -57,7 +58,8 @@ setup_file() {
 	start_inetd_style NOERR '2>&-'
 	# systemd without StandardInput=socket: the connection is fd 3
 	FD3_PORT=$(free_port)
-	systemd-socket-activate -a -l "127.0.0.1:$FD3_PORT" "$SOCKS4D" -c "$d/socks.conf" \
+	systemd-socket-activate -a -l "127.0.0.1:$FD3_PORT" "$SOCKS4D" \
+		-c "$d/socks.conf" \
 		</dev/null >/dev/null 2>>"$d/fd3.log" 3>&- &
 	export FD3_PID=$! FD3_PORT FD3_LOG=$d/fd3.log
 	wait_for_port 127.0.0.1 "$FD3_PORT"
@@ -79,7 +81,8 @@ syslog_line() {
 @test "stderr mode: the classic record and the end line go to stderr" {
 	local t=$BATS_TEST_TMPDIR c pid
 	printf 'hello stderr\n' > "$t/in"
-	$CLIENT -u dave --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 "$ECHO_PORT" < "$t/in" > "$t/out"
+	$CLIENT -u dave --port-file "$t/cport" "$SOCKS_PORT" 127.0.0.2 \
+		"$ECHO_PORT" < "$t/in" > "$t/out"
 	cmp "$t/in" "$t/out"
 	c=$(cat "$t/cport")
 	run -0 record_of "$c"
@@ -94,14 +97,19 @@ syslog_line() {
 	run -0 end_line "$pid"
 	[[ "$output" =~ ^socks4d\[$pid\]:\ end:\ 13\ bytes\ to\ client,\ 13\ from\ client,\ [0-9]+\.[0-9]{3}\ s,\ both\ sides\ closed$ ]]
 	# and none of it in syslog
-	! grep -q "socks4d\[$pid\]" "$SYSLOG" || die "matched, and should not have"
+	! grep -q "socks4d\[$pid\]" "$SYSLOG" ||
+		die "matched, and should not have"
 }
 
-@test "syslog mode (stderr is the socket): the client gets exactly the reply and its data" {
+# syslog mode (stderr is the socket): the client gets exactly the reply and its
+# data
+@test "syslog mode (stderr is the socket)" {
 	local c pid line
 	c=$(client_port)
-	run -0 raw "$c" "$INETD_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 carol)hello syslog\n"
-	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")7f000002$(hex 'hello syslog\n')" ]
+	run -0 raw "$c" "$INETD_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 carol)hello syslog\n"
+	[ "$output" \
+		= "005a$(hex4 "$ECHO_PORT")7f000002$(hex 'hello syslog\n')" ]
 	pid=$(conn_pid "$c" "$INETD_LOG")
 	[ "$(exit_code "$pid" "$INETD_LOG")" = 0 ]
 	# the record, as one line, at LOG_DAEMON|LOG_INFO
@@ -111,10 +119,13 @@ syslog_line() {
 	[[ "$output" =~ \ socks4d\[$pid\]:\ end:\ 13\ bytes\ to\ client,\ 13\ from\ client,\ [0-9.]+\ s,\ both\ sides\ closed$ ]]
 }
 
-@test "syslog mode: a rejected request gets exactly 8 bytes; the reason goes to syslog" {
+# syslog mode: a rejected request gets exactly 8 bytes; the reason goes to
+# syslog
+@test "syslog mode: a rejected request gets exactly 8 bytes" {
 	local c pid
 	c=$(client_port)
-	run -0 raw "$c" "$INETD_PORT" "$(req 1 80 10.9.9.9 eve)GET / HTTP/1.0\r\n\r\n"
+	run -0 raw "$c" "$INETD_PORT" \
+		"$(req 1 80 10.9.9.9 eve)GET / HTTP/1.0\r\n\r\n"
 	[ "$output" = "005b00500a090909" ]
 	pid=$(conn_pid "$c" "$INETD_LOG")
 	[ "$(exit_code "$pid" "$INETD_LOG")" = 1 ]
@@ -129,7 +140,8 @@ syslog_line() {
 	[ -z "$output" ]
 	pid=$(conn_pid "$c" "$INETD_LOG")
 	[ "$(exit_code "$pid" "$INETD_LOG")" = 1 ]
-	run -0 syslog_line "$pid" "request 127.0.0.1:$c: Reject (version is not 4)"
+	run -0 syslog_line "$pid" \
+		"request 127.0.0.1:$c: Reject (version is not 4)"
 	[[ "$output" == *"socks4d[$pid]: request 127.0.0.1:$c: Reject (version is not 4), content \"\"" ]]
 }
 
@@ -141,29 +153,33 @@ syslog_line() {
 	# HTTP/1.0 without keep-alive: the body ends at close, so a log line
 	# written to the socket would show up in the response
 	printf "$(req 1 "$HTTP_PORT" 127.0.0.2 u)GET /bin.dat HTTP/1.0\r\n\r\n" > "$t/req"
-	timeout 20 socat -t 5 - "TCP:127.0.0.1:$INETD_PORT" < "$t/req" > "$t/resp"
-	[ "$(head -c 8 "$t/resp" | od -An -tx1 | tr -d ' \n')" = "005a$(printf '%04x' "$HTTP_PORT")7f000002" ]
+	timeout 20 socat -t 5 - "TCP:127.0.0.1:$INETD_PORT" < "$t/req" \
+		> "$t/resp"
+	[ "$(head -c 8 "$t/resp" | hex)" = "005a$(hex4 "$HTTP_PORT")7f000002" ]
 	tail -c 300000 "$t/resp" | cmp - "$BATS_FILE_TMPDIR/www/bin.dat"
 	# between the two: the response head, ending where the body starts
 	head -c -300000 "$t/resp" | tail -c +9 > "$t/head"
 	head -1 "$t/head" | grep -q '^HTTP/1.0 200 '
-	[ "$(tail -c 4 "$t/head" | od -An -tx1 | tr -d ' \n')" = 0d0a0d0a ]
+	[ "$(tail -c 4 "$t/head" | hex)" = 0d0a0d0a ]
 }
 
 @test "no stderr at all (fd 2 closed): the record goes to syslog" {
 	local c pid
 	c=$(client_port)
-	run -0 raw "$c" "$NOERR_PORT" "$(req 1 "$ECHO_PORT" 127.0.0.2 frank)no stderr\n"
-	[ "$output" = "005a$(printf '%04x' "$ECHO_PORT")7f000002$(hex 'no stderr\n')" ]
+	run -0 raw "$c" "$NOERR_PORT" \
+		"$(req 1 "$ECHO_PORT" 127.0.0.2 frank)no stderr\n"
+	[ "$output" = "005a$(hex4 "$ECHO_PORT")7f000002$(hex 'no stderr\n')" ]
 	pid=$(conn_pid "$c" "$NOERR_LOG")
 	run -0 syslog_line "$pid" CONNECT
 	[[ "$output" == *" socks4d[$pid]: CONNECT 127.0.0.1:$c -> 127.0.0.2:$ECHO_PORT user \"frank\": Accept, content \"no stderr\\n\"" ]]
 }
 
-@test "fd 3 (LISTEN_FDS, no --inetd): curl is served, the record goes to stderr" {
+# fd 3 (LISTEN_FDS, no --inetd): curl is served, the record goes to stderr
+@test "fd 3 (LISTEN_FDS, no --inetd): curl is served" {
 	local t=$BATS_TEST_TMPDIR c
 	c=$(client_port)
-	run -0 curl -sS --fail --max-time 20 --local-port "$c" --socks4 "127.0.0.1:$FD3_PORT" \
+	run -0 curl -sS --fail --max-time 20 --local-port "$c" \
+		--socks4 "127.0.0.1:$FD3_PORT" \
 		-o "$t/bin.dat" "http://127.0.0.2:$HTTP_PORT/bin.dat"
 	cmp "$BATS_FILE_TMPDIR/www/bin.dat" "$t/bin.dat"
 	run -0 record_of "$c" "$FD3_LOG"

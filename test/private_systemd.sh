@@ -1,7 +1,7 @@
 #!/bin/sh
 # private_systemd.sh start | run PID CMD... | stop PID
 #                    | units PID NAME PORT PROGRAM CONF [socks4d options]
-#                    | listener-units PID NAME PORT PROGRAM CONF [socks4d options]
+# | listener-units PID NAME PORT PROGRAM CONF [socks4d options]
 #                    | remove PID NAME
 #
 # A real systemd (this machine's /lib/systemd/systemd) as PID 1 of its own
@@ -39,7 +39,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 inside() {
 	pid=$1
 	shift
-	if [ "$pid" = - ]; then "$@"; else nsenter -t "$pid" -m -p --wd="$PWD" "$@"; fi
+	if [ "$pid" = - ]; then "$@"; else nsenter -t "$pid" -m -p --wd="$PWD" \
+		"$@"; fi
 }
 
 # put PID FILE: stdin into FILE, where that systemd runs.
@@ -90,7 +91,8 @@ start)
 	rm -f "$log" "$log.groups"
 	state=
 	for _ in $(seq 150); do
-		state=$(nsenter -t "$pid" -m -p systemctl is-system-running 2>/dev/null || true)
+		state=$(nsenter -t "$pid" -m -p systemctl is-system-running \
+			2>/dev/null || true)
 		[ "$state" = running ] && break
 		sleep 0.1
 	done
@@ -111,7 +113,8 @@ enter)	# GROUPS LOG: into the new groups, then into the namespaces
 		done
 		echo $$ >"$g/cgroup.procs"
 	done <"$2"
-	exec unshare --pid --fork --mount --cgroup --mount-proc "$0" boot "$2" "$3"
+	exec unshare --pid --fork --mount --cgroup --mount-proc "$0" boot "$2" \
+		"$3"
 	;;
 boot)	# GROUPS LOG: PID 1 of the new namespaces, soon systemd
 	mount --make-rprivate /
@@ -153,15 +156,18 @@ units|listener-units)
 	shift 6
 	run=/run/$name sys=/run/systemd/system
 	if [ "$kind" = units ]; then
-		socket=socks4d.socket service=socks4d@.service unit=$name@.service
+		socket=socks4d.socket service=socks4d@.service \
+			unit=$name@.service
 	else
-		socket=socks4d-listener.socket service=socks4d-listener.service unit=$name.service
+		socket=socks4d-listener.socket \
+			service=socks4d-listener.service unit=$name.service
 	fi
 	inside "$pid" mkdir -p "$run"
 	put "$pid" "$run/socks4d" <"$program"
 	inside "$pid" chmod 755 "$run/socks4d"
 	put "$pid" "$run/socks.conf" <"$conf"
-	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "${UNIT_SOCKET:-$top/$socket}" |
+	sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" \
+		"${UNIT_SOCKET:-$top/$socket}" |
 		put "$pid" "$sys/$name.socket"
 	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|;
 		s|socks4d-listener\.socket|$name.socket|g" "${UNIT_SERVICE:-$top/$service}" |
@@ -173,7 +179,8 @@ units|listener-units)
 	if [ "$pid" != - ]; then	# keep sysinit.target out: see above
 		for u in "$name.socket" "$unit"; do
 			inside "$pid" mkdir -p "$sys/$u.d"
-			printf '[Unit]\nDefaultDependencies=no\n' | put "$pid" "$sys/$u.d/private.conf"
+			printf '[Unit]\nDefaultDependencies=no\n' |
+				put "$pid" "$sys/$u.d/private.conf"
 		done
 	fi
 	inside "$pid" systemctl daemon-reload
@@ -183,22 +190,27 @@ remove)
 	pid=$2 name=$3 sys=/run/systemd/system
 	inside "$pid" systemctl stop "$name.socket" 2>/dev/null || true
 	inside "$pid" systemctl stop "$name.service" 2>/dev/null || true
-	inside "$pid" rm -rf "$sys/$name.socket" "$sys/$name@.service" "$sys/$name.socket.d" \
-		"$sys/$name@.service.d" "$sys/$name.service" "$sys/$name.service.d" "/run/$name"
+	inside "$pid" rm -rf "$sys/$name.socket" "$sys/$name@.service" \
+		"$sys/$name.socket.d" \
+		"$sys/$name@.service.d" "$sys/$name.service" \
+		"$sys/$name.service.d" "/run/$name"
 	inside "$pid" systemctl daemon-reload
 	;;
 stop)
 	pid=$2
-	name=${3:-$(grep -o 'private-systemd\.[0-9.]*' "/proc/$pid/cgroup" 2>/dev/null | head -n 1)}
+	name=${3:-$(grep -o 'private-systemd\.[0-9.]*' "/proc/$pid/cgroup" \
+		2>/dev/null | head -n 1)}
 	# Killing PID 1 kills everything in its namespace; the groups empty
 	# once the kernel has reaped them all.
 	kill -KILL "$pid" 2>/dev/null || true
 	[ -n "$name" ] || exit 0
 	for _ in $(seq 100); do
-		left=$(find $(awk '$3 ~ /^cgroup2?$/ { print $2 }' /proc/self/mounts) \
+		left=$(find $(awk '$3 ~ /^cgroup2?$/ { print $2 }' \
+			/proc/self/mounts) \
 			-maxdepth 4 -type d -name "$name" 2>/dev/null)
 		[ -n "$left" ] || exit 0
-		for g in $left; do find "$g" -depth -type d -delete 2>/dev/null; done
+		for g in $left; do find "$g" -depth -type d \
+			-delete 2>/dev/null; done
 		sleep 0.1
 	done
 	echo "private_systemd.sh: cgroups left behind: $left" >&2

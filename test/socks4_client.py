@@ -3,12 +3,15 @@
 connection and the connection to stdout, passing stdin's EOF on as a
 half-close (shutdown SHUT_WR) and reading until the other side ends.
 
-usage: socks4_client.py [-u USER] [--4a] [--early] [--port-file F]
-                        [--eof-file F] PROXY_PORT DEST DEST_PORT
+usage: socks4_client.py [-u USER] [--4a] [--early] [--after-eof]
+                        [--port-file F] [--eof-file F]
+                        PROXY_PORT DEST DEST_PORT
 
 DEST is an IPv4 address (SOCKS4) or, with --4a, a name sent as the SOCKS4a
 hostname.  --early sends the first chunk of stdin in the same write as the
-request, before the reply.  --port-file writes the client's local port;
+request, before the reply.  --after-eof sends stdin only once the other
+side's EOF has come, its half-close right behind it: the session's first
+bytes and its end come together.  --port-file writes the client's local port;
 --eof-file is written when the other side's EOF arrives.
 Exit status: 0 relayed to the end, 1 the proxy replied with anything but 90
 (the reply's CD byte, in hex, goes to stderr), 2 usage or socket error.
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("-u", "--user", default="")
     ap.add_argument("--4a", dest="socks4a", action="store_true")
     ap.add_argument("--early", action="store_true")
+    ap.add_argument("--after-eof", action="store_true")
     ap.add_argument("--port-file")
     ap.add_argument("--eof-file")
     ap.add_argument("--proxy", default="127.0.0.1")
@@ -75,7 +79,8 @@ def main():
             sys.stderr.write("socks4_client: send: %s\n" % e)
 
     t = threading.Thread(target=upstream, daemon=True)
-    t.start()
+    if not a.after_eof:
+        t.start()
     out = sys.stdout.buffer
     while True:
         b = s.recv(CHUNK)
@@ -86,7 +91,10 @@ def main():
     if a.eof_file:
         with open(a.eof_file, "w") as f:
             f.write("eof\n")
-    t.join()
+    if a.after_eof:
+        upstream()
+    else:
+        t.join()
     s.close()
     return 0
 

@@ -5,13 +5,13 @@
 # what the record says. SOCKS4 on the same port keeps working.
 
 BATS_TEST_TIMEOUT=60
-load socks5_helper
 load test_helper
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	mkdir -p "$d/www"
-	printf '<html><body>socks4d SOCKS5 test page</body></html>\n' > "$d/www/index.html"
+	printf '<html><body>socks4d SOCKS5 test page</body></html>\n' \
+		> "$d/www/index.html"
 	head -c 1048576 /dev/urandom > "$d/www/bin.dat"
 	printf 'permit c 127.0.0.0/8\npermit c ::1\n' > "$d/socks.conf"
 	printf 'permit c 127.0.0.0/8\n' > "$d/v4only.conf"
@@ -42,8 +42,10 @@ teardown_file() {
 # What a test started for itself, stopped even when it failed halfway.
 teardown() {
 	local p
-	[ "${SOCKS_PID:-}" = "$FILE_SOCKS_PID" ] || kill "$SOCKS_PID" 2>/dev/null || true
-	for p in "${UECHO_PID:-}" "${UECHO1_PID:-}" "${UTRAP_PID:-}" "${ECHO_PID:-}"; do
+	[ "${SOCKS_PID:-}" = "$FILE_SOCKS_PID" ] ||
+		kill "$SOCKS_PID" 2>/dev/null || true
+	for p in "${UECHO_PID:-}" "${UECHO1_PID:-}" "${UTRAP_PID:-}" \
+		"${ECHO_PID:-}"; do
 		[ -z "$p" ] || kill "$p" 2>/dev/null || true
 	done
 }
@@ -51,8 +53,10 @@ teardown() {
 @test "curl --socks5 (ATYP 1) fetches files byte for byte" {
 	local f
 	for f in index.html bin.dat; do
-		run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
-			-o "$BATS_TEST_TMPDIR/$f" "http://127.0.0.2:$HTTP_PORT/$f"
+		run -0 curl -sS --fail --max-time 20 \
+			--socks5 "127.0.0.1:$SOCKS_PORT" \
+			-o "$BATS_TEST_TMPDIR/$f" \
+			"http://127.0.0.2:$HTTP_PORT/$f"
 		cmp "$BATS_FILE_TMPDIR/www/$f" "$BATS_TEST_TMPDIR/$f"
 	done
 }
@@ -62,15 +66,18 @@ teardown() {
 	cport=$(client_port)
 	run -0 curl -sS --fail --max-time 20 --local-port "$cport" \
 		--socks5-hostname "127.0.0.1:$SOCKS_PORT" \
-		-o "$BATS_TEST_TMPDIR/bin.dat" "http://localhost:$HTTP1_PORT/bin.dat"
+		-o "$BATS_TEST_TMPDIR/bin.dat" \
+		"http://localhost:$HTTP1_PORT/bin.dat"
 	cmp "$BATS_FILE_TMPDIR/www/bin.dat" "$BATS_TEST_TMPDIR/bin.dat"
 	run -0 record_of "$cport"
-	[[ "$output" == *$'<D_NAME> :localhost\n'* ]] || die "no name in the record: $output"
+	[[ "$output" == *$'<D_NAME> :localhost\n'* ]] ||
+		die "no name in the record: $output"
 	[[ "$output" == *$'<Reply> :Accept\n'* ]] || die "not accepted: $output"
 }
 
 @test "socks5h:// to an IPv6 literal (ATYP 4 or a name): [::1] served" {
-	run -0 curl -sS --fail --max-time 20 -x "socks5h://127.0.0.1:$SOCKS_PORT" \
+	run -0 curl -sS --fail --max-time 20 \
+		-x "socks5h://127.0.0.1:$SOCKS_PORT" \
 		"http://[::1]:$HTTP6_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
 	run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
@@ -83,28 +90,36 @@ teardown() {
 	start_socks4d "$BATS_FILE_TMPDIR/v4only.conf"
 	run ! curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
 		"http://[::1]:$HTTP6_PORT/index.html"
-	[[ "$output" == *"SOCKS5 connection to ::1. (2)"* ]] || die "not REP 02: $output"
+	[[ "$output" == *"SOCKS5 connection to ::1. (2)"* ]] ||
+		die "not REP 02: $output"
 	kill "$SOCKS_PID"
 	wait "$SOCKS_PID" || true
-	grep -q '<Reason> :no rule in .* matches' "$SOCKS_LOG" || die "no rejection logged"
+	grep -q '<Reason> :no rule in .* matches' "$SOCKS_LOG" ||
+		die "no rejection logged"
 }
 
-@test "--proxy-user: right password served, wrong password and unknown name refused" {
+# --proxy-user: right password served, wrong password and unknown name refused
+@test "--proxy-user: right password served" {
 	run -0 curl -sS --fail --max-time 20 --proxy-user alice:wonderland \
-		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks5 "127.0.0.1:$USERS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
 	run -0 curl -sS --fail --max-time 20 --proxy-user 'bob:b:0b s3cret' \
-		-x "socks5h://127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		-x "socks5h://127.0.0.1:$USERS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	run ! curl -sS --fail --max-time 20 --proxy-user alice:wonderlant \
-		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks5 "127.0.0.1:$USERS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	run ! curl -sS --fail --max-time 20 --proxy-user mallory:wonderland \
-		--socks5 "127.0.0.1:$USERS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks5 "127.0.0.1:$USERS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	wait_for_log "$USERS_LOG" 'mallory.*unknown user'
 	wait_for_log "$USERS_LOG" 'alice.*wrong password'
 	run ! grep -e wonderland -e wonderlant -e s3cret "$USERS_LOG"
 }
 
-@test "with a users file, a client offering only 'no authentication' is still served" {
+# with a users file, a client offering only 'no authentication' is still served
+@test "with a users file, a client offering only 'no authentication' served" {
 	run -0 curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$USERS_PORT" \
 		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
@@ -116,28 +131,36 @@ teardown() {
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
 }
 
-@test "socks.conf 'user': only a client logged in as a listed name; a SOCKS4 USERID never counts" {
+# socks.conf 'user': only a client logged in as a listed name; a SOCKS4 USERID
+# never counts
+@test "socks.conf 'user': only a client logged in as a listed name" {
 	local d=$BATS_TEST_TMPDIR
 	printf 'permit c 127.0.0.0/8 user alice,carol\n' > "$d/users.conf"
 	SOCKS_LOG=$d/users-rule.log
 	start_socks4d "$d/users.conf" -u "$BATS_FILE_TMPDIR/socks.passwd"
 	run -0 curl -sS --fail --max-time 20 --proxy-user alice:wonderland \
-		--socks5 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
 	run ! curl -sS --fail --max-time 20 --proxy-user 'bob:b:0b s3cret' \
-		--socks5 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[[ "$output" == *"(2)"* ]] || die "bob: not REP 02: $output"
 	run ! curl -sS --fail --max-time 20 --socks5 "127.0.0.1:$SOCKS_PORT" \
 		"http://127.0.0.2:$HTTP_PORT/index.html"
 	run ! curl -sS --fail --max-time 20 --proxy-user alice: \
-		--socks4 "127.0.0.1:$SOCKS_PORT" "http://127.0.0.2:$HTTP_PORT/index.html"
+		--socks4 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
 	kill "$SOCKS_PID"
 	wait "$SOCKS_PID" || true
-	[ "$(grep -c '<Reason> :no rule in .* matches' "$SOCKS_LOG")" = 3 ] || die "$(cat "$SOCKS_LOG")"
+	[ "$(grep -c '<Reason> :no rule in .* matches' "$SOCKS_LOG")" = 3 ] ||
+		die "$(cat "$SOCKS_LOG")"
 	grep -q '<User> :alice' "$SOCKS_LOG" || die "no <User> in the record"
 }
 
-@test "BIND: a peer from another loopback address is relayed; a stranger is refused with 02" {
+# BIND: a peer from another loopback address is relayed; a stranger is refused
+# with 02
+@test "BIND: a peer from another loopback address is relayed" {
 	local d=$BATS_TEST_TMPDIR first
 	printf 'permit b 127.0.0.0/8\n' > "$d/bind.conf"
 	SOCKS_LOG=$d/bind.log
@@ -145,20 +168,27 @@ teardown() {
 	run -0 bind5 "$SOCKS_PORT" 127.0.0.3 127.0.0.3
 	echo "$output"
 	first=$(sed -n 's/^first //p' <<< "$output")
-	[[ "$first" =~ ^050000017f000001[0-9a-f]{4}$ ]] || die "first reply $first"
-	[[ "$output" =~ second\ 050000017f000003([0-9a-f]{4})\ peer\ ([0-9]+) ]] || die "second reply"
-	[ "$((16#${BASH_REMATCH[1]}))" = "${BASH_REMATCH[2]}" ] || die "second reply's port is not the peer's"
+	[[ "$first" =~ ^050000017f000001[0-9a-f]{4}$ ]] ||
+		die "first reply $first"
+	[[ "$output" =~ second\ 050000017f000003([0-9a-f]{4})\ peer\ ([0-9]+) \
+		]] || die "second reply"
+	[ "$((16#${BASH_REMATCH[1]}))" = "${BASH_REMATCH[2]}" ] ||
+		die "second reply's port is not the peer's"
 	[[ "$output" == *"client got from-peer"* ]] || die "peer to client"
 	[[ "$output" == *"peer got from-client"* ]] || die "client to peer"
 	run -0 bind5 "$SOCKS_PORT" 127.0.0.3 127.0.0.4
 	echo "$output"
-	[[ "$output" =~ second\ 05020001000000000000 ]] || die "stranger not refused with 02"
+	[[ "$output" =~ second\ 05020001000000000000 ]] ||
+		die "stranger not refused with 02"
 	kill "$SOCKS_PID"
 	wait "$SOCKS_PID" || true
-	grep -q '<Reason> :BIND peer 127.0.0.4 is not the expected 127.0.0.3' "$SOCKS_LOG" || die "$(cat "$SOCKS_LOG")"
+	grep -q '<Reason> :BIND peer 127.0.0.4 is not the expected 127.0.0.3' \
+		"$SOCKS_LOG" || die "$(cat "$SOCKS_LOG")"
 }
 
-@test "UDP ASSOCIATE: round trips by address and by name; a denied destination, a fragment and a stranger dropped; the relay gone with the TCP connection" {
+# UDP ASSOCIATE: round trips by address and by name; a denied destination, a
+# fragment and a stranger dropped; the relay gone with the TCP connection
+@test "UDP ASSOCIATE: round trips by address and by name" {
 	local d=$BATS_TEST_TMPDIR relay
 	printf 'permit u 127.0.0.2\npermit u 127.0.0.1\n' > "$d/udp.conf"
 	: > "$d/utrap.log"
@@ -168,17 +198,24 @@ teardown() {
 	SOCKS_LOG=$d/udp.log
 	start_socks4d "$d/udp.conf"
 	run -0 udp5 "$SOCKS_PORT" "-127.0.0.3:$UTRAP_PORT:denied" \
-		"-frag:127.0.0.2:$UECHO_PORT:fragment" "127.0.0.2:$UECHO_PORT:ping" \
-		"localhost:$UECHO1_PORT:by-name" "-stranger:127.0.0.2:$UECHO_PORT:stranger" \
+		"-frag:127.0.0.2:$UECHO_PORT:fragment" \
+		"127.0.0.2:$UECHO_PORT:ping" \
+		"localhost:$UECHO1_PORT:by-name" \
+		"-stranger:127.0.0.2:$UECHO_PORT:stranger" \
 		"127.0.0.2:$UECHO_PORT:last"
 	echo "$output"
 	[[ "$output" =~ reply\ 050000017f000001[0-9a-f]{4} ]] || die "reply"
-	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT ping"* ]] || die "no answer by address"
-	[[ "$output" == *"got 127.0.0.1 $UECHO1_PORT by-name"* ]] || die "no answer by name"
-	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT last"* ]] || die "a stranger's datagram was relayed"
+	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT ping"* ]] ||
+		die "no answer by address"
+	[[ "$output" == *"got 127.0.0.1 $UECHO1_PORT by-name"* ]] ||
+		die "no answer by name"
+	[[ "$output" == *"got 127.0.0.2 $UECHO_PORT last"* ]] ||
+		die "a stranger's datagram was relayed"
 	relay=$(sed -n 's/^relay //p' <<< "$output")
-	wait_for_log "$SOCKS_LOG" 'datagrams: 3 to client, 3 from client, 3 dropped'
-	[ ! -s "$d/utrap.log" ] || die "a denied datagram went out: $(cat "$d/utrap.log")"
+	wait_for_log "$SOCKS_LOG" \
+		'datagrams: 3 to client, 3 from client, 3 dropped'
+	[ ! -s "$d/utrap.log" ] ||
+		die "a denied datagram went out: $(cat "$d/utrap.log")"
 	run -0 record_of "$(sed -n 's/^<S_PORT> :\([0-9]*\)$/\1/p' "$SOCKS_LOG" | tail -1)"
 	[[ "$output" == *$'<Command> :UDP\n'* ]] || die "record: $output"
 	wait_for_log "$SOCKS_LOG" 'died with code 0'
@@ -187,20 +224,12 @@ teardown() {
 	wait "$SOCKS_PID" || true
 }
 
-# chromium5 PORT URL OUT: headless Chromium through socks5://127.0.0.1:PORT;
-# the DOM goes to OUT, its messages to OUT.err.
-chromium5() {
-	local profile
-	profile=$(mktemp -d "$BATS_TEST_TMPDIR/chromium.XXXXXX")
-	timeout -k 5 45 chromium --headless --no-sandbox --disable-gpu --disable-quic \
-		--no-first-run --disable-background-networking --disable-component-update \
-		--disable-sync --user-data-dir="$profile" \
-		--proxy-server="socks5://127.0.0.1:$1" --proxy-bypass-list='<-loopback>' \
-		--dump-dom "$2" </dev/null >"$3" 2>"$3.err" 3>&-
-	rm -rf "$profile"
-}
+# chromium5 PORT URL OUT: chromium_via socks5://127.0.0.1:PORT.
+chromium5() { chromium_via "socks5://127.0.0.1:$1" "$2" "$3"; }
 
-@test "Chromium socks5://: a page on, off (socks.conf rewritten), on again, no restart" {
+# Chromium socks5://: a page on, off (socks.conf rewritten), on again, no
+# restart
+@test "Chromium socks5://: a page on, off (socks.conf rewritten), on again" {
 	local d=$BATS_TEST_TMPDIR url page
 	url="http://127.0.0.2:$HTTP_PORT/index.html"
 	page=$(cat "$BATS_FILE_TMPDIR/www/index.html")
@@ -208,20 +237,25 @@ chromium5() {
 	SOCKS_LOG=$d/chrome.log
 	start_socks4d "$d/chrome.conf"
 	chromium5 "$SOCKS_PORT" "$url" "$d/on1.html"
-	grep -qF 'SOCKS5 test page' "$d/on1.html" || die "on: $(tail -3 "$d/on1.html.err")"
+	grep -qF 'SOCKS5 test page' "$d/on1.html" ||
+		die "on: $(tail -3 "$d/on1.html.err")"
 	printf 'deny c 127.0.0.2\n' > "$d/chrome.conf"
 	chromium5 "$SOCKS_PORT" "$url" "$d/off.html"
 	run ! grep -qF 'SOCKS5 test page' "$d/off.html"
 	printf 'permit c 127.0.0.2\n' > "$d/chrome.conf"
 	chromium5 "$SOCKS_PORT" "$url" "$d/on2.html"
-	grep -qF 'SOCKS5 test page' "$d/on2.html" || die "on again: $(tail -3 "$d/on2.html.err")"
-	grep -q '<Reason> :.*chrome.conf:1 denies' "$SOCKS_LOG" || die "no denial logged"
+	grep -qF 'SOCKS5 test page' "$d/on2.html" ||
+		die "on again: $(tail -3 "$d/on2.html.err")"
+	grep -q '<Reason> :.*chrome.conf:1 denies' "$SOCKS_LOG" ||
+		die "no denial logged"
 	[ "$(grep -c '^Listening on ' "$SOCKS_LOG")" -eq 1 ]
 	kill "$SOCKS_PID"
 	wait "$SOCKS_PID" || true
 }
 
-@test "proxychains4 'socks5 HOST PORT user pass' runs curl; ncat --proxy-type socks5 --proxy-auth" {
+# proxychains4 'socks5 HOST PORT user pass' runs curl; ncat --proxy-type socks5
+# --proxy-auth
+@test "proxychains4 'socks5 HOST PORT user pass' runs curl" {
 	local d=$BATS_TEST_TMPDIR msg="plain tcp $RANDOM"
 	printf '%s\n' strict_chain quiet_mode '[ProxyList]' \
 		"socks5 127.0.0.1 $USERS_PORT alice wonderland" > "$d/pc.conf"
@@ -229,15 +263,20 @@ chromium5() {
 		"http://127.0.0.2:$HTTP_PORT/index.html"
 	[ "$output" = "$(cat "$BATS_FILE_TMPDIR/www/index.html")" ]
 	start_peer ECHO echo 127.0.0.2
-	run -0 timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" --proxy-type socks5 \
+	run -0 timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" \
+		--proxy-type socks5 \
 		--proxy-auth alice:wonderland 127.0.0.2 "$ECHO_PORT" <<< "$msg"
 	[ "$output" = "$msg" ]
-	run ! timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" --proxy-type socks5 \
+	run ! timeout 20 ncat --proxy "127.0.0.1:$USERS_PORT" \
+		--proxy-type socks5 \
 		--proxy-auth alice:wonderlant 127.0.0.2 "$ECHO_PORT" <<< "$msg"
-	[ "$(grep -c '<User> :alice' "$USERS_LOG")" -ge 2 ] || die "logins not recorded"
+	[ "$(grep -c '<User> :alice' "$USERS_LOG")" -ge 2 ] ||
+		die "logins not recorded"
 }
 
-@test "socks4d -t checks the users file: good, malformed (file:line), and a hash this build cannot check" {
+# socks4d -t checks the users file: good, malformed (file:line), and a hash this
+# build cannot check
+@test "socks4d -t checks the users file: good, malformed (file:line)" {
 	local u=$BATS_TEST_TMPDIR/users
 	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
 	users_file "$u" alice wonderland bob builder

@@ -39,7 +39,8 @@ setup_file() {
 	# fd 3, stdin not a socket.
 	export FD3_LOG=$d/fd3.log
 	serve FD3 127.0.0.1 "$FD3_LOG" with_port \
-		systemd-socket-activate -a -l 127.0.0.1:@PORT@ "$SOCKS4D" -c "$CONF"
+		systemd-socket-activate -a -l 127.0.0.1:@PORT@ "$SOCKS4D" \
+		-c "$CONF"
 
 	# tcpserver, as root: socks4d drops to nobody itself.
 	export TCPS_LOG=$d/tcpserver.log
@@ -56,14 +57,17 @@ setup_file() {
 		if [ -z "$INETD_MISSING" ]; then
 			start_syslog "$ISYS"
 			export INETD_SYSLOG_PID=$SYSLOG_PID
-			serve INETD 127.0.0.1 "$ISYS/inetd.out" run_openbsd_inetd
+			serve INETD 127.0.0.1 "$ISYS/inetd.out" \
+				run_openbsd_inetd
 		fi
 	fi
 }
 
 teardown_file() {
-	kill_pids "${SA_PID:-}" "${FD3_PID:-}" "${TCPS_PID:-}" "${XINETD_PID:-}" "${INETD_PID:-}" \
-		"${XINETD_SYSLOG_PID:-}" "${INETD_SYSLOG_PID:-}" "${HTTP_PID:-}" "${ECHO_PID:-}"
+	kill_pids "${SA_PID:-}" "${FD3_PID:-}" "${TCPS_PID:-}" \
+		"${XINETD_PID:-}" "${INETD_PID:-}" \
+		"${XINETD_SYSLOG_PID:-}" "${INETD_SYSLOG_PID:-}" \
+		"${HTTP_PID:-}" "${ECHO_PID:-}"
 	[ -n "${CONF_DIR:-}" ] && rm -rf "$CONF_DIR"
 	return 0
 }
@@ -84,8 +88,12 @@ run_xinetd() {
 # nothing: without the .deb, prints why and fails.
 openbsd_inetd() {
 	local cache=${XDG_CACHE_HOME:-$HOME/.cache}/socks4d-test deb
-	deb=$(ls /var/cache/apt/archives/openbsd-inetd_*.deb "$cache"/openbsd-inetd_*.deb 2>/dev/null | tail -n 1)
-	[ -n "$deb" ] || { echo "no openbsd-inetd .deb in $cache: run 'make test-deps' first"; return 1; }
+	deb=$(ls /var/cache/apt/archives/openbsd-inetd_*.deb \
+		"$cache"/openbsd-inetd_*.deb 2>/dev/null | tail -n 1)
+	[ -n "$deb" ] ||
+		{ echo \
+		"no openbsd-inetd .deb in $cache: run 'make test-deps' first"; \
+		return 1; }
 	dpkg -x "$deb" "$1" && [ -x "$1/usr/sbin/inetd" ] ||
 		{ echo "cannot unpack $deb"; return 1; }
 }
@@ -95,19 +103,22 @@ openbsd_inetd() {
 # line names: on a high port it needs no root (the namespace around it does).
 run_openbsd_inetd() {
 	grep -v '^#' "$TOP/inetd.conf.example" | grep . |
-		awk -F'\t' -v OFS='\t' -v port="$1" -v bin="$SOCKS4D" -v conf="$CONF" '
+		awk -F'\t' -v OFS='\t' -v port="$1" -v bin="$SOCKS4D" \
+		-v conf="$CONF" '
 			{ sub(/:[0-9]+$/, ":" port, $1); $6 = bin; sub(/\/usr\/local\/etc\/socks.conf/, conf, $7); print }' \
 		>"$CONF_DIR/inetd.conf"
 	chmod 644 "$CONF_DIR/inetd.conf"
 	devlog_exec "$ISYS" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$CONF_DIR/openbsd-inetd/usr/sbin/inetd" -d "$CONF_DIR/inetd.conf"
+		"$CONF_DIR/openbsd-inetd/usr/sbin/inetd" \
+		-d "$CONF_DIR/inetd.conf"
 }
 
 # curl_through PORT: curl --socks4 to the page through PORT from a known
 # local port; sets CPORT.
 curl_through() {
 	CPORT=$(client_port)
-	run -0 curl -sS --fail --max-time 20 --local-port "$CPORT" --socks4 "127.0.0.1:$1" \
+	run -0 curl -sS --fail --max-time 20 --local-port "$CPORT" \
+		--socks4 "127.0.0.1:$1" \
 		"http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]] || die "not the page: $output"
 }
@@ -136,7 +147,7 @@ syslog_record_ok() {
 no_log_to_client() {
 	local port=$1 sys=$2 c off p4
 	shift 2
-	printf -v p4 '%04x' "$ECHO_PORT"
+	p4=$(hex4 "$ECHO_PORT")
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" "$(req 1 "$ECHO_PORT" 127.0.0.2 fd2)ping\\n" 5
@@ -163,19 +174,25 @@ no_log_to_client() {
 	run ! grep -a 'socks4d\[' "$@"
 }
 
-@test "systemd-socket-activate --inetd (Accept=yes, StandardInput=socket): curl through socks4d, classic record on stderr" {
+# systemd-socket-activate --inetd (Accept=yes, StandardInput=socket): curl
+# through socks4d, classic record on stderr
+@test "systemd-socket-activate --inetd (Accept=yes, StandardInput=socket)" {
 	curl_through "$SA_PORT"
 	classic_record_ok "$SA_LOG"
 }
 
-@test "systemd-socket-activate fd-3 style (LISTEN_FDS=1, no --inetd): curl through socks4d, classic record on stderr" {
+# systemd-socket-activate fd-3 style (LISTEN_FDS=1, no --inetd): curl through
+# socks4d, classic record on stderr
+@test "systemd-socket-activate fd-3 style (LISTEN_FDS=1, no --inetd)" {
 	curl_through "$FD3_PORT"
 	classic_record_ok "$FD3_LOG"
 	run -0 grep -c '^Spawned .* as PID ' "$FD3_LOG"
 	run ! grep -e usage: -e 'died with code 2' "$FD3_LOG"
 }
 
-@test "tcpserver -HRl0: curl through socks4d, classic record on stderr; started as root, the session runs as nobody" {
+# tcpserver -HRl0: curl through socks4d, classic record on stderr; started as
+# root, the session runs as nobody
+@test "tcpserver -HRl0: curl through socks4d, classic record on stderr" {
 	curl_through "$TCPS_PORT"
 	classic_record_ok "$TCPS_LOG"
 
@@ -184,11 +201,15 @@ no_log_to_client() {
 	local c child uid
 	c=$(client_port)
 	{ printf "$(req 1 "$ECHO_PORT" 127.0.0.2 hold)"; sleep 2; } |
-		timeout 10 socat -t 1 - "TCP:127.0.0.1:$TCPS_PORT,sourceport=$c,reuseaddr" >/dev/null 3>&- &
+		timeout 10 socat -t 1 \
+		- "TCP:127.0.0.1:$TCPS_PORT,sourceport=$c,reuseaddr" \
+		>/dev/null 3>&- &
 	local held=$! tries=100
-	until child=$(cat /proc/"$TCPS_PID"/task/*/children 2>/dev/null | awk '{ print $1 }') &&
+	until child=$(cat /proc/"$TCPS_PID"/task/*/children 2>/dev/null |
+		awk '{ print $1 }') &&
 		[ -n "$child" ] &&
-		uid=$(awk '/^Uid:/ { print $2 "," $3 "," $4 }' "/proc/$child/status" 2>/dev/null) &&
+		uid=$(awk '/^Uid:/ { print $2 "," $3 "," $4 }' \
+		"/proc/$child/status" 2>/dev/null) &&
 		[ "$uid" = 65534,65534,65534 ]; do
 		(( tries-- > 0 )) || die "socks4d under tcpserver: uid ${uid:-?} (pid ${child:-none})"
 		sleep 0.05
@@ -196,7 +217,9 @@ no_log_to_client() {
 	wait "$held"
 }
 
-@test "xinetd with the inetd.conf.example block: curl through socks4d, one-line record on syslog (daemon)" {
+# xinetd with the inetd.conf.example block: curl through socks4d, one-line
+# record on syslog (daemon)
+@test "xinetd with the inetd.conf.example block: curl through socks4d" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
 	curl_through "$XINETD_PORT"
 	syslog_record_ok "$XSYS/syslog.txt"
@@ -208,7 +231,9 @@ no_log_to_client() {
 	no_log_to_client "$XINETD_PORT" "$XSYS/syslog.txt" "$XSYS/xinetd.out"
 }
 
-@test "openbsd-inetd, unprivileged, with the inetd.conf.example line: curl through socks4d, one-line record on syslog (daemon)" {
+# openbsd-inetd, unprivileged, with the inetd.conf.example line: curl through
+# socks4d, one-line record on syslog (daemon)
+@test "openbsd-inetd, unprivileged, with the inetd.conf.example line" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
 	[ -z "$INETD_MISSING" ] || die "$INETD_MISSING"
 	run -0 awk '/^Uid:/ { print $2 }' "/proc/$INETD_PID/status"
@@ -244,6 +269,7 @@ units() {
 	local d=$BATS_TEST_TMPDIR/units
 	units "$d"
 	# MANPATH: Documentation=man:socks4d(8) is looked up with man(1)
-	run -0 env MANPATH="$d/man" systemd-analyze verify "$d/socks4d.socket" "$d/socks4d@.service"
+	run -0 env MANPATH="$d/man" systemd-analyze verify "$d/socks4d.socket" \
+		"$d/socks4d@.service"
 	[ -z "$output" ]
 }
