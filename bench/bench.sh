@@ -73,6 +73,8 @@ CC=${CC:-cc}
 # glibc program starts slower than a static musl one, and would flatter it.
 FLOOR_CC=${FLOOR_CC:-$(command -v musl-gcc || echo "$CC")}
 
+# The work directory: every file the run writes goes there, and cleanup
+# removes it; without one the script stops before writing anything.
 W=$(mktemp -d /tmp/socks4d-bench.XXXXXX)
 LT=$here/loadtool
 FLOOR=$W/floor
@@ -82,19 +84,25 @@ t_start=$SECONDS
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
+case $W in
+/tmp/socks4d-bench.?*) [ -d "$W" ] && [ ! -L "$W" ] ;;
+*) false ;;
+esac || die "no work directory in /tmp (mktemp failed)"
 
 cleanup() {
 	local pid
 	exec 7>&- 2>/dev/null
 	for pid in "${PIDS[@]}"; do
-		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+		kill -TERM -- "-$pid" 2>/dev/null ||
+		    kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in "${PIDS[@]}"; do
 		for _ in 1 2 3 4 5 6 7 8 9 10; do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+		kill -KILL -- "-$pid" 2>/dev/null ||
+		    kill -KILL "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
 	[ -n "${S5_USER_MADE:-}" ] && userdel "$S5_USER" 2>/dev/null
@@ -104,7 +112,11 @@ cleanup() {
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT-f"
 		[ "$SD" = - ] || "$top/test/private_systemd.sh" stop "$SD"
 	fi
-	if [ "${KEEP:-0}" = 1 ]; then say "bench: logs kept in $W"; else rm -rf "$W"; fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		say "bench: logs kept in $W"
+	else
+		rm -rf "$W"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -116,12 +128,14 @@ kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 median() {
 	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
-	    awk '{a[NR]=$1} END {if (NR == 0) print "NA"; else if (NR % 2) print a[(NR+1)/2];
+	    awk '{a[NR]=$1}
+	END {if (NR == 0) print "NA"; else if (NR % 2) print a[(NR+1)/2];
 		else printf "%.6g\n", (a[NR/2] + a[NR/2+1]) / 2}'
 }
 
 # a / b, or NA
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+	if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0)
 	print "NA"; else printf "%.2f\n", a / b}'; }
 
 # ---- build ------------------------------------------------------------
@@ -129,9 +143,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+
 # swap the program under the super-servers.
 [ -x "$SOCKS4D" ] || die "no socks4d at $SOCKS4D (run make first)"
 cp "$SOCKS4D" "$W/socks4d" || die "cannot copy $SOCKS4D"
-SOCKS4D_ID="$SOCKS4D ($(ldd "$SOCKS4D" >/dev/null 2>&1 && echo dynamic || echo static), sha256 $(sha256sum "$SOCKS4D" | cut -c1-12))"
-$CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" || die "loadtool does not build"
-$FLOOR_CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" || die "floor does not build"
+SOCKS4D_ID="$SOCKS4D ($(ldd "$SOCKS4D" >/dev/null 2>&1 &&
+    echo dynamic || echo static), sha256 $(sha256sum "$SOCKS4D" |
+    cut -c1-12))"
+$CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" ||
+    die "loadtool does not build"
+$FLOOR_CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" ||
+    die "floor does not build"
 for tool in systemd-socket-activate tcpserver danted haproxy setsid; do
 	command -v $tool >/dev/null || die "$tool is missing (make deps)"
 done
@@ -146,7 +164,8 @@ wait_listen() {		# PORT PID: until 127.0.0.1:PORT is in LISTEN state
 	local hex
 	hex=$(printf '0100007F:%04X' "$1")
 	for _ in $(seq 100); do
-		awk -v a="$hex" '$2 == a && $4 == "0A" {f = 1} END {exit !f}' /proc/net/tcp && return 0
+		awk -v a="$hex" '$2 == a && $4 == "0A" {f = 1} END {exit !f}' \
+		    /proc/net/tcp && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.05
 	done
@@ -170,16 +189,29 @@ start() {
 # wanted NAME: NAME is among BENCH_CONFIGS (or that is empty).  NAME+5 is
 # NAME's SOCKS5 twin (its own instance, so that the SOCKS4 figures stay as
 # they were), wanted with NAME.
-wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" ${1%+5} "*) return 0;; *) return 1;; esac; }
+wanted() {
+	[ -z "$ONLY" ] ||
+	    case " $ONLY " in *" ${1%+5} "*) return 0;; *) return 1;; esac
+}
 
 # The two super-servers, listening on $port.
-ssa() { start "$1" perconn systemd-socket-activate -a --inetd -l "127.0.0.1:$port" "${@:2}"; }
-tcps() { start "$1" perconn tcpserver -q -H -R -l 0 -c 1000 -b 1024 127.0.0.1 "$port" "${@:2}"; }
+ssa() {
+	start "$1" perconn systemd-socket-activate -a --inetd \
+	    -l "127.0.0.1:$port" "${@:2}"
+}
+tcps() {
+	start "$1" perconn tcpserver -q -H -R -l 0 -c 1000 -b 1024 \
+	    127.0.0.1 "$port" "${@:2}"
+}
 
-setsid "$LT" serve -l 127.0.0.1:0 -t 1800 >"$W/sink.out" 2>"$W/sink.log" </dev/null &
+setsid "$LT" serve -l 127.0.0.1:0 -t 1800 \
+    >"$W/sink.out" 2>"$W/sink.log" </dev/null &
 SINK_PID=$!
 PIDS+=($!)
-for _ in $(seq 100); do grep -q '^port=' "$W/sink.out" && break; sleep 0.05; done
+for _ in $(seq 100); do
+	grep -q '^port=' "$W/sink.out" && break
+	sleep 0.05
+done
 SINK=$(sed -n 's/^port=//p' "$W/sink.out")
 USINK=$(sed -n 's/^udp_port=//p' "$W/sink.out")	# its UDP echo
 [ -n "$SINK" ] || die "sink did not start"
@@ -191,7 +223,8 @@ port=$("$LT" freeport); tcps socks4d/tcpserver "$W/socks4d" -c "$CONF"
 port=$("$LT" freeport)
 # Listener mode: socks4d accepts and forks itself.  Limits above the idle
 # test's 500 sessions from one address, as tcpserver's -c 1000.
-start socks4d/listener listener "$W/socks4d" -c "$CONF" -l "127.0.0.1:$port" -m 2048 -s 2048
+start socks4d/listener listener "$W/socks4d" -c "$CONF" -l "127.0.0.1:$port" \
+    -m 2048 -s 2048
 port=$("$LT" freeport); ssa floor/ssa "$FLOOR"
 port=$("$LT" freeport); tcps floor/tcpserver "$FLOOR"
 VNAMES=()
@@ -204,7 +237,8 @@ for v in $VARIANTS; do
 	VNAMES+=("$vn")
 done
 port=$("$LT" freeport)
-sed "s|@PORT@|$port|; s|@LOG@|$W/danted.log|; s|@USER@|nobody|" "$here/danted.conf" >"$W/danted.conf"
+sed "s|@PORT@|$port|; s|@LOG@|$W/danted.log|; s|@USER@|nobody|" \
+    "$here/danted.conf" >"$W/danted.conf"
 start danted danted danted -f "$W/danted.conf" -N 2 -p "$W/danted.pid"
 port=$("$LT" freeport)
 sed "s|@PORT@|$port|; s|@SINK@|$SINK|" "$here/haproxy.cfg" >"$W/haproxy.cfg"
@@ -216,38 +250,46 @@ start haproxy relay haproxy -db -f "$W/haproxy.cfg"
 # need not.  Both permit CONNECT and UDP ASSOCIATE to loopback.
 S5_USER=socksbench S5_PASS= S5_LOGIN=
 if has s5auth && [ "$(id -u)" != 0 ]; then
-	NOTES+=("SOCKS5 logins not measured: danted's user needs root to create")
+	NOTES+=("SOCKS5 logins not measured:"\
+" danted's user needs root to create")
 	FIGURES=${FIGURES/s5auth/}
 elif has s5auth; then
-	getent passwd "$S5_USER" >/dev/null && die "user $S5_USER exists: remove it first"
-	S5_PASS=$(openssl rand -hex 12) || die "openssl is missing (it makes the password and its hash)"
-	useradd -M -s /usr/sbin/nologin "$S5_USER" || die "cannot create user $S5_USER"
+	getent passwd "$S5_USER" >/dev/null &&
+	    die "user $S5_USER exists: remove it first"
+	S5_PASS=$(openssl rand -hex 12) ||
+	    die "openssl is missing (it makes the password and its hash)"
+	useradd -M -s /usr/sbin/nologin "$S5_USER" ||
+	    die "cannot create user $S5_USER"
 	S5_USER_MADE=1
-	echo "$S5_USER:$(openssl passwd -6 -stdin <<<"$S5_PASS")" >"$W/socks.passwd"
+	echo "$S5_USER:$(openssl passwd -6 -stdin <<<"$S5_PASS")" \
+	    >"$W/socks.passwd"
 	chpasswd -e <"$W/socks.passwd" || die "cannot set $S5_USER's password"
 fi
 : >>"$W/socks.passwd"
 { cat "$CONF"; echo "permit u 127.0.0.0/8"; } >"$W/socks5.conf"
 # The listener reads both, by path, as nobody:nogroup after dropping root.
-chmod 711 "$W" && chmod 644 "$W/socks5.conf" && chgrp nogroup "$W/socks.passwd" 2>/dev/null &&
+chmod 711 "$W" && chmod 644 "$W/socks5.conf" &&
+    chgrp nogroup "$W/socks.passwd" 2>/dev/null &&
     chmod 640 "$W/socks.passwd"
 if has s5one || has s5rate || has s5auth || has udp; then
 	port=$("$LT" freeport)
 	ssa socks4d/ssa+5 "$W/socks4d" -c "$W/socks5.conf" -u "$W/socks.passwd"
 	port=$("$LT" freeport)
-	start socks4d/listener+5 listener "$W/socks4d" -c "$W/socks5.conf" -u "$W/socks.passwd" \
-	    -l "127.0.0.1:$port" -m 2048 -s 2048
+	start socks4d/listener+5 listener "$W/socks4d" -c "$W/socks5.conf" \
+	    -u "$W/socks.passwd" -l "127.0.0.1:$port" -m 2048 -s 2048
 	port=$("$LT" freeport)
-	sed "s|@PORT@|$port|; s|@LOG@|$W/danted5.log|; s|@USER@|nobody|" "$here/danted5.conf" \
-	    >"$W/danted5.conf"
-	start danted+5 danted danted -f "$W/danted5.conf" -N 2 -p "$W/danted5.pid"
+	sed "s|@PORT@|$port|; s|@LOG@|$W/danted5.log|; s|@USER@|nobody|" \
+	    "$here/danted5.conf" >"$W/danted5.conf"
+	start danted+5 danted danted -f "$W/danted5.conf" -N 2 \
+	    -p "$W/danted5.pid"
 fi
 
 # systemd's own Accept=yes, with the shipped units: this machine's systemd,
 # or where PID 1 is not systemd, a private one (test/private_systemd.sh).
 # Its figures include what PID 1 and journald spend on each connection.
 SD=
-if ! wanted socks4d/systemd && ! wanted socks4d/listener-sd && ! wanted socks4d/listener-sd-file; then
+if ! wanted socks4d/systemd && ! wanted socks4d/listener-sd &&
+    ! wanted socks4d/listener-sd-file; then
 	:
 elif [ "$(id -u)" != 0 ]; then
 	NOTES+=("socks4d/systemd not measured: installing units needs root")
@@ -255,14 +297,17 @@ elif [ -d /run/systemd/system ]; then
 	SD=-
 elif ! SD=$("$top/test/private_systemd.sh" start 2>>"$W/errors"); then
 	SD=
-	NOTES+=("socks4d/systemd not measured: no private systemd would boot ($(tail -n 1 "$W/errors"))")
+	NOTES+=("socks4d/systemd not measured: no private systemd would boot"\
+" ($(tail -n 1 "$W/errors"))")
 fi
 if [ -n "$SD" ] && wanted socks4d/systemd; then
 	port=$("$LT" freeport) pid1=$SD
 	[ "$SD" = - ] && pid1=1
-	"$top/test/private_systemd.sh" units "$SD" "$SD_UNIT" "$port" "$W/socks4d" "$CONF" &&
+	"$top/test/private_systemd.sh" units "$SD" "$SD_UNIT" "$port" \
+	    "$W/socks4d" "$CONF" &&
 	    wait_listen "$port" "$pid1" || die "socks4d/systemd did not start"
-	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$pid1 KIND[socks4d/systemd]=systemd
+	PORT[socks4d/systemd]=$port SPID[socks4d/systemd]=$pid1 \
+	    KIND[socks4d/systemd]=systemd
 	CONFIGS+=(socks4d/systemd)
 fi
 # listener_units CONFIG UNIT [DROPIN]: the shipped listener units (Accept=no)
@@ -272,10 +317,13 @@ listener_units() {
 	local cfg=$1 unit=$2 pid1=$SD port
 	[ "$SD" = - ] && pid1=1
 	port=$("$LT" freeport)
-	UNIT_DROPIN=${3:-} "$top/test/private_systemd.sh" listener-units "$SD" "$unit" "$port" \
-	    "$W/socks4d" "$CONF" -s 1024 && wait_listen "$port" "$pid1" || die "$cfg did not start"
-	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 >/dev/null 2>&1
-	SPID[$cfg]=$(pgrep -P "$pid1" -f "/run/$unit/socks4d") || die "$cfg: no listener"
+	UNIT_DROPIN=${3:-} "$top/test/private_systemd.sh" listener-units \
+	    "$SD" "$unit" "$port" "$W/socks4d" "$CONF" -s 1024 &&
+	    wait_listen "$port" "$pid1" || die "$cfg did not start"
+	"$LT" rate -x "127.0.0.1:$port" -d "127.0.0.1:$SINK" -c 1 -t 1 \
+	    >/dev/null 2>&1
+	SPID[$cfg]=$(pgrep -P "$pid1" -f "/run/$unit/socks4d") ||
+	    die "$cfg: no listener"
 	PORT[$cfg]=$port KIND[$cfg]=listener
 	CONFIGS+=("$cfg")
 }
@@ -287,17 +335,23 @@ fi
 # file, as the listener's outside, so that the two differ only in what
 # systemd puts around socks4d.
 if [ -n "$SD" ] && wanted socks4d/listener-sd-file; then
-	sed "s|^StandardError=append:.*|StandardError=append:/run/$SD_UNIT-f/records.log|" \
-	    "$top/examples/socks4d-listener-records-file.conf" >"$W/records-file.conf"
-	listener_units socks4d/listener-sd-file "$SD_UNIT-f" "$W/records-file.conf"
+	sed "s|^StandardError=append:.*|StandardError=append:"\
+"/run/$SD_UNIT-f/records.log|" \
+	    "$top/examples/socks4d-listener-records-file.conf" \
+	    >"$W/records-file.conf"
+	listener_units socks4d/listener-sd-file "$SD_UNIT-f" \
+	    "$W/records-file.conf"
 fi
 
 # Throughput, CPU and memory do not depend on the super-server: measured
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
-RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted socks4d/listener)
-# (listener-sd-file right after the listener: the target's pair in adjacent slices)
-[ -n "$SD" ] && RATE+=(socks4d/listener-sd-file socks4d/listener-sd socks4d/systemd)
+RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted
+    socks4d/listener)
+# (listener-sd-file right after the listener: the target's pair in adjacent
+# slices)
+[ -n "$SD" ] &&
+    RATE+=(socks4d/listener-sd-file socks4d/listener-sd socks4d/systemd)
 for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
@@ -306,7 +360,10 @@ MEM=(socks4d/ssa danted socks4d/listener)
 for vn in "${VNAMES[@]}"; do MEM+=("$vn/ssa"); done
 
 # Only what was started (BENCH_CONFIGS) is measured.
-only_started() { local c; for c in "$@"; do [ -n "${PORT[$c]:-}" ] && echo "$c"; done; }
+only_started() {
+	local c
+	for c in "$@"; do [ -n "${PORT[$c]:-}" ] && echo "$c"; done
+}
 mapfile -t BULK < <(only_started "${BULK[@]}")
 mapfile -t RATE < <(only_started "${RATE[@]}")
 mapfile -t MEM < <(only_started "${MEM[@]}")
@@ -318,7 +375,8 @@ mapfile -t S5 < <(only_started socks4d/ssa+5 socks4d/listener+5 danted+5)
 route() {
 	case ${KIND[$1]}:$1 in
 	direct:*|relay:*) echo "-d 127.0.0.1:${PORT[$1]}" ;;
-	*+5) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK ${S5_LOGIN:--5}" ;;
+	*+5) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" \
+	    "${S5_LOGIN:--5}" ;;
 	*) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" ;;
 	esac
 }
@@ -329,9 +387,11 @@ proc_line() { "$LT" proc "${SPID[$1]}"; }
 # Per-connection servers: wait until every child has exited (and so its
 # CPU time is in the server's cutime).
 quiesce() {
-	if [ "${KIND[$1]}" = systemd ]; then	# PID 1 has other children
-		for _ in $(seq 200); do	# (the listeners of listener-sd among them)
-			pgrep -P "${SPID[$1]}" -f "^/run/$SD_UNIT/socks4d " >/dev/null || return 0
+	# PID 1 has other children (the listeners of listener-sd among them)
+	if [ "${KIND[$1]}" = systemd ]; then
+		for _ in $(seq 200); do
+			pgrep -P "${SPID[$1]}" -f "^/run/$SD_UNIT/socks4d " \
+			    >/dev/null || return 0
 			sleep 0.05
 		done
 		say "bench: $1 still has sessions after 10 s"
@@ -339,7 +399,8 @@ quiesce() {
 	fi
 	case ${KIND[$1]} in perconn|listener) ;; *) sleep 0.2; return 0 ;; esac
 	for _ in $(seq 200); do
-		[ "$(kv "$(proc_line "$1")" children)" -le "${KEEPS[$1]:-0}" ] && return 0
+		[ "$(kv "$(proc_line "$1")" children)" \
+		    -le "${KEEPS[$1]:-0}" ] && return 0
 		sleep 0.05
 	done
 	say "bench: $1 still has children after 10 s"
@@ -367,17 +428,22 @@ stream() {
 	add "$fig:${cfg%+5}" "$(kv "$line" gbps)"
 	quiesce "$cfg"
 	[ "${KIND[$cfg]}" = direct ] || after=$(kv "$(proc_line "$cfg")" ticks)
-	gib=$(awk -v b="$(kv "$line" bytes_each)" -v n="$n" 'BEGIN {print b * n / 1073741824}')
-	[ "${KIND[$cfg]}" = direct ] || add "cpu_$fig:$cfg" "$(awk -v a="$after" -v b="$before" \
-	    -v t="$(getconf CLK_TCK)" -v g="$gib" 'BEGIN {printf "%.3f\n", (a - b) / t / g}')"
-	[ "$fig" = one ] && add "cpu_path:$cfg" "$(awk -v p="$((after - before))" \
-	    -v s="$(( $(sink_ticks) - sink0 ))" -v c="$(kv "$line" cpu_s)" -v t="$(getconf CLK_TCK)" \
+	gib=$(awk -v b="$(kv "$line" bytes_each)" -v n="$n" \
+	    'BEGIN {print b * n / 1073741824}')
+	[ "${KIND[$cfg]}" = direct ] || add "cpu_$fig:$cfg" "$(awk \
+	    -v a="$after" -v b="$before" -v t="$(getconf CLK_TCK)" -v g="$gib" \
+	    'BEGIN {printf "%.3f\n", (a - b) / t / g}')"
+	[ "$fig" = one ] && add "cpu_path:$cfg" "$(awk \
+	    -v p="$((after - before))" \
+	    -v s="$(( $(sink_ticks) - sink0 ))" -v c="$(kv "$line" cpu_s)" \
+	    -v t="$(getconf CLK_TCK)" \
 	    -v g="$gib" 'BEGIN {printf "%.3f\n", ((p + s) / t + c) / g}')"
 }
 
 section() { say "bench: $1 ($((SECONDS - t_start)) s so far)"; }
 
-say "bench: socks4d $SOCKS4D_ID, load average $(cut -d' ' -f1-3 /proc/loadavg), work dir $W"
+say "bench: socks4d $SOCKS4D_ID," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg), work dir $W"
 
 if has one; then
 	section "one stream, $ONE through one CONNECT"
@@ -388,33 +454,48 @@ fi
 
 if has multi; then
 	# Project the time from the one-stream rates; scale down to the budget.
-	bytes_multi=$(awk -v s="$MULTI" 'BEGIN {v = s + 0; u = substr(s, length(s));
-		if (u == "K" || u == "k") v *= 1024; if (u == "M" || u == "m") v *= 1048576;
+	bytes_multi=$(awk -v s="$MULTI" 'BEGIN {
+		v = s + 0; u = substr(s, length(s));
+		if (u == "K" || u == "k") v *= 1024;
+		if (u == "M" || u == "m") v *= 1048576;
 		if (u == "G" || u == "g") v *= 1073741824; printf "%.0f\n", v}')
 	if [ -z "$MULTI_BUDGET" ]; then	# what the other figures leave of BUDGET
-		MULTI_BUDGET=$(awk -v b="$BUDGET" -v e="$((SECONDS - t_start))" -v r="$REPS" \
-		    -v nr="${#RATE[@]}" -v nm="${#MEM[@]}" -v s="$SECS" -v k="$SLICES" -v m="$STARTUP" \
-		    -v rate="$(has rate && echo 1 || echo 0)" -v idle="$(has idle && echo 1 || echo 0)" \
-		    -v st="$(has startup && echo 1 || echo 0)" -v sd="$([ -n "$SD" ] && echo 1 || echo 0)" \
-		    'BEGIN {left = b - e - rate * nr * (r * (s + 0.25 * k) + 1.5) - idle * nm * 8
-			left -= st * nr * r * m * 0.006 + sd * st * r * m / 5 * 0.1
-			print (left < 30) ? 30 : int(left)}')
+		MULTI_BUDGET=$(awk -v b="$BUDGET" \
+		    -v e="$((SECONDS - t_start))" -v r="$REPS" \
+		    -v nr="${#RATE[@]}" \
+		    -v nm="${#MEM[@]}" \
+		    -v s="$SECS" -v k="$SLICES" -v m="$STARTUP" \
+		    -v rate="$(has rate && echo 1 || echo 0)" \
+		    -v idle="$(has idle && echo 1 || echo 0)" \
+		    -v st="$(has startup && echo 1 || echo 0)" \
+		    -v sd="$([ -n "$SD" ] && echo 1 || echo 0)" \
+		    'BEGIN {
+	left = b - e - rate * nr * (r * (s + 0.25 * k) + 1.5) - idle * nm * 8
+	left -= st * nr * r * m * 0.006 + sd * st * r * m / 5 * 0.1
+	print (left < 30) ? 30 : int(left)}')
 	fi
 	proj=0
 	for cfg in "${BULK[@]}"; do
 		g=$(median ${VALS[one:$cfg]:-})
 		[ "$g" = NA ] && g=0.3
-		proj=$(awk -v p="$proj" -v g="$g" -v b="$bytes_multi" -v n="$STREAMS" -v r="$REPS" \
+		proj=$(awk -v p="$proj" -v g="$g" -v b="$bytes_multi" \
+		    -v n="$STREAMS" -v r="$REPS" \
 		    'BEGIN {print p + b * n * r / (g * 1e9)}')
 	done
 	if awk -v p="$proj" -v b="$MULTI_BUDGET" 'BEGIN {exit !(p > b)}'; then
-		bytes_multi=$(awk -v p="$proj" -v b="$MULTI_BUDGET" -v x="$bytes_multi" \
-		    'BEGIN {v = x * b / p; v = int(v / 1048576) * 1048576; if (v < 67108864) v = 67108864; print v}')
-		NOTES+=("16-stream test scaled down to $STREAMS x $((bytes_multi / 1048576)) MiB to fit ${MULTI_BUDGET} s (projected ${proj%.*} s at $MULTI each)")
+		bytes_multi=$(awk -v p="$proj" -v b="$MULTI_BUDGET" \
+		    -v x="$bytes_multi" \
+		    'BEGIN {v = x * b / p; v = int(v / 1048576) * 1048576;
+			if (v < 67108864) v = 67108864; print v}')
+		NOTES+=("16-stream test scaled down to $STREAMS x"\
+" $((bytes_multi / 1048576)) MiB to fit ${MULTI_BUDGET} s"\
+" (projected ${proj%.*} s at $MULTI each)")
 	fi
 	section "$STREAMS streams, $((bytes_multi / 1048576)) MiB each"
 	for r in $(seq "$REPS"); do
-		for cfg in "${BULK[@]}"; do stream multi "$cfg" "$STREAMS" "$bytes_multi"; done
+		for cfg in "${BULK[@]}"; do
+			stream multi "$cfg" "$STREAMS" "$bytes_multi"
+		done
 	done
 fi
 
@@ -423,11 +504,13 @@ rate_slice() {
 	local cfg=$1 secs=$2 before after line
 	quiesce "$cfg"
 	before=$(kv "$(proc_line "$cfg")" ticks)
-	line=$("$LT" rate $(route "$cfg") -c "$CLIENTS" -t "$secs" 2>"$W/errors.last")
+	line=$("$LT" rate $(route "$cfg") -c "$CLIENTS" -t "$secs" \
+	    2>"$W/errors.last")
 	cat "$W/errors.last" >>"$W/errors"
 	quiesce "$cfg"
 	after=$(kv "$(proc_line "$cfg")" ticks)
-	echo "$(kv "$line" sessions) $(kv "$line" late) $(kv "$line" failed) $(kv "$line" secs) $((after - before))"
+	echo "$(kv "$line" sessions) $(kv "$line" late) $(kv "$line" failed)" \
+	    "$(kv "$line" secs) $((after - before))"
 }
 
 # rate_turns FIGURE SLICE SLICES CONFIG...: sessions/s of each CONFIG as
@@ -442,35 +525,48 @@ rate_turns() {
 		declare -A SUM=()
 		for _ in $(seq "$slices"); do
 			for cfg; do
-				SUM[$cfg]="${SUM[$cfg]:-} $(rate_slice "$cfg" "$slice")"
+				SUM[$cfg]="${SUM[$cfg]:-}"\
+" $(rate_slice "$cfg" "$slice")"
 			done
 		done
 		for cfg; do
-			read -r n l f secs ticks <<<"$(awk '{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
-			    END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' <<<"${SUM[$cfg]}")"
-			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" 'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
-			# CPU per session: less disturbed by other load than the rate
+			read -r n l f secs ticks <<<"$(awk '
+	{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
+	END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' \
+			    <<<"${SUM[$cfg]}")"
+			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" \
+			    'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
+			# CPU per session: less disturbed by other load than the
+			# rate
 			# (not where the server is this machine's PID 1)
 			[ "$fig" != rate ] || [ "${SPID[$cfg]}" = 1 ] ||
-			    add "cpu_session:$cfg" "$(awk -v a="$ticks" -v t="$(getconf CLK_TCK)" \
-			    -v n="$((n + l + f))" 'BEGIN {if (n > 0) printf "%.2f\n", a * 1000 / t / n}')"
-			[ "$f" = 0 ] || NOTES+=("$fig ${cfg%+5}, repetition $r: $f sessions failed (not counted)")
+			    add "cpu_session:$cfg" "$(awk -v a="$ticks" \
+			    -v t="$(getconf CLK_TCK)" -v n="$((n + l + f))" \
+			    'BEGIN {if (n > 0)
+				printf "%.2f\n", a * 1000 / t / n}')"
+			[ "$f" = 0 ] ||
+			    NOTES+=("$fig ${cfg%+5}, repetition $r:"\
+" $f sessions failed (not counted)")
 		done
 	done
 }
 
 if has rate; then
 	section "session rate, $CLIENTS clients, $SECS s in $SLICES slices"
-	for cfg in "${RATE[@]}"; do		# warm up: page cache, danted's children
+	# warm up: page cache, danted's children
+	for cfg in "${RATE[@]}"; do
 		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
 	slice=$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')
 	# Accept=yes's units alone and last: PID 1 goes on starting units for
 	# the connections still queued when a slice ends, into the next slice.
 	turns=()
-	for cfg in "${RATE[@]}"; do [ "$cfg" = socks4d/systemd ] || turns+=("$cfg"); done
+	for cfg in "${RATE[@]}"; do
+		[ "$cfg" = socks4d/systemd ] || turns+=("$cfg")
+	done
 	rate_turns rate "$slice" "$SLICES" "${turns[@]}"
-	[ ${#turns[@]} = ${#RATE[@]} ] || rate_turns rate "$slice" "$SLICES" socks4d/systemd
+	[ ${#turns[@]} = ${#RATE[@]} ] ||
+	    rate_turns rate "$slice" "$SLICES" socks4d/systemd
 fi
 
 if has idle; then
@@ -495,23 +591,38 @@ if has idle; then
 		exec 7>&-
 		wait $ipid
 		done_line=$(grep 'state=released' "$W/idle.out")
-		if [ "$(kv "$ready" sessions)" != "$IDLE" ] || [ "$(kv "$done_line" dropped)" != 0 ]; then
+		if [ "$(kv "$ready" sessions)" != "$IDLE" ] ||
+		    [ "$(kv "$done_line" dropped)" != 0 ]; then
 			say "bench: idle $cfg: $ready / $done_line"
 			fail "idle:$cfg"
 			continue
 		fi
 		if [ "${KIND[$cfg]}" = perconn ]; then
 			kids=$(kv "$held" children)
-			[ "$kids" = "$IDLE" ] || NOTES+=("idle $cfg: $kids processes for $IDLE sessions")
-			add "idle:$cfg" "$(awk -v p="$(kv "$held" child_pss_kib)" -v t="$(kv "$held" child_pte_kib)" \
-			    -v n="$IDLE" 'BEGIN {printf "%.1f\n", (p + t) / n}')"
-			add "idle_server:$cfg" "$(( $(kv "$held" root_pss_kib) + $(kv "$held" root_pte_kib) ))"
+			[ "$kids" = "$IDLE" ] ||
+			    NOTES+=("idle $cfg: $kids processes"\
+" for $IDLE sessions")
+			add "idle:$cfg" "$(awk \
+			    -v p="$(kv "$held" child_pss_kib)" \
+			    -v t="$(kv "$held" child_pte_kib)" -v n="$IDLE" \
+			    'BEGIN {printf "%.1f\n", (p + t) / n}')"
+			add "idle_server:$cfg" "$(( $(kv "$held" root_pss_kib) +
+			    $(kv "$held" root_pte_kib) ))"
 		else
 			add "idle:$cfg" "$(awk -v n="$IDLE" \
-			    -v a="$(( $(kv "$held" root_pss_kib) + $(kv "$held" root_pte_kib) + $(kv "$held" child_pss_kib) + $(kv "$held" child_pte_kib) ))" \
-			    -v b="$(( $(kv "$base" root_pss_kib) + $(kv "$base" root_pte_kib) + $(kv "$base" child_pss_kib) + $(kv "$base" child_pte_kib) ))" \
+			    -v a="$(( $(kv "$held" root_pss_kib) +
+				$(kv "$held" root_pte_kib) +
+				$(kv "$held" child_pss_kib) +
+				$(kv "$held" child_pte_kib) ))" \
+			    -v b="$(( $(kv "$base" root_pss_kib) +
+				$(kv "$base" root_pte_kib) +
+				$(kv "$base" child_pss_kib) +
+				$(kv "$base" child_pte_kib) ))" \
 			    'BEGIN {printf "%.1f\n", (a - b) / n}')"
-			add "idle_server:$cfg" "$(( $(kv "$base" root_pss_kib) + $(kv "$base" root_pte_kib) + $(kv "$base" child_pss_kib) + $(kv "$base" child_pte_kib) ))"
+			add "idle_server:$cfg" "$(( $(kv "$base" root_pss_kib) +
+			    $(kv "$base" root_pte_kib) +
+			    $(kv "$base" child_pss_kib) +
+			    $(kv "$base" child_pte_kib) ))"
 		fi
 	done
 fi
@@ -521,9 +632,12 @@ if has startup; then
 	for r in $(seq "$REPS"); do
 		for cfg in "${RATE[@]}"; do
 			quiesce "$cfg"
-			m=$STARTUP	# systemd's tenth of a second a sample: fewer
-			[ "${KIND[$cfg]}" = systemd ] && m=$(( (STARTUP + 4) / 5 ))
-			line=$("$LT" startup $(route "$cfg") -m "$m" 2>>"$W/errors")
+			# systemd's tenth of a second a sample: fewer
+			m=$STARTUP
+			[ "${KIND[$cfg]}" = systemd ] &&
+			    m=$(( (STARTUP + 4) / 5 ))
+			line=$("$LT" startup $(route "$cfg") -m "$m" \
+			    2>>"$W/errors")
 			add "startup:$cfg" "$(kv "$line" median_us)"
 			[ "$(kv "$line" failed)" = 0 ] || fail "startup:$cfg"
 		done
@@ -539,17 +653,22 @@ fi
 
 # s5_rate FIGURE: sessions/s of the SOCKS5 twins, SECS5 s each a repetition
 # in SLICES5 slices taken in turn, as the session-rate test above.
-s5_rate() { rate_turns "$1" $(( SECS5 / SLICES5 > 0 ? SECS5 / SLICES5 : 1 )) "$SLICES5" "${S5[@]}"; }
+s5_rate() {
+	rate_turns "$1" $(( SECS5 / SLICES5 > 0 ? SECS5 / SLICES5 : 1 )) \
+	    "$SLICES5" "${S5[@]}"
+}
 
 if has s5rate; then
-	section "SOCKS5 session rate, no authentication, $CLIENTS clients, $SECS5 s in $SLICES5 slices"
+	section "SOCKS5 session rate, no authentication, $CLIENTS clients,"\
+" $SECS5 s in $SLICES5 slices"
 	for cfg in "${S5[@]}"; do		# warm up, as above
 		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
 	s5_rate s5rate
 fi
 if has s5auth; then
-	section "SOCKS5 session rate, username/password, $CLIENTS clients, $SECS5 s in $SLICES5 slices"
+	section "SOCKS5 session rate, username/password, $CLIENTS clients,"\
+" $SECS5 s in $SLICES5 slices"
 	S5_LOGIN="-U $S5_USER:$S5_PASS"
 	s5_rate s5auth
 	S5_LOGIN=
@@ -560,8 +679,10 @@ fi
 udp_run() {
 	local fig=$1 cfg=$2 to line
 	to="-d 127.0.0.1:$USINK"
-	[ "$cfg" = direct ] || { quiesce "$cfg"; to="-x 127.0.0.1:${PORT[$cfg]} $to"; }
-	if ! line=$("$LT" udp $to -t "$UDP_SECS" -s "$UDP_SIZE" -w "$3" 2>>"$W/errors"); then
+	[ "$cfg" = direct ] ||
+	    { quiesce "$cfg"; to="-x 127.0.0.1:${PORT[$cfg]} $to"; }
+	if ! line=$("$LT" udp $to -t "$UDP_SECS" -s "$UDP_SIZE" -w "$3" \
+	    2>>"$W/errors"); then
 		say "bench: $fig $cfg: $line"
 		fail "$fig:${cfg%+5}"
 		return
@@ -571,7 +692,8 @@ udp_run() {
 }
 
 if has udp; then
-	section "UDP ASSOCIATE, $UDP_SIZE-byte datagrams, $UDP_SECS s paced ($UDP_WINDOW unanswered) and $UDP_SECS s flat out"
+	section "UDP ASSOCIATE, $UDP_SIZE-byte datagrams, $UDP_SECS s paced"\
+" ($UDP_WINDOW unanswered) and $UDP_SECS s flat out"
 	for r in $(seq "$REPS"); do
 		for cfg in direct "${S5[@]}"; do
 			udp_run udp "$cfg" "$UDP_WINDOW"
@@ -589,24 +711,35 @@ TXT=$here/results/bench-$stamp.txt
 echo "figure,config,unit,median,values,failures" >"$CSV"
 
 declare -A MED
-COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener socks4d/listener-sd
-	socks4d/listener-sd-file floor/ssa floor/tcpserver danted haproxy)
+COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener
+	socks4d/listener-sd socks4d/listener-sd-file floor/ssa floor/tcpserver
+	danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
-FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path idle_server
+FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path
+	idle_server
 	s5one s5rate s5auth udp udp_loss udpflood udpflood_loss)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
-	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us [idle_server]=KiB
+	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us
+	[idle_server]=KiB
 	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB"
-	[s5one]=GB/s [s5rate]=sessions/s [s5auth]=sessions/s [udp]=datagrams/s [udp_loss]=%
+	[s5one]=GB/s [s5rate]=sessions/s [s5auth]=sessions/s [udp]=datagrams/s
+	[udp_loss]=%
 	[udpflood]=datagrams/s [udpflood_loss]=%)
-declare -A LABEL=([one]="one stream ($ONE)" [multi]="$STREAMS streams (aggregate)"
+declare -A LABEL=([one]="one stream ($ONE)"
+	[multi]="$STREAMS streams (aggregate)"
 	[rate]="sessions/s ($CLIENTS clients)" [idle]="idle KiB/session, PSS+PT"
-	[cpu_one]="CPU s/GiB, one stream" [cpu_multi]="CPU s/GiB, $STREAMS streams"
+	[cpu_one]="CPU s/GiB, one stream"
+	[cpu_multi]="CPU s/GiB, $STREAMS streams"
 	[startup]="start-up median, us" [idle_server]="server baseline KiB"
-	[cpu_session]="CPU ms/session (server side)" [cpu_path]="CPU s/GiB, whole path, one"
-	[s5one]="SOCKS5 one stream ($ONE5)" [s5rate]="SOCKS5 sessions/s, no auth" [s5auth]="SOCKS5 sessions/s, password"
-	[udp]="UDP dgram/s, $UDP_WINDOW in flight" [udp_loss]="UDP loss %, $UDP_WINDOW in flight"
-	[udpflood]="UDP dgram/s echoed, flat out" [udpflood_loss]="UDP loss %, flat out")
+	[cpu_session]="CPU ms/session (server side)"
+	[cpu_path]="CPU s/GiB, whole path, one"
+	[s5one]="SOCKS5 one stream ($ONE5)"
+	[s5rate]="SOCKS5 sessions/s, no auth"
+	[s5auth]="SOCKS5 sessions/s, password"
+	[udp]="UDP dgram/s, $UDP_WINDOW in flight"
+	[udp_loss]="UDP loss %, $UDP_WINDOW in flight"
+	[udpflood]="UDP dgram/s echoed, flat out"
+	[udpflood_loss]="UDP loss %, flat out")
 for f in "${FIGS[@]}"; do
 	for c in "${COLS[@]}"; do
 		v=${VALS[$f:$c]:-}
@@ -614,7 +747,8 @@ for f in "${FIGS[@]}"; do
 		[ -n "${FAILS[$f:$c]:-}" ] && m=FAIL
 		MED[$f:$c]=$m
 		[ -n "$v" ] || [ -n "${FAILS[$f:$c]:-}" ] || continue
-		echo "$f,$c,${UNIT[$f]},$m,$(echo $v | tr ' ' ';'),${FAILS[$f:$c]:-0}" >>"$CSV"
+		echo "$f,$c,${UNIT[$f]},$m,"\
+"$(echo $v | tr ' ' ';'),${FAILS[$f:$c]:-0}" >>"$CSV"
 	done
 done
 
@@ -628,80 +762,158 @@ measured() {	# FIGURE: some column has a figure or a failure
 
 check() {	# NAME VALUE OP LIMIT
 	local ok
-	ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {if (v == "NA" || l == "NA") {print "n/a"; exit}
-		if (op == ">=") print (v >= l) ? "met" : "MISSED"; else print (v <= l) ? "met" : "MISSED"}')
+	ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {
+		if (v == "NA" || l == "NA") {print "n/a"; exit}
+		if (op == ">=") print (v >= l) ? "met" : "MISSED"
+		else print (v <= l) ? "met" : "MISSED"}')
 	printf '  %-44s %6s  (target %s %s)  %s\n' "$1" "$2" "$3" "$4" "$ok"
 	echo "target,$1,ratio,$2,$3 $4,$ok" >>"$CSV"
 }
 
 {
-	echo "socks4d benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "socks4d: $SOCKS4D_ID; floor built by ${FLOOR_CC##*/} -static; medians of $REPS; super-servers: systemd-socket-activate -a --inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
+	echo "socks4d benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r)," \
+	    "$(nproc) CPUs, load average at end" \
+	    "$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "socks4d: $SOCKS4D_ID; floor built by ${FLOOR_CC##*/} -static;" \
+	    "medians of $REPS; super-servers: systemd-socket-activate -a" \
+	    "--inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
 	printf '%-30s' "figure"
 	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
 	echo
 	for f in "${FIGS[@]}"; do
-		case $f in s5*|udp*) measured "$f" || continue ;; esac	# SOCKS5 rows when run
+		# SOCKS5 rows when run
+		case $f in s5*|udp*) measured "$f" || continue ;; esac
 		printf '%-30s' "${LABEL[$f]}"
-		for c in "${COLS[@]}"; do printf ' %17s' "$(sed 's/^$/-/; s/^NA$/-/' <<<"${MED[$f:$c]}")"; done
+		for c in "${COLS[@]}"; do
+			printf ' %17s' \
+			    "$(sed 's/^$/-/; s/^NA$/-/' <<<"${MED[$f:$c]}")"
+		done
 		echo
 	done
 	echo "targets (ratios in this run):"
-	check "one stream: socks4d / direct" "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:direct]}")" ">=" 0.9
-	check "one stream: socks4d / danted" "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:danted]}")" ">=" 1
-	check "$STREAMS streams: socks4d / direct" "$(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:direct]}")" ">=" 0.85
-	check "sessions/s: socks4d / floor (ssa)" "$(ratio "${MED[rate:socks4d/ssa]}" "${MED[rate:floor/ssa]}")" ">=" 0.9
-	check "sessions/s: socks4d / floor (tcpserver)" "$(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:floor/tcpserver]}")" ">=" 0.9
-	check "idle memory: socks4d / danted" "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
-	check "idle memory: socks4d KiB/session" "${MED[idle:socks4d/ssa]}" "<=" 200
-	check "CPU/GiB: socks4d / danted" "$(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:danted]}")" "<=" 0.5
-	check "sessions/s: listener / danted" "$(ratio "${MED[rate:socks4d/listener]}" "${MED[rate:danted]}")" ">=" 1.2
-	check "start-up: listener / danted" "$(ratio "${MED[startup:socks4d/listener]}" "${MED[startup:danted]}")" "<=" 1
-	check "sessions/s: listener Accept=no / listener, to files" "$(ratio "${MED[rate:socks4d/listener-sd-file]}" "${MED[rate:socks4d/listener]}")" ">=" 0.9
-	check "idle memory: listener KiB/session" "${MED[idle:socks4d/listener]}" "<=" 54
-	check "SOCKS5 one stream: socks4d / danted" "$(ratio "${MED[s5one:socks4d/ssa]}" "${MED[s5one:danted]}")" ">=" 1
-	check "SOCKS5 sessions/s: listener / danted" "$(ratio "${MED[s5rate:socks4d/listener]}" "${MED[s5rate:danted]}")" ">=" 1
-	check "SOCKS5 logins/s: listener / danted" "$(ratio "${MED[s5auth:socks4d/listener]}" "${MED[s5auth:danted]}")" ">=" 1
-	check "UDP dgram/s paced: socks4d / danted" "$(ratio "${MED[udp:socks4d/ssa]}" "${MED[udp:danted]}")" ">=" 1
-	check "UDP dgram/s flat out: socks4d / danted" "$(ratio "${MED[udpflood:socks4d/ssa]}" "${MED[udpflood:danted]}")" ">=" 1
-	check "UDP loss % paced: socks4d (limit: danted's)" "${MED[udp_loss:socks4d/ssa]}" "<=" "${MED[udp_loss:danted]}"
-	check "UDP loss % flat out: socks4d (limit: danted's)" "${MED[udpflood_loss:socks4d/ssa]}" "<=" "${MED[udpflood_loss:danted]}"
-	has s5rate && echo "SOCKS5 against preforked danted under ssa (no target: fork+exec per client):" \
-	    "sessions/s $(ratio "${MED[s5rate:socks4d/ssa]}" "${MED[s5rate:danted]}")x," \
-	    "with a login $(ratio "${MED[s5auth:socks4d/ssa]}" "${MED[s5auth:danted]}")x;" \
-	    "UDP through the listener against danted: $(ratio "${MED[udp:socks4d/listener]}" "${MED[udp:danted]}")x paced"
-	echo "against preforked danted (no target: it pays no fork+exec per client):" \
-	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" "${MED[rate:danted]}")x," \
-	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" "${MED[startup:danted]}")x (socks4d under tcpserver)"
-	[ -n "$SD" ] && echo "listener Accept=no with records in the journal (the shipped unit; the target" \
+	check "one stream: socks4d / direct" \
+	    "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:direct]}")" ">=" 0.9
+	check "one stream: socks4d / danted" \
+	    "$(ratio "${MED[one:socks4d/ssa]}" "${MED[one:danted]}")" ">=" 1
+	check "$STREAMS streams: socks4d / direct" \
+	    "$(ratio "${MED[multi:socks4d/ssa]}" \
+		"${MED[multi:direct]}")" ">=" 0.85
+	check "sessions/s: socks4d / floor (ssa)" \
+	    "$(ratio "${MED[rate:socks4d/ssa]}" \
+		"${MED[rate:floor/ssa]}")" ">=" 0.9
+	check "sessions/s: socks4d / floor (tcpserver)" \
+	    "$(ratio "${MED[rate:socks4d/tcpserver]}" \
+		"${MED[rate:floor/tcpserver]}")" ">=" 0.9
+	check "idle memory: socks4d / danted" \
+	    "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
+	check "idle memory: socks4d KiB/session" \
+	    "${MED[idle:socks4d/ssa]}" "<=" 200
+	check "CPU/GiB: socks4d / danted" \
+	    "$(ratio "${MED[cpu_one:socks4d/ssa]}" \
+		"${MED[cpu_one:danted]}")" "<=" 0.5
+	check "sessions/s: listener / danted" \
+	    "$(ratio "${MED[rate:socks4d/listener]}" \
+		"${MED[rate:danted]}")" ">=" 1.2
+	check "start-up: listener / danted" \
+	    "$(ratio "${MED[startup:socks4d/listener]}" \
+		"${MED[startup:danted]}")" "<=" 1
+	check "sessions/s: listener Accept=no / listener, to files" \
+	    "$(ratio "${MED[rate:socks4d/listener-sd-file]}" \
+		"${MED[rate:socks4d/listener]}")" ">=" 0.9
+	check "idle memory: listener KiB/session" \
+	    "${MED[idle:socks4d/listener]}" "<=" 54
+	check "SOCKS5 one stream: socks4d / danted" \
+	    "$(ratio "${MED[s5one:socks4d/ssa]}" "${MED[s5one:danted]}")" ">=" 1
+	check "SOCKS5 sessions/s: listener / danted" \
+	    "$(ratio "${MED[s5rate:socks4d/listener]}" \
+		"${MED[s5rate:danted]}")" ">=" 1
+	check "SOCKS5 logins/s: listener / danted" \
+	    "$(ratio "${MED[s5auth:socks4d/listener]}" \
+		"${MED[s5auth:danted]}")" ">=" 1
+	check "UDP dgram/s paced: socks4d / danted" \
+	    "$(ratio "${MED[udp:socks4d/ssa]}" "${MED[udp:danted]}")" ">=" 1
+	check "UDP dgram/s flat out: socks4d / danted" \
+	    "$(ratio "${MED[udpflood:socks4d/ssa]}" \
+		"${MED[udpflood:danted]}")" ">=" 1
+	check "UDP loss % paced: socks4d (limit: danted's)" \
+	    "${MED[udp_loss:socks4d/ssa]}" "<=" "${MED[udp_loss:danted]}"
+	check "UDP loss % flat out: socks4d (limit: danted's)" \
+	    "${MED[udpflood_loss:socks4d/ssa]}" "<=" \
+	    "${MED[udpflood_loss:danted]}"
+	has s5rate && echo "SOCKS5 against preforked danted under ssa" \
+	    "(no target: fork+exec per client):" \
+	    "sessions/s $(ratio "${MED[s5rate:socks4d/ssa]}" \
+		"${MED[s5rate:danted]}")x," \
+	    "with a login $(ratio "${MED[s5auth:socks4d/ssa]}" \
+		"${MED[s5auth:danted]}")x;" \
+	    "UDP through the listener against danted:" \
+	    "$(ratio "${MED[udp:socks4d/listener]}" \
+		"${MED[udp:danted]}")x paced"
+	echo "against preforked danted" \
+	    "(no target: it pays no fork+exec per client):" \
+	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" \
+		"${MED[rate:danted]}")x," \
+	    "start-up $(ratio "${MED[startup:socks4d/tcpserver]}" \
+		"${MED[startup:danted]}")x" \
+	    "(socks4d under tcpserver)"
+	[ -n "$SD" ] && echo "listener Accept=no with records in the journal" \
+	    "(the shipped unit; the target" \
 	    "above has records to a file on both sides): sessions/s" \
-	    "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener]}")x the listener," \
-	    "$(ratio "${MED[rate:socks4d/listener-sd]}" "${MED[rate:socks4d/listener-sd-file]}")x the unit with" \
+	    "$(ratio "${MED[rate:socks4d/listener-sd]}" \
+		"${MED[rate:socks4d/listener]}")x the listener," \
+	    "$(ratio "${MED[rate:socks4d/listener-sd]}" \
+		"${MED[rate:socks4d/listener-sd-file]}")x the unit with" \
 	    "records to a file; CPU per session (journald's not counted)" \
-	    "$(ratio "${MED[cpu_session:socks4d/listener-sd]}" "${MED[cpu_session:socks4d/listener-sd-file]}")x"
-	[ -n "$SD" ] && echo "systemd Accept=yes with the shipped units, against systemd-socket-activate:" \
-	    "sessions/s $(ratio "${MED[rate:socks4d/systemd]}" "${MED[rate:socks4d/ssa]}")x," \
-	    "CPU per session $(ratio "${MED[cpu_session:socks4d/systemd]}" "${MED[cpu_session:socks4d/ssa]}")x," \
-	    "start-up $(ratio "${MED[startup:socks4d/systemd]}" "${MED[startup:socks4d/ssa]}")x"
-	echo "relaying itself (HAProxy, splice, no SOCKS): one stream $(ratio "${MED[one:haproxy]}" "${MED[one:direct]}")x direct," \
-	    "$STREAMS streams $(ratio "${MED[multi:haproxy]}" "${MED[multi:direct]}")x direct;" \
-	    "socks4d / haproxy: one stream $(ratio "${MED[one:socks4d/ssa]}" "${MED[one:haproxy]}")x," \
-	    "$STREAMS streams $(ratio "${MED[multi:socks4d/ssa]}" "${MED[multi:haproxy]}")x," \
-	    "CPU/GiB $(ratio "${MED[cpu_one:socks4d/ssa]}" "${MED[cpu_one:haproxy]}")x"
+	    "$(ratio "${MED[cpu_session:socks4d/listener-sd]}" \
+		"${MED[cpu_session:socks4d/listener-sd-file]}")x"
+	[ -n "$SD" ] && echo "systemd Accept=yes with the shipped units," \
+	    "against systemd-socket-activate:" \
+	    "sessions/s $(ratio "${MED[rate:socks4d/systemd]}" \
+		"${MED[rate:socks4d/ssa]}")x," \
+	    "CPU per session $(ratio "${MED[cpu_session:socks4d/systemd]}" \
+		"${MED[cpu_session:socks4d/ssa]}")x," \
+	    "start-up $(ratio "${MED[startup:socks4d/systemd]}" \
+		"${MED[startup:socks4d/ssa]}")x"
+	echo "relaying itself (HAProxy, splice, no SOCKS):" \
+	    "one stream $(ratio "${MED[one:haproxy]}" \
+		"${MED[one:direct]}")x direct," \
+	    "$STREAMS streams $(ratio "${MED[multi:haproxy]}" \
+		"${MED[multi:direct]}")x direct;" \
+	    "socks4d / haproxy: one stream $(ratio "${MED[one:socks4d/ssa]}" \
+		"${MED[one:haproxy]}")x," \
+	    "$STREAMS streams $(ratio "${MED[multi:socks4d/ssa]}" \
+		"${MED[multi:haproxy]}")x," \
+	    "CPU/GiB $(ratio "${MED[cpu_one:socks4d/ssa]}" \
+		"${MED[cpu_one:haproxy]}")x"
 	# What the path's CPU allows: client, proxy and sink share the CPUs.
-	echo "one stream, CPU per GiB of the whole path (client + sink + proxy), against the direct path's:" \
-	    "through socks4d $(ratio "${MED[cpu_path:socks4d/ssa]}" "${MED[cpu_path:direct]}")x," \
-	    "through HAProxy $(ratio "${MED[cpu_path:haproxy]}" "${MED[cpu_path:direct]}")x;" \
-	    "on $(nproc) CPUs socks4d's path could carry at most $(awk -v c="${MED[cpu_path:socks4d/ssa]}" -v n="$(nproc)" \
-	    -v d="${MED[one:direct]}" 'BEGIN {if (c + 0 > 0 && d + 0 > 0) printf "%.2f", n / c * 1.073741824 / d; else print "NA"}')x direct's rate"
+	echo "one stream, CPU per GiB of the whole path" \
+	    "(client + sink + proxy)," \
+	    "against the direct path's:" \
+	    "through socks4d $(ratio "${MED[cpu_path:socks4d/ssa]}" \
+		"${MED[cpu_path:direct]}")x," \
+	    "through HAProxy $(ratio "${MED[cpu_path:haproxy]}" \
+		"${MED[cpu_path:direct]}")x;" \
+	    "on $(nproc) CPUs socks4d's path could carry at most" \
+	    "$(awk -v c="${MED[cpu_path:socks4d/ssa]}" -v n="$(nproc)" \
+	    -v d="${MED[one:direct]}" 'BEGIN {if (c + 0 > 0 && d + 0 > 0)
+		printf "%.2f", n / c * 1.073741824 / d; else print "NA"}')x" \
+	    "direct's rate"
 	for vn in "${VNAMES[@]}"; do
-		echo "variant $vn vs socks4d: one stream $(ratio "${MED[one:$vn/ssa]}" "${MED[one:socks4d/ssa]}")x," \
-		    "sessions/s ssa $(ratio "${MED[rate:$vn/ssa]}" "${MED[rate:socks4d/ssa]}")x," \
-		    "tcpserver $(ratio "${MED[rate:$vn/tcpserver]}" "${MED[rate:socks4d/tcpserver]}")x," \
-		    "start-up tcpserver $(ratio "${MED[startup:$vn/tcpserver]}" "${MED[startup:socks4d/tcpserver]}")x," \
-		    "idle memory $(ratio "${MED[idle:$vn/ssa]}" "${MED[idle:socks4d/ssa]}")x"
+		echo "variant $vn vs socks4d:" \
+		    "one stream $(ratio "${MED[one:$vn/ssa]}" \
+			"${MED[one:socks4d/ssa]}")x," \
+		    "sessions/s ssa $(ratio "${MED[rate:$vn/ssa]}" \
+			"${MED[rate:socks4d/ssa]}")x," \
+		    "tcpserver $(ratio "${MED[rate:$vn/tcpserver]}" \
+			"${MED[rate:socks4d/tcpserver]}")x," \
+		    "start-up tcpserver" \
+		    "$(ratio "${MED[startup:$vn/tcpserver]}" \
+			"${MED[startup:socks4d/tcpserver]}")x," \
+		    "idle memory $(ratio "${MED[idle:$vn/ssa]}" \
+			"${MED[idle:socks4d/ssa]}")x"
 	done
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
-	[ -s "$W/errors" ] && echo "loadtool complained $(wc -l <"$W/errors") times; first: $(head -1 "$W/errors")"
+	[ -s "$W/errors" ] && echo "loadtool complained $(wc -l <"$W/errors")" \
+	    "times; first: $(head -1 "$W/errors")"
 	echo "took $((SECONDS - t_start)) s; CSV: ${CSV#$top/}"
 } | tee "$TXT"

@@ -27,12 +27,16 @@ mkdir "$work/src"
 # not the packages an earlier `make deb` left at the top.
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git -C "$top" ls-files -z --cached --others --exclude-standard |
-		(cd "$top" && xargs -0 sh -c 'for f; do if [ -e "$f" ]; then printf "%s\n" "$f"; fi; done' sh) |
+		(cd "$top" && xargs -0 sh -c 'for f; do
+			if [ -e "$f" ]; then printf "%s\n" "$f"; fi
+		done' sh) |
 		grep -v '^[^/]*\.\(deb\|ddeb\|buildinfo\|changes\)$' |
-		tar -C "$top" -cf - --no-recursion -T - | tar -C "$work/src" -xf -
+		tar -C "$top" -cf - --no-recursion -T - |
+		tar -C "$work/src" -xf -
 else
 	tar -C "$top" --exclude=.git --exclude='./*.deb' --exclude='./*.ddeb' \
-		--exclude='./*.buildinfo' --exclude='./*.changes' -cf - . | tar -C "$work/src" -xf -
+		--exclude='./*.buildinfo' --exclude='./*.changes' -cf - . |
+		tar -C "$work/src" -xf -
 fi
 
 cd "$work/src"
