@@ -81,7 +81,8 @@ def listening(ip, port):
         for line in f:
             local, state = line.split()[1], line.split()[3]
             lip, lport = local.split(":")
-            if state == "0A" and lport == want_port and lip in (want_ip, "00000000"):
+            if (state == "0A" and lport == want_port
+                    and lip in (want_ip, "00000000")):
                 return True
     return False
 
@@ -91,7 +92,8 @@ def check_released(ip, port, within):
     end = time.monotonic() + within
     while listening(ip, port) and time.monotonic() < end:
         time.sleep(0.05)
-    if not check(not listening(ip, port), "nothing listens on %s:%d any more" % (ip, port)):
+    if not check(not listening(ip, port),
+                 "nothing listens on %s:%d any more" % (ip, port)):
         return
     probe = socket.socket()
     probe.settimeout(5)
@@ -112,10 +114,12 @@ def check_reply(name, r, cd, port=None, ip=None):
     good &= check(r[1] == cd, "%s reply CD is %d (got %d)" % (name, cd, r[1]))
     if port is not None:
         got = r[2] << 8 | r[3]
-        good &= check(got == port, "%s reply DSTPORT is %d (got %d)" % (name, port, got))
+        good &= check(got == port, "%s reply DSTPORT is %d (got %d)"
+                      % (name, port, got))
     if ip is not None:
         got = socket.inet_ntoa(r[4:8])
-        good &= check(got == ip, "%s reply DSTIP is %s (got %s)" % (name, ip, got))
+        good &= check(got == ip, "%s reply DSTIP is %s (got %s)"
+                      % (name, ip, got))
     return good
 
 
@@ -169,19 +173,29 @@ def exchange(client, peer, already, to_peer, to_client):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--proxy", required=True, help="socks4d as IP:PORT")
-    ap.add_argument("--dst", default="0.0.0.0", help="BIND DSTIP (default 0.0.0.0)")
-    ap.add_argument("--dport", type=int, default=0, help="BIND DSTPORT (default 0)")
+    ap.add_argument("--dst", default="0.0.0.0",
+                    help="BIND DSTIP (default 0.0.0.0)")
+    ap.add_argument("--dport", type=int, default=0,
+                    help="BIND DSTPORT (default 0)")
     ap.add_argument("--user", default="bind-test", help="USERID")
-    ap.add_argument("--host", help="SOCKS4a: name the peer by this name (DSTIP 0.0.0.1)")
-    ap.add_argument("--peer-from", default="127.0.0.1", help="the peer's source address")
-    ap.add_argument("--mode", default="ok", choices=["ok", "early", "early-pipelined",
-                    "wrong-peer", "client-close", "early-close", "deadline",
-                    "reject"])
-    ap.add_argument("--bytes", type=int, default=1 << 20, help="data each way (ok, early)")
-    ap.add_argument("--early", type=int, default=3000, help="bytes sent before the second reply")
-    ap.add_argument("--deadline", type=float, default=2, help="the proxy's -B, for --mode deadline")
-    ap.add_argument("--first-ip", help="DSTIP expected in the first reply (default: the proxy's)")
-    ap.add_argument("--timeout", type=float, default=30, help="for every socket wait")
+    ap.add_argument("--host", help="SOCKS4a: name the peer by this name"
+                    " (DSTIP 0.0.0.1)")
+    ap.add_argument("--peer-from", default="127.0.0.1",
+                    help="the peer's source address")
+    ap.add_argument("--mode", default="ok",
+                    choices=["ok", "early", "early-pipelined",
+                             "wrong-peer", "client-close", "early-close",
+                             "deadline", "reject"])
+    ap.add_argument("--bytes", type=int, default=1 << 20,
+                    help="data each way (ok, early)")
+    ap.add_argument("--early", type=int, default=3000,
+                    help="bytes sent before the second reply")
+    ap.add_argument("--deadline", type=float, default=2,
+                    help="the proxy's -B, for --mode deadline")
+    ap.add_argument("--first-ip", help="DSTIP expected in the first reply"
+                    " (default: the proxy's)")
+    ap.add_argument("--timeout", type=float, default=30,
+                    help="for every socket wait")
     a = ap.parse_args()
 
     phost, pport = a.proxy.rsplit(":", 1)
@@ -201,7 +215,8 @@ def main():
     r1 = recv_exact(client, 8)
     if a.mode == "reject":
         check_reply("first", r1, 91)
-        check(closed_by_other_side(client, a.timeout), "the proxy closes after 91")
+        check(closed_by_other_side(client, a.timeout),
+              "the proxy closes after 91")
         return
     if not check_reply("first", r1, 90, ip=first_ip):
         return
@@ -209,7 +224,8 @@ def main():
     bip = socket.inet_ntoa(r1[4:8])
     bip = phost if bip == "0.0.0.0" else bip
     print("bound %s:%d" % (bip, bport))
-    check(bport != 0 and listening(bip, bport), "something listens on %s:%d" % (bip, bport))
+    check(bport != 0 and listening(bip, bport),
+          "something listens on %s:%d" % (bip, bport))
 
     if a.mode in ("client-close", "early-close"):
         if a.mode == "early-close":
@@ -227,7 +243,8 @@ def main():
         check_reply("second", r2, 91)
         check(a.deadline - 0.5 <= waited <= a.deadline + 3,
               "second reply after about %g s (%.2f s)" % (a.deadline, waited))
-        check(closed_by_other_side(client, a.timeout), "the proxy closes after 91")
+        check(closed_by_other_side(client, a.timeout),
+              "the proxy closes after 91")
         check_released(bip, bport, 1)
         return
     if a.mode == "early":
@@ -244,13 +261,16 @@ def main():
 
     if a.mode == "wrong-peer":
         check_reply("second", r2, 91)
-        check(closed_by_other_side(client, a.timeout), "the proxy closes the client after 91")
-        check(closed_by_other_side(peer, a.timeout), "the proxy closes the peer after 91")
+        check(closed_by_other_side(client, a.timeout),
+              "the proxy closes the client after 91")
+        check(closed_by_other_side(peer, a.timeout),
+              "the proxy closes the peer after 91")
         check_released(bip, bport, 1)
         return
     if not check_reply("second", r2, 90, port=pport_, ip=pip):
         return
-    check(not listening(bip, bport), "the listener is closed once the peer is accepted")
+    check(not listening(bip, bport),
+          "the listener is closed once the peer is accepted")
     exchange(client, peer, early, os.urandom(a.bytes), os.urandom(a.bytes))
     client.close()
     peer.close()

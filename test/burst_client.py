@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A burst of SOCKS4 clients, opened as fast as one process can, for systemd.bats.
+"""A burst of SOCKS4 clients, opened as fast as one process can, for \
+systemd.bats.
 
 usage: burst_client.py PROXYPORT DSTIP DSTPORT [--clients N] [--timeout SECS]
 
@@ -87,7 +88,8 @@ async def session(i, s, request):
 
 async def bounded(i, s, request, deadline):
     try:
-        return await asyncio.wait_for(session(i, s, request), deadline - time.monotonic())
+        return await asyncio.wait_for(session(i, s, request),
+                                      deadline - time.monotonic())
     except asyncio.TimeoutError:
         return "bad", "no end within the deadline"
 
@@ -104,19 +106,23 @@ async def main():
     # a socket a client, and the soft limit may be 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < a.clients + 64:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(a.clients + 64, hard), hard))
-    request = struct.pack(">BBH", 4, 1, a.dst_port) + socket.inet_aton(a.dst_ip) + b"burst\0"
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (min(a.clients + 64, hard), hard))
+    request = (struct.pack(">BBH", 4, 1, a.dst_port)
+               + socket.inet_aton(a.dst_ip) + b"burst\0")
     t0 = time.monotonic()
     socks = [start_connect(a.proxy_port) for _ in range(a.clients)]
     t_connect = time.monotonic() - t0
     deadline = t0 + a.timeout
-    results = await asyncio.gather(*(bounded(i, s, request, deadline) for i, s in enumerate(socks)))
+    results = await asyncio.gather(*(bounded(i, s, request, deadline)
+                                     for i, s in enumerate(socks)))
     count = {"served": 0, "refused": 0, "bad": 0}
     for how, _ in results:
         count[how] += 1
-    print("clients=%d served=%d refused=%d bad=%d connect_secs=%.3f secs=%.3f" % (
-        a.clients, count["served"], count["refused"], count["bad"], t_connect,
-        time.monotonic() - t0))
+    print("clients=%d served=%d refused=%d bad=%d connect_secs=%.3f"
+          " secs=%.3f" % (
+              a.clients, count["served"], count["refused"], count["bad"],
+              t_connect, time.monotonic() - t0))
     bad = [(i, why) for i, (how, why) in enumerate(results) if how == "bad"]
     for i, why in bad[:5]:
         print("client %d: %s" % (i, why))

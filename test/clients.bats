@@ -20,8 +20,9 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	mkdir -p "$d/www" "$d/ftp"
 	export MARKER="socks4d page $RANDOM$RANDOM"
-	printf '<html><head><title>t</title></head><body><p id="m">%s</p></body></html>\n' \
-		"$MARKER" >"$d/www/index.html"
+	printf '<html><head><title>t</title></head>%s\n' \
+		"<body><p id=\"m\">$MARKER</p></body></html>" \
+		>"$d/www/index.html"
 
 	start_web LO 127.0.0.1 "$d/www"		# for SOCKS4a "localhost"
 	start_web HTTP 127.0.0.2 "$d/www"
@@ -71,11 +72,11 @@ pc_conf() {
 	} >"$f"
 }
 
-# Chromium loads a page through socks4d; socks.conf edited to reject, then to
-# permit, no restart
+# then to permit again, no restart
 @test "Chromium loads a page through socks4d; socks.conf edited to reject" {
 	local conf=$BATS_FILE_TMPDIR/chrome.conf out=$BATS_TEST_TMPDIR url
-	local off hits ok="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|"
+	local off hits ok
+	ok="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|"
 	url="http://127.0.0.2:$HTTP_PORT/"
 
 	# on
@@ -104,7 +105,8 @@ pc_conf() {
 	off=$(log_size "$CHROME_LOG")
 	chromium_get "$url" "$out/on2.html"
 	page_loaded "$out/on2.html"
-	run -0 wait_recs "$CHROME_LOG" "$off" "$ok<Reply> :Accept\|<Content> :GET / HTTP/1\.1" 1
+	run -0 wait_recs "$CHROME_LOG" "$off" \
+		"$ok<Reply> :Accept\|<Content> :GET / HTTP/1\.1" 1
 
 	# one listener all along
 	kill -0 "$CHROME_PID"
@@ -115,10 +117,13 @@ pc_conf() {
 	local conf=$BATS_TEST_TMPDIR/pc.conf off
 	pc_conf "$conf" "$MAIN_PORT"
 	off=$(log_size "$MAIN_LOG")
-	run -0 proxychains4 -q -f "$conf" curl -sS --fail --max-time 20 "http://127.0.0.2:$HTTP_PORT/"
+	run -0 proxychains4 -q -f "$conf" curl -sS --fail --max-time 20 \
+		"http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]]
-	run -0 wait_recs "$MAIN_LOG" "$off" \
-		"<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / HTTP/1\.1\\\\r\\\\nHost: 127\.0\.0\.2:$HTTP_PORT" 1
+	local ere="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|"
+	ere+="<Command> :CONNECT\|<Reply> :Accept\|"
+	ere+="<Content> :GET / HTTP/1\.1\\\\r\\\\nHost: 127\.0\.0\.2:$HTTP_PORT"
+	run -0 wait_recs "$MAIN_LOG" "$off" "$ere" 1
 	[ "${#lines[@]}" -eq 1 ]
 }
 
@@ -126,80 +131,100 @@ pc_conf() {
 	local conf=$BATS_TEST_TMPDIR/pc.conf off msg="plain tcp $RANDOM"
 	pc_conf "$conf" "$MAIN_PORT"
 	off=$(log_size "$MAIN_LOG")
-	run -0 timeout 20 proxychains4 -q -f "$conf" nc -N 127.0.0.2 "$ECHO_PORT" <<<"$msg"
+	run -0 timeout 20 proxychains4 -q -f "$conf" nc -N 127.0.0.2 \
+		"$ECHO_PORT" <<<"$msg"
 	[ "$output" = "$msg" ]
-	run -0 wait_recs "$MAIN_LOG" "$off" \
-		"<D_IP> :127\.0\.0\.2\|<D_PORT> :$ECHO_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :$msg\\\\n$" 1
+	local ere="<D_IP> :127\.0\.0\.2\|<D_PORT> :$ECHO_PORT\|"
+	ere+="<Command> :CONNECT\|<Reply> :Accept\|<Content> :$msg\\\\n$"
+	run -0 wait_recs "$MAIN_LOG" "$off" "$ere" 1
 	local n=${#msg}
-	run -0 wait_lines "$MAIN_LOG" "$off" "^socks4d\[[0-9]+\]: end: $((n + 1)) bytes to client, $((n + 1)) from client, .*, both sides closed$" 1
+	ere="^socks4d\[[0-9]+\]: end: $((n + 1)) bytes to client,"
+	ere+=" $((n + 1)) from client, .*, both sides closed$"
+	run -0 wait_lines "$MAIN_LOG" "$off" "$ere" 1
 }
 
-# proxychains4 chains two socks4d: the first may only reach the second, both log
-# the hop
+# both log the hop
 @test "proxychains4 chains two socks4d: the first may only reach the second" {
 	local conf=$BATS_TEST_TMPDIR/pc.conf off1 off2
 	# HOP1 alone cannot reach the page
 	off1=$(log_size "$HOP1_LOG")
-	run -97 curl -sS --max-time 20 --socks4 "127.0.0.1:$HOP1_PORT" "http://127.0.0.2:$HTTP_PORT/"
-	run -0 wait_recs "$HOP1_LOG" "$off1" "<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Reject" 1
+	run -97 curl -sS --max-time 20 --socks4 "127.0.0.1:$HOP1_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/"
+	local ere="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|"
+	run -0 wait_recs "$HOP1_LOG" "$off1" \
+		"$ere<Command> :CONNECT\|<Reply> :Reject" 1
 
 	pc_conf "$conf" "$HOP1_PORT" "$HOP2_PORT"
 	off1=$(log_size "$HOP1_LOG") off2=$(log_size "$HOP2_LOG")
-	run -0 proxychains4 -q -f "$conf" curl -sS --fail --max-time 20 "http://127.0.0.2:$HTTP_PORT/"
+	run -0 proxychains4 -q -f "$conf" curl -sS --fail --max-time 20 \
+		"http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]]
 	# HOP1 relayed the SOCKS4 request to HOP2 (it begins \x04\x01) ...
+	ere="<D_IP> :127\.0\.0\.1\|<D_PORT> :$HOP2_PORT\|<Command> :CONNECT"
 	run -0 wait_recs "$HOP1_LOG" "$off1" \
-		"<D_IP> :127\.0\.0\.1\|<D_PORT> :$HOP2_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :\\\\x04\\\\x01" 1
+		"$ere\|<Reply> :Accept\|<Content> :\\\\x04\\\\x01" 1
 	# ... and HOP2, reached from HOP1, connected to the page
+	ere="<S_IP> :127\.0\.0\.1\|.*<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT"
 	run -0 wait_recs "$HOP2_LOG" "$off2" \
-		"<S_IP> :127\.0\.0\.1\|.*<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / " 1
+		"$ere\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / " 1
 }
 
-# socksify ftp in passive mode (EPSV, then PASV): CONNECTs only, files
-# byte-identical
+# files byte-identical
 @test "socksify ftp in passive mode (EPSV, then PASV): CONNECTs only" {
 	local d=$BATS_TEST_TMPDIR off size=$((2 << 20))
-	printf 'route {\n\tfrom: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1 port = %s\n\tproxyprotocol: socks_v4\n\tcommand: connect\n}\n' \
-		"$MAIN_PORT" >"$d/dante.conf"
+	printf 'route {\n\t%s port = %s\n\t%s\n\t%s\n}\n' \
+		'from: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1' "$MAIN_PORT" \
+		'proxyprotocol: socks_v4' 'command: connect' >"$d/dante.conf"
 	head -c "$size" /dev/urandom >"$d/up.bin"
 	off=$(log_size "$MAIN_LOG")
 	# SOCKS_AUTOADD_LANROUTES=no: the control connection goes through
 	# socks4d too, not only the data connections.
-	run env HOME="$d" SOCKS_CONF="$d/dante.conf" SOCKS_AUTOADD_LANROUTES=no \
+	run env HOME="$d" SOCKS_CONF="$d/dante.conf" \
+		SOCKS_AUTOADD_LANROUTES=no \
 		timeout 60 socksify ftp -n -v -p 127.0.0.2 "$FTP_PORT" \
-		< <(printf '%s\n' 'user tester secret' binary "put $d/up.bin up.bin" \
-			'epsv4 off' "get up.bin $d/down.bin" quit)
+		< <(printf '%s\n' 'user tester secret' binary \
+			"put $d/up.bin up.bin" 'epsv4 off' \
+			"get up.bin $d/down.bin" quit)
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *"229 Entering extended passive mode"* ]]
 	[[ $output == *"227 Entering passive mode (127,0,0,2,"* ]]
 	[ "$(grep -c '^226 Transfer complete' <<<"$output")" -eq 2 ]
-	[ "$(sha256sum <"$BATS_FILE_TMPDIR/ftp/up.bin")" = "$(sha256sum <"$d/up.bin")" ]
+	[ "$(sha256sum <"$BATS_FILE_TMPDIR/ftp/up.bin")" \
+		= "$(sha256sum <"$d/up.bin")" ]
 	[ "$(sha256sum <"$d/down.bin")" = "$(sha256sum <"$d/up.bin")" ]
 
 	# control, then one data connection each way, all CONNECTs to 127.0.0.2
-	run -0 wait_recs "$MAIN_LOG" "$off" "<D_PORT> :$FTP_PORT\|<Command> :CONNECT\|<Reply> :Accept" 1
-	run -0 wait_recs "$MAIN_LOG" "$off" "<D_IP> :127\.0\.0\.2\|<D_PORT> :[0-9]+\|<Command> :CONNECT\|<Reply> :Accept" 3
+	run -0 wait_recs "$MAIN_LOG" "$off" \
+		"<D_PORT> :$FTP_PORT\|<Command> :CONNECT\|<Reply> :Accept" 1
+	local ere="<D_IP> :127\.0\.0\.2\|<D_PORT> :[0-9]+\|<Command> :CONNECT"
+	run -0 wait_recs "$MAIN_LOG" "$off" "$ere\|<Reply> :Accept" 3
 	[ "${#lines[@]}" -eq 3 ]
 	run ! grep -q '<Command> :BIND' < <(log_since "$MAIN_LOG" "$off" | recs)
-	run -0 wait_lines "$MAIN_LOG" "$off" "end: 0 bytes to client, $size from client, .*, both sides closed" 1
-	run -0 wait_lines "$MAIN_LOG" "$off" "end: $size bytes to client, 0 from client, .*, both sides closed" 1
+	local closed=".*, both sides closed"
+	run -0 wait_lines "$MAIN_LOG" "$off" \
+		"end: 0 bytes to client, $size from client, $closed" 1
+	run -0 wait_lines "$MAIN_LOG" "$off" \
+		"end: $size bytes to client, 0 from client, $closed" 1
 }
 
-# curl --socks4 and --socks4a through socks4d; for 4a socks4d resolves the name
+# for 4a socks4d resolves the name
 @test "curl --socks4 and --socks4a through socks4d" {
-	local c1 c2
+	local c1 c2 ere
 	c1=$(client_port)
-	run -0 curl -sS --fail --max-time 20 --local-port "$c1" --socks4 "127.0.0.1:$MAIN_PORT" \
-		"http://127.0.0.2:$HTTP_PORT/"
+	run -0 curl -sS --fail --max-time 20 --local-port "$c1" \
+		--socks4 "127.0.0.1:$MAIN_PORT" "http://127.0.0.2:$HTTP_PORT/"
 	[[ $output == *"$MARKER"* ]]
-	run -0 wait_recs "$MAIN_LOG" 0 \
-		"^<S_IP> :127\.0\.0\.1\|<S_PORT> :$c1\|<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|" 1
+	ere="^<S_IP> :127\.0\.0\.1\|<S_PORT> :$c1\|<D_IP> :127\.0\.0\.2\|"
+	ere+="<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|"
+	run -0 wait_recs "$MAIN_LOG" 0 "$ere" 1
 
 	c2=$(client_port)
-	run -0 curl -sS --fail --max-time 20 --local-port "$c2" --socks4a "127.0.0.1:$MAIN_PORT" \
-		"http://localhost:$LO_PORT/"
+	run -0 curl -sS --fail --max-time 20 --local-port "$c2" \
+		--socks4a "127.0.0.1:$MAIN_PORT" "http://localhost:$LO_PORT/"
 	[[ $output == *"$MARKER"* ]]
-	run -0 wait_recs "$MAIN_LOG" 0 \
-		"^<S_IP> :127\.0\.0\.1\|<S_PORT> :$c2\|<D_IP> :127\.0\.0\.1\|<D_PORT> :$LO_PORT\|<D_NAME> :localhost\|<Command> :CONNECT\|<Reply> :Accept\|" 1
+	ere="^<S_IP> :127\.0\.0\.1\|<S_PORT> :$c2\|<D_IP> :127\.0\.0\.1\|"
+	ere+="<D_PORT> :$LO_PORT\|<D_NAME> :localhost\|<Command> :CONNECT\|"
+	ere+="<Reply> :Accept\|"
+	run -0 wait_recs "$MAIN_LOG" 0 "$ere" 1
 }

@@ -45,8 +45,9 @@ setup_file() {
 	done
 	(cd "$TOP" && dpkg-checkbuilddeps) ||
 		skip "the build dependencies are missing (make deps)"
+	local why="a socks4d package is on this machine already"
 	[ "$(pkg_status)" = not-installed ] ||
-		skip "a socks4d package is on this machine already ($(pkg_status)): this test would purge it"
+		skip "$why ($(pkg_status)): this test would purge it"
 	local d=$BATS_FILE_TMPDIR
 	mkdir -p "$d/v1" "$d/v2" "$d/www"
 	export V1 V2 DEB1 DEB2 UNITDIR SD_PID= PORT
@@ -70,14 +71,15 @@ setup_file() {
 	start_web HTTP 127.0.0.1 "$d/www"
 	if [ ! -d /run/systemd/system ]; then
 		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
-			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+			skip_no_systemd
 	fi
 	# The installed units as they are, but for the port (1080 may be in
 	# use here) and, for the private systemd, no sysinit.target.
 	PORT=$(free_port)
 	local sys=/run/systemd/system
 	sd mkdir -p "$sys/socks4d.socket.d" "$sys/socks4d@.service.d"
-	printf '[Unit]\nDefaultDependencies=no\n[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$PORT" |
+	printf '%s\n' '[Unit]' DefaultDependencies=no '[Socket]' ListenStream= \
+		"ListenStream=127.0.0.1:$PORT" |
 		sd sh -c 'cat >"$1"' sh "$sys/socks4d.socket.d/deb-test.conf"
 	printf '[Unit]\nDefaultDependencies=no\n' |
 		sd sh -c 'cat >"$1"' sh "$sys/socks4d@.service.d/deb-test.conf"
@@ -126,7 +128,9 @@ served_by_package() {
 	until out=$(sd journalctl --no-pager -o verbose \
 		"SOCKS_SRC=127.0.0.1:$cport") &&
 		grep -qx '    SOCKS_REPLY=Accept' <<<"$out"; do
-		(( tries-- > 0 )) || die "no journal record of client port $cport: $(sd journalctl --no-pager -n 20)"
+		(( tries-- > 0 )) ||
+			die "no journal record of client port $cport:" \
+				"$(sd journalctl --no-pager -n 20)"
 		sleep 0.1
 	done
 	grep -qx '    SOCKS_REPLY=Accept' <<<"$out" || die "not accepted: $out"
@@ -146,8 +150,7 @@ served_by_package() {
 	[[ $output != *"W: "* ]] || die "$output"
 }
 
-# deb: apt installs it from the file, socks4d.socket enabled, every other unit
-# not
+# every other unit not enabled
 @test "deb: apt installs it from the file, socks4d.socket enabled" {
 	touch "$BATS_FILE_TMPDIR/installed"
 	run -0 apt_get install "$DEB1"
@@ -198,8 +201,7 @@ served_by_package() {
 	done
 }
 
-# deb: socks4d -t passes the installed socks.conf (the default path) and decides
-# by it
+# (the default path) and decides by it
 @test "deb: socks4d -t passes the installed socks.conf" {
 	run -0 /usr/sbin/socks4d -t
 	run -0 /usr/sbin/socks4d -t c 127.0.0.1 80
@@ -214,7 +216,7 @@ served_by_package() {
 	served_by_package
 }
 
-# deb: the lighttpd snippet, once included, serves the form and runs hw4.cgi
+# serves the form and runs hw4.cgi
 @test "deb: the lighttpd snippet, once included" {
 	local d=$BATS_FILE_TMPDIR port
 	port=$(free_port)
@@ -245,7 +247,7 @@ served_by_package() {
 	rm "$d/lighttpd.pid"
 }
 
-# deb: an upgrade to a rebuilt, bumped version keeps the edited socks.conf
+# an upgrade to a rebuilt, bumped version
 @test "deb: an upgrade keeps the edited socks.conf" {
 	local edit='deny c 127.0.0.2    # edited by deb.bats'
 	sed -i "1i $edit" /etc/socks4d/socks.conf
@@ -266,8 +268,7 @@ served_by_package() {
 	served_by_package
 }
 
-# deb: purge removes every file the package installed, and nothing that was
-# there before
+# and nothing that was there before
 @test "deb: purge removes every file the package installed" {
 	run -0 dpkg -L socks4d
 	local installed=$output p left=

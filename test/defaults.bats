@@ -39,8 +39,7 @@ teardown() {
 	no_crash "$SOCKS_LOG"
 }
 
-# the shipped socks.conf rejects non-loopback destinations, at once, before any
-# connect
+# before any connect
 @test "the shipped socks.conf rejects non-loopback destinations, at once" {
 	# TEST-NET, private, link-local (cloud metadata) and documentation IPv6
 	# addresses: none is reachable from here, so a 91 well within the
@@ -48,13 +47,20 @@ teardown() {
 	# error, shows that nothing was tried.
 	local why="<Reason> :no rule in $SHIPPED_CONF matches"
 	probe <<-EOF
-	CONNECT 192.0.2.1:80 | x:04010050+c0000201+'u'+00 shut | 005b0050c0000201 | eof | 1 | $why | 0-5000
-	CONNECT 10.0.0.1:80 | x:04010050+0a000001+'u'+00 shut | 005b00500a000001 | eof | 1 | $why | 0-5000
-	CONNECT 169.254.169.254:80 | x:04010050+a9fea9fe+'u'+00 shut | 005b0050a9fea9fe | eof | 1 | $why | 0-5000
-	CONNECT 198.51.100.7:443 | x:040101bb+c6336407+'u'+00 shut | 005b01bbc6336407 | eof | 1 | $why | 0-5000
-	4a name 192.0.2.1 | x:04010050+00000001+'u'+00+'192.0.2.1'+00 shut | 005b005000000001 | eof | 1 | $why | 0-5000
-	4a name 2001:db8::1 | x:04010050+00000001+'u'+00+'2001:db8::1'+00 shut | 005b005000000001 | eof | 1 | $why | 0-5000
-	BIND for peer 192.0.2.1 | x:04020050+c0000201+'u'+00 shut | 005b0050c0000201 | eof | 1 | $why | 0-5000
+	CONNECT 192.0.2.1:80 | x:04010050+c0000201+'u'+00 shut
+	    | 005b0050c0000201 | eof | 1 | $why | 0-5000
+	CONNECT 10.0.0.1:80 | x:04010050+0a000001+'u'+00 shut
+	    | 005b00500a000001 | eof | 1 | $why | 0-5000
+	CONNECT 169.254.169.254:80 | x:04010050+a9fea9fe+'u'+00 shut
+	    | 005b0050a9fea9fe | eof | 1 | $why | 0-5000
+	CONNECT 198.51.100.7:443 | x:040101bb+c6336407+'u'+00 shut
+	    | 005b01bbc6336407 | eof | 1 | $why | 0-5000
+	4a name 192.0.2.1 | x:04010050+00000001+'u'+00+'192.0.2.1'+00 shut
+	    | 005b005000000001 | eof | 1 | $why | 0-5000
+	4a name 2001:db8::1 | x:04010050+00000001+'u'+00+'2001:db8::1'+00 shut
+	    | 005b005000000001 | eof | 1 | $why | 0-5000
+	BIND for peer 192.0.2.1 | x:04020050+c0000201+'u'+00 shut
+	    | 005b0050c0000201 | eof | 1 | $why | 0-5000
 	EOF
 	# the log says where the request went
 	run -0 grep -c '^<D_IP> :192.0.2.1$' "$SOCKS_LOG"
@@ -62,9 +68,13 @@ teardown() {
 
 @test "the shipped socks.conf permits loopback (IPv4 and IPv6)" {
 	probe --var SP="$(hex4 "$ECHO6_PORT")" <<-'EOF'
-	CONNECT 127.0.0.2 | x:0401+$EP+7f000002+'u'+00+'v4' shut | 005a+$EP+7f000002+'v4' | eof | 0 | both sides closed | 0-5000
-	4a name ::1 | x:0401+$SP+00000001+'u'+00+'::1'+00+'v6' shut | 005a+$SP+00000001+'v6' | eof | 0 | both sides closed | 0-5000
-	BIND for peer 127.0.0.1 | x:0402+0000+7f000001+'u'+00 read:8:5 shut | 005a+~[0-9a-f]{4}+7f000001 | eof | 1 | client left while BIND waited | 0-5000
+	CONNECT 127.0.0.2 | x:0401+$EP+7f000002+'u'+00+'v4' shut
+	    | 005a+$EP+7f000002+'v4' | eof | 0 | both sides closed | 0-5000
+	4a name ::1 | x:0401+$SP+00000001+'u'+00+'::1'+00+'v6' shut
+	    | 005a+$SP+00000001+'v6' | eof | 0 | both sides closed | 0-5000
+	BIND for peer 127.0.0.1 | x:0402+0000+7f000001+'u'+00 read:8:5 shut
+	    | 005a+~[0-9a-f]{4}+7f000001 | eof | 1
+	    | client left while BIND waited | 0-5000
 	EOF
 }
 
@@ -77,7 +87,8 @@ teardown() {
 		l=${l#*=}
 		l=${l//[[:space:]]/}
 		[[ "$l" =~ ^(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]):[0-9]+$ ]] ||
-			die "socks4d.socket listens beyond loopback: ListenStream=$l"
+			die "socks4d.socket listens beyond loopback:" \
+				"ListenStream=$l"
 	done <<< "$lines"
 }
 
@@ -89,7 +100,8 @@ session_pid() {
 	"$PYTHON" - "$2" "$ECHO_PORT" "$ready" <<-'PY' >/dev/null 2>&1 3>&- &
 	import socket, struct, sys, time
 	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-	s.sendall(struct.pack(">BBH", 4, 1, int(sys.argv[2])) + bytes([127, 0, 0, 2]) + b"\0")
+	s.sendall(struct.pack(">BBH", 4, 1, int(sys.argv[2]))
+	          + bytes([127, 0, 0, 2]) + b"\0")
 	open(sys.argv[3], "w").write(s.recv(8).hex())
 	time.sleep(6)
 	PY
@@ -101,7 +113,7 @@ session_pid() {
 	echo "$pid"
 }
 
-# started as root, socks4d serves as nobody (65534), RLIMIT_CORE 0, not dumpable
+# and not dumpable
 @test "started as root, socks4d serves as nobody (65534), RLIMIT_CORE 0" {
 	local pid st
 	pid=$(session_pid "$SOCKS_PID" "$SOCKS_PORT")
@@ -122,8 +134,6 @@ session_pid() {
 		"/proc/$SOCKS_PID/limits"
 }
 
-# started as nobody, socks4d still sets RLIMIT_CORE 0 and makes itself not
-# dumpable
 @test "started as nobody, socks4d still sets RLIMIT_CORE 0, not dumpable" {
 	# no change of credentials here, so the kernel would leave it dumpable
 	local pid

@@ -23,10 +23,12 @@ import time
 
 def main():
     scenario, pport, dip, dport = sys.argv[1:5]
-    n = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--bytes" else 0
+    n = (int(sys.argv[6])
+         if len(sys.argv) > 6 and sys.argv[5] == "--bytes" else 0)
     s = socket.create_connection(("127.0.0.1", int(pport)), timeout=20)
     t0 = time.monotonic()
-    s.sendall(struct.pack(">BBH", 4, 1, int(dport)) + socket.inet_aton(dip) + b"fault\0")
+    s.sendall(struct.pack(">BBH", 4, 1, int(dport)) + socket.inet_aton(dip)
+              + b"fault\0")
     reply = b""
     while len(reply) < 8:
         b = s.recv(8 - len(reply))
@@ -66,7 +68,8 @@ def main():
             read()
         elif scenario == "drop":
             read(n)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
             s.close()
             end = "us"
         elif scenario == "halfclose":

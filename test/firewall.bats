@@ -7,7 +7,8 @@ BATS_TEST_TIMEOUT=30
 load test_helper
 
 setup_file() {
-	export CONF=$BATS_FILE_TMPDIR/socks.conf	# a link to the test's own file
+	# a link to the test's own file
+	export CONF=$BATS_FILE_TMPDIR/socks.conf
 	export ACCEPTS=$BATS_FILE_TMPDIR/accepts.log \
 		V6_ACCEPTS=$BATS_FILE_TMPDIR/accepts6.log
 	: > "$ACCEPTS"
@@ -144,7 +145,8 @@ assert_rejected_untouched() {
 }
 
 @test "from SOURCE and port N-M, live" {
-	conf "permit c 127.0.0.0/8 port $((ECHO_PORT - 1))-$((ECHO_PORT + 1)) from 127.0.0.5"
+	local ports="$((ECHO_PORT - 1))-$((ECHO_PORT + 1))"
+	conf "permit c 127.0.0.0/8 port $ports from 127.0.0.5"
 	# from 127.0.0.5: permitted
 	printf "$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n" >"$BATS_TEST_TMPDIR/r"
 	out=$(timeout 10 socat -t 3 \
@@ -230,7 +232,7 @@ assert_rejected_untouched() {
 	run -0 fwcheck "${f[@]}" -- b 9.9.9.9
 	[[ "$output" == *":3 permits)" ]]
 	# the same file with CRLF line ends
-	printf 'permit c 140.114.*.*\r\npermit c 140.113.*.*\r\npermit b *.*.*.*\r\n' > "$BATS_TEST_TMPDIR/crlf.conf"
+	printf '%s\r\n' "${f[@]}" > "$BATS_TEST_TMPDIR/crlf.conf"
 	run -0 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/crlf.conf" c 140.113.3.4
 	[[ "$output" == *":2 permits)" ]]
 	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/crlf.conf" c 140.112.3.4
@@ -344,7 +346,7 @@ assert_rejected_untouched() {
 	[ "$output" = "$BATS_TEST_TMPDIR/check.conf: 1 rule, OK" ]
 }
 
-# a malformed line rejects live requests (fail closed), the log names file:line
+# the log names file:line
 @test "a malformed line rejects live requests (fail closed)" {
 	local before
 	conf 'permit c 127.0.0.0/8' '' 'permit c 127.0.0.2 port eighty'
@@ -389,7 +391,8 @@ assert_rejected_untouched() {
 	printf 'permit c 127.0.0.2\n' > "$file"
 	run -0 try_echo
 	[ "$output" = "$(granted)" ]
-	printf 'deny c 127.0.0.0/8\n' >> "$file"	# after the permit: no change
+	# after the permit: no change
+	printf 'deny c 127.0.0.0/8\n' >> "$file"
 	run -0 try_echo
 	[ "$output" = "$(granted)" ]
 	printf 'deny c 127.0.0.2\npermit c 127.0.0.2\n' > "$file"
@@ -398,8 +401,7 @@ assert_rejected_untouched() {
 	kill -0 "$SOCKS_PID"
 }
 
-# a SOCKS4a name for the unspecified address (0, ::) never slips past a loopback
-# deny
+# (0, ::) past a loopback deny
 @test "a SOCKS4a name for the unspecified address never slips past a deny" {
 	conf 'deny c 127.0.0.0/8' 'deny c ::1' 'permit c *'
 	for name in 0 0.0.0.0 0x0 ::; do
@@ -414,8 +416,7 @@ assert_rejected_untouched() {
 	done
 }
 
-# IPv4-mapped IPv6 patterns match IPv4 addresses; a mapped block under /96 is an
-# error
+# a mapped block under /96 is an error
 @test "IPv4-mapped IPv6 patterns match IPv4 addresses" {
 	run -1 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c \
 		127.0.0.1 80
@@ -438,7 +439,7 @@ assert_rejected_untouched() {
 	no_sanitizer_reports "$SOCKS_LOG"
 }
 
-# fail closed: a NUL byte in a line is a malformed line, not a rule cut short
+# not a rule cut short
 @test "fail closed: a NUL byte in a line is a malformed line" {
 	local f=$BATS_TEST_TMPDIR/nul.conf before
 	# read as C text, the line would end at the NUL and permit every port
@@ -456,8 +457,7 @@ assert_rejected_untouched() {
 	[[ "$output" == *"<Reason> :$CONF:1: NUL byte in the line"* ]]
 }
 
-# fail closed: a socks.conf that is not a regular file (a FIFO) rejects at once,
-# never hangs
+# (a FIFO) rejects at once, never hangs
 @test "fail closed: a socks.conf that is not a regular file" {
 	local fifo=$BATS_TEST_TMPDIR/fifo.conf before t0 ms
 	mkfifo "$fifo"
@@ -483,5 +483,6 @@ assert_rejected_untouched() {
 		"$(req 1 "$ECHO_PORT" 0.0.0.1 fw 'no\\"such.invalid')"
 	[ "$output" = "005b$(hex4 "$ECHO_PORT")00000001" ]
 	run -0 record_of "$CPORT"
-	[[ "$output" == *'<Reason> :cannot resolve no\\\x22such.invalid'* ]] || die "$output"
+	[[ "$output" == *'<Reason> :cannot resolve no\\\x22such.invalid'* ]] ||
+		die "$output"
 }

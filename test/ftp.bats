@@ -75,8 +75,7 @@ ftp_session() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# FTP active mode (PORT) through socks4d, CONNECT and BIND: ${BIG_MIB} MiB up
-# and down, byte-identical
+# ${BIG_MIB} MiB up and down, byte-identical
 @test "FTP active mode (PORT) through socks4d, CONNECT and BIND" {
 	local size=$((BIG_MIB << 20)) want t0 t1 t2 soff foff
 	# Hashed as it is written: one pass less over 1100 MiB.
@@ -91,14 +90,16 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	t1=$(date +%s%N)
 	[ "$status" -eq 0 ]
 	[[ $output == *"226 Transfer complete."* && $output != *"Can't"* ]]
-	echo "# upload:   $(grep -o '[0-9]* bytes sent in .*' <<<"$output"), session $(( (t1 - t0) / 1000000 )) ms" >&3
+	echo "# upload:   $(grep -o '[0-9]* bytes sent in .*' <<<"$output")," \
+		"session $(( (t1 - t0) / 1000000 )) ms" >&3
 
 	ftp_session SOCKS_AUTOADD_LANROUTES=no -- 'epsv4 off' \
 		"get big.bin $CLI/down.bin"
 	t2=$(date +%s%N)
 	[ "$status" -eq 0 ]
 	[[ $output == *"226 Transfer complete."* && $output != *"Can't"* ]]
-	echo "# download: $(grep -o '[0-9]* bytes received in .*' <<<"$output"), session $(( (t2 - t1) / 1000000 )) ms" >&3
+	echo "# download: $(grep -o '[0-9]* bytes received in .*' \
+		<<<"$output"), session $(( (t2 - t1) / 1000000 )) ms" >&3
 
 	[ "$(stat -c %s "$SRV/big.bin")" -eq "$size" ]
 	[ "$(stat -c %s "$CLI/down.bin")" -eq "$size" ]
@@ -107,10 +108,11 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 	# The server was told socks4d's address (PORT 127,0,0,1,...), and
 	# connected there: each PORT names a BIND port socks4d listened on.
-	local slog flog bind ports p
+	local slog flog bind ports p closed='.*, both sides closed'
 	slog=$(log_since "$SOCKS_LOG" "$soff")
 	flog=$(log_since "$FTP_LOG" "$foff")
-	[ "$(recs <<<"$slog" | grep -F '|<Command> :CONNECT|' | grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|")" -eq 2 ]
+	[ "$(recs <<<"$slog" | grep -F '|<Command> :CONNECT|' |
+		grep -c "<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|")" -eq 2 ]
 	bind=$(recs <<<"$slog" | grep -F '|<Command> :BIND|')
 	echo "$bind"
 	local accepted="<D_IP> :127.0.0.2|<D_PORT> :$FTP_PORT|.*<Reply> :Accept"
@@ -124,15 +126,14 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 		grep -q "<B_PORT> :$p|" <<<"$bind" ||
 			die "PORT $p is no BIND port of socks4d"
 	done <<<"$ports"
-	grep -q "end: 0 bytes to client, $size from client, .*, both sides closed" <<<"$slog"
-	grep -q "end: $size bytes to client, 0 from client, .*, both sides closed" <<<"$slog"
+	grep -q "end: 0 bytes to client, $size from client, $closed" <<<"$slog"
+	grep -q "end: $size bytes to client, 0 from client, $closed" <<<"$slog"
 	grep -q "STOR $SRV/big.bin completed=1 bytes=$size " <<<"$flog"
 	grep -q "RETR $SRV/big.bin completed=1 bytes=$size " <<<"$flog"
 	rm -f "$CLI/big.bin" "$CLI/down.bin" "$SRV/big.bin"
 }
 
-# FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0), checked against the
-# server connecting
+# checked against the server connecting
 @test "FTP with Dante's defaults: unnamed BIND (DSTIP 0.0.0.0)" {
 	local soff foff
 	head -c 8M /dev/urandom >"$CLI/small.bin"
@@ -143,15 +144,16 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 	[ "$(grep -c '226 Transfer complete.' <<<"$output")" -eq 2 ]
 	[ "$(sha "$SRV/small.bin")" = "$(sha "$CLI/small.bin")" ]
 	[ "$(sha "$CLI/small.down")" = "$(sha "$CLI/small.bin")" ]
-	local slog
+	local slog accepted='<D_IP> :0.0.0.0|<D_PORT> :0|.*<Reply> :Accept'
+	accepted+='|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:'
 	slog=$(log_since "$SOCKS_LOG" "$soff")
-	[ "$(recs <<<"$slog" | grep -F '|<Command> :BIND|' | grep -c '<D_IP> :0.0.0.0|<D_PORT> :0|.*<Reply> :Accept|<B_PORT> :[0-9]*|<Peer> :127.0.0.2:')" -eq 2 ]
+	[ "$(recs <<<"$slog" | grep -F '|<Command> :BIND|' |
+		grep -c "$accepted")" -eq 2 ]
 	[ "$(log_since "$FTP_LOG" "$foff" | grep -c '<- PORT 127,0,0,1,')" \
 		-eq 2 ]
 }
 
-# FTP: without a 'permit b' rule the data connection is refused, nothing
-# transferred
+# nothing transferred
 @test "FTP: without a 'permit b' rule the data connection is refused" {
 	printf '%s\n' 'permit c 127.0.0.2' >"$BATS_TEST_TMPDIR/socks.conf"
 	ln -sfn "$BATS_TEST_TMPDIR/socks.conf" "$CONF"

@@ -3,8 +3,7 @@
 # them longer). A crash, a sanitizer report or a broken invariant fails it.
 load test_helper
 
-# fuzz: request, socks.conf, SOCKS5 and users-file parsers survive
-# ${FUZZ_SECONDS:-15} s each
+# the request, socks.conf, SOCKS5 and users-file parsers
 @test "fuzz: the parsers survive ${FUZZ_SECONDS:-15} s each" {
 	run make -C "$TOP" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 	echo "$output"

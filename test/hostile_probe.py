@@ -2,7 +2,8 @@
 """Run a table of raw SOCKS4 client scripts against socks4d running under
 systemd-socket-activate, and check every one of them.
 
-usage: hostile_probe.py --port PORT --log LOG [--jobs N] [--var NAME=HEX]... TABLE
+usage: hostile_probe.py --port PORT --log LOG [--jobs N] [--var NAME=HEX]... \
+TABLE
 
 TABLE has one case a line, fields separated by " | ", "#" starts a comment;
 a line starting with "| " goes on with the case above:
@@ -48,7 +49,8 @@ import sys
 import threading
 import time
 
-SANITIZER = re.compile(r"runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer")
+SANITIZER = re.compile(r"runtime error|AddressSanitizer|LeakSanitizer"
+                       r"|UndefinedBehaviorSanitizer")
 
 
 class Log:
@@ -144,7 +146,8 @@ class Log:
     def text_of(self, sport):
         with self.cv:
             pid = self.spawn.get(sport, (0, 0))[1]
-            return "\n".join(self.lines.get(pid, []) + [self.records.get(sport, "")])
+            return "\n".join(self.lines.get(pid, [])
+                             + [self.records.get(sport, "")])
 
 
 def parse_bytes(expr, var):
@@ -229,7 +232,8 @@ class Client:
 
     def close(self, abort):
         if abort:
-            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                              struct.pack("ii", 1, 0))
         self.s.close()
         self._ended("us")
 
@@ -278,7 +282,8 @@ def run_case(case, args, var, log):
             secs, _, expr = arg.partition(":")
             for b in parse_bytes(expr, var):
                 c.pump(bytes([b]), deadline=time.monotonic() + 5)
-                c.pump(until=lambda: False, deadline=time.monotonic() + float(secs))
+                c.pump(until=lambda: False,
+                       deadline=time.monotonic() + float(secs))
                 if c.end is not None or c.send_failed:
                     break
         elif kind == "shut":
@@ -291,7 +296,8 @@ def run_case(case, args, var, log):
             c.close(kind == "rst")
         elif kind == "read":
             n, _, secs = arg.partition(":")
-            c.pump(until=lambda: len(c.got) >= int(n), deadline=time.monotonic() + float(secs))
+            c.pump(until=lambda: len(c.got) >= int(n),
+                   deadline=time.monotonic() + float(secs))
         elif kind == "wait":
             c.pump(until=lambda: False, deadline=time.monotonic() + float(arg))
         else:
@@ -312,28 +318,34 @@ def run_case(case, args, var, log):
         took = (c.t_end - c.t0) * 1000
         note_time(took)
         if not lo <= took <= hi:
-            problems.append("ended after %d ms, expected %d-%d" % (took, lo, hi))
+            problems.append("ended after %d ms, expected %d-%d"
+                            % (took, lo, hi))
     if log.pid_of(c.sport) is None:
         problems.append("no socks4d spawned for client port %d" % c.sport)
     else:
         d = log.death_of(c.sport, hi / 1000 + 10)
         if d is None:
-            problems.append("socks4d (PID %d) has not exited" % log.pid_of(c.sport))
+            problems.append("socks4d (PID %d) has not exited"
+                            % log.pid_of(c.sport))
         else:
             code, when = d
             if str(code) not in exitc.split("/"):
-                problems.append("socks4d exited with code %d, expected %s" % (code, exitc))
+                problems.append("socks4d exited with code %d, expected %s"
+                                % (code, exitc))
             took = (when - c.t0) * 1000
             if c.end == "us" and not lo <= took <= hi:
-                problems.append("socks4d died %d ms after connect, expected %d-%d" % (took, lo, hi))
+                problems.append("socks4d died %d ms after connect,"
+                                " expected %d-%d" % (took, lo, hi))
     if reason != "-":
         text = log.text_of(c.sport)
-        ok = re.search(reason[1:], text) if reason.startswith("~") else reason in text
+        ok = (re.search(reason[1:], text) if reason.startswith("~")
+              else reason in text)
         if not ok:
             problems.append("log lacks %r; it has: %r" % (reason, text))
     pid = log.spawn.get(c.sport, (0, "?"))[1]
     if problems:
-        return "not ok %s (port %d, PID %s): %s" % (label, c.sport, pid, "; ".join(problems))
+        return "not ok %s (port %d, PID %s): %s" % (label, c.sport, pid,
+                                                    "; ".join(problems))
     return "ok %s (PID %s, exit %s, %s)" % (label, pid, exitc, c.end)
 
 
@@ -371,7 +383,8 @@ def main():
                 results[i] = run_case(cases[i], args, var, log)
             except Exception as e:		# a broken case is a failed case
                 results[i] = "not ok %s: %r" % (cases[i][0], e)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(cases))]
+    threads = [threading.Thread(target=worker, args=(i,))
+               for i in range(len(cases))]
     for t in threads:
         t.start()
     for t in threads:

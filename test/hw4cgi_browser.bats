@@ -24,10 +24,15 @@ setup_file() {
 	# Five busy sessions: some commands, some output, the gate, 3,000 lines.
 	printf 'ls\ncat poem.txt\nlines 40\nwait-file go\nlines 3000\nexit\n' \
 		>"$TESTDIR/b1.txt"
-	printf 'printenv PATH\nsetenv PATH bin:/usr/bin\nprintenv PATH\nlines 30\nwait-file go\nlines 3000\nexit\n' >"$TESTDIR/b2.txt"
-	printf 'cat hello.txt\ncat nosuch.txt\nlines 50\nwait-file go\nlines 3000\nexit\n' >"$TESTDIR/b3.txt"
-	printf 'echo one two three\ncat test.html\nlines 35\nwait-file go\nlines 3000\nexit\n' >"$TESTDIR/b4.txt"
-	printf 'evil-html\nevil-utf8\nlines 45\nwait-file go\nlines 3000\nexit\n' >"$TESTDIR/b5.txt"
+	printf '%s\n' 'printenv PATH' 'setenv PATH bin:/usr/bin' \
+		'printenv PATH' 'lines 30' 'wait-file go' 'lines 3000' exit \
+		>"$TESTDIR/b2.txt"
+	printf '%s\n' 'cat hello.txt' 'cat nosuch.txt' 'lines 50' \
+		'wait-file go' 'lines 3000' exit >"$TESTDIR/b3.txt"
+	printf '%s\n' 'echo one two three' 'cat test.html' 'lines 35' \
+		'wait-file go' 'lines 3000' exit >"$TESTDIR/b4.txt"
+	printf '%s\n' evil-html evil-utf8 'lines 45' \
+		'wait-file go' 'lines 3000' exit >"$TESTDIR/b5.txt"
 
 	for i in 1 2 3 4 5; do
 		inetd_server "127.0.0.$((i + 1))" "$PYTHON" "$RSHELL" \
@@ -47,7 +52,8 @@ teardown_file() {
 query() {
 	local i q=
 	for i in 1 2 3 4 5; do
-		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")&f$i=$1$i.txt&sh$i=127.0.0.1&sp$i=$SOCKS_PORT"
+		q+="${q:+&}h$i=127.0.0.$((i + 1))&p$i=$(eval echo "\$SH$i")"
+		q+="&f$i=$1$i.txt&sh$i=127.0.0.1&sp$i=$SOCKS_PORT"
 	done
 	echo "$q"
 }
@@ -60,8 +66,7 @@ if d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR":
     print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
 }
 
-# chromium, 1280x800: five busy panes mid-stream and done, bounded, pinned
-# unless scrolled up, final, nothing from a shell is markup
+# pinned unless scrolled up, final, nothing from a shell is markup
 @test "chromium, 1280x800: five busy panes mid-stream and done, bounded" {
 	local shots=${HW4_SHOTS:-$BATS_TEST_TMPDIR} out=$BATS_TEST_TMPDIR/seen i
 	rm -f "$GATES/go"
@@ -113,11 +118,11 @@ if d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR":
 	[ "$(png_size "$shots/done.png")" = 1280x800 ]
 }
 
-# chromium: hw4.cgi without a query is the form, the test files offered; errors
-# at their field; back from a page keeps its values
+# errors at their field; back from a page keeps its values
 @test "chromium: hw4.cgi without a query is the form, the test files offered" {
 	local out=$BATS_TEST_TMPDIR/seen q
-	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h3=127.0.0.4&p3=$SH3&f3=t3.txt&sh3=127.0.0.1&sp3=$SOCKS_PORT"
+	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+	q+="&h3=127.0.0.4&p3=$SH3&f3=t3.txt&sh3=127.0.0.1&sp3=$SOCKS_PORT"
 	"$PYTHON" "$BATS_TEST_DIRNAME/hw4cgi_browser.py" form "$WEB/hw4.cgi" \
 		"$q" \
 		"$(mktemp -d "$BATS_FILE_TMPDIR/profile.XXXXXX")" >"$out" ||
@@ -125,7 +130,7 @@ if d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR":
 	cat "$out" | sed 's/^/# /' >&3
 	eval "$(cat "$out")"
 	[ "$inputs" -eq 25 ]
-	[ "${files[*]}" = "b1.txt b2.txt b3.txt b4.txt b5.txt t1.txt t2.txt t3.txt t4.txt t5.txt" ]
+	[ "${files[*]}" = "$(echo b{1..5}.txt t{1..5}.txt)" ]
 	[ "$err_value" = 99999 ]
 	[ "$err_invalid" = true ]
 	[ "$err_text" = "a port must be a number from 1 to 65535" ]

@@ -119,12 +119,14 @@ def stream(url, gate, shots, profile):
         # The reader scrolls pane 1 up, to a line it wants to read.
         drv.execute_script(
             "document.getElementById('s1').scrollTop = 120;")
-        kept = drv.execute_script("return document.getElementById('s1').scrollTop")
+        kept = drv.execute_script(
+            "return document.getElementById('s1').scrollTop")
         open(gate, "w").close()
         until(drv, "every pane final", """return Array.from(document
             .querySelectorAll('.pane .state')).every(e =>
                 ['closed', 'error'].includes(e.getAttribute('data-state')))""")
-        until(drv, "the page loaded", "return document.readyState == 'complete'")
+        until(drv, "the page loaded",
+              "return document.readyState == 'complete'")
         done = drv.execute_script(PANES)
         drv.save_screenshot(os.path.join(shots, "done.png"))
         say(done_states=[p["state"] for p in done],
@@ -145,11 +147,13 @@ def stream(url, gate, shots, profile):
             columns=len(set(p["y"] for p in done)) == 1 and len(done),
             wrap=drv.execute_script("""const c = getComputedStyle(
                 document.getElementById('s1'));
-                return [c.whiteSpace, c.overflowWrap, c.wordBreak].join('/')"""),
+                return [c.whiteSpace, c.overflowWrap, c.wordBreak]"""
+                ".join('/')"),
             cmd_apart=drv.execute_script("""const o = getComputedStyle(
                 document.getElementById('s1')), b = getComputedStyle(
                 document.querySelector('#s1 b'));
-                return +(b.color != o.color && b.backgroundColor != o.backgroundColor)"""),
+                return +(b.color != o.color"""
+                " && b.backgroundColor != o.backgroundColor)"),
             light=round(luminance(drv), 2))
         scheme(drv, "dark")
         say(dark=round(luminance(drv), 2))
@@ -175,7 +179,8 @@ def form(url, query, profile):
         say(inputs=len(drv.find_elements(By.CSS_SELECTOR, "form input")),
             files=files)
         # A row with a bad port: the form again, the reason at the field.
-        drv.get(url + "?h1=127.0.0.2&p1=99999&f1=t1.txt&h2=127.0.0.3&p2=7&f2=t2.txt&sh2=x")
+        drv.get(url + "?h1=127.0.0.2&p1=99999&f1=t1.txt"
+                "&h2=127.0.0.3&p2=7&f2=t2.txt&sh2=x")
         err = drv.execute_script("""
             const i = document.getElementById('p1'),
                 e = document.getElementById(i.getAttribute('aria-describedby')),

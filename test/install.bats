@@ -3,8 +3,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-# make install puts everything under DESTDIR, keeps an existing socks.conf,
-# uninstall removes it
+# keeps an existing socks.conf; uninstall removes it
 @test "make install puts everything under DESTDIR" {
 	d=$BATS_TEST_TMPDIR/root
 	run -0 make -C "$TOP" install DESTDIR="$d" PREFIX=/usr \

@@ -43,7 +43,8 @@ CLIENT=$(cat <<'PY'
 import os, socket, struct, sys, time
 port, dport, gone = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port), timeout=60)
-s.sendall(struct.pack(">BBH4s", 4, 1, dport, socket.inet_aton("10.213.7.2")) + b"u\0ping")
+s.sendall(struct.pack(">BBH4s", 4, 1, dport, socket.inet_aton("10.213.7.2"))
+          + b"u\0ping")
 got = b""
 while len(got) < 12:
     got += s.recv(12 - len(got))
@@ -58,8 +59,7 @@ print("ended after %d ms" % ((time.monotonic() - t0) * 1000), flush=True)
 PY
 )
 
-# a destination that vanishes mid-session ends the relay within the keepalive
-# budget (-K 2)
+# within the keepalive budget
 @test "a destination that vanishes mid-session ends the relay (-K 2)" {
 	local d=$BATS_FILE_TMPDIR port ms
 	port=$(free_port)
@@ -76,8 +76,9 @@ PY
 		-l "127.0.0.1:$SOCKS_PORT" \
 		"$SOCKS4D" -c "$d/socks.conf" -K 2 2>"$d/socks4d.log" 3>&- &
 	SOCKS_PID=$!
-	local tries=100
-	until ip netns exec "$NS_A" "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $SOCKS_PORT), 1).close()" 2>/dev/null; do
+	local tries=100 up="import socket,sys; socket.create_connection("
+	up+="('127.0.0.1', $SOCKS_PORT), 1).close()"
+	until ip netns exec "$NS_A" "$PYTHON" -c "$up" 2>/dev/null; do
 		(( tries-- > 0 )) || die "socks4d does not listen in $NS_A"
 		sleep 0.1
 	done

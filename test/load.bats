@@ -33,8 +33,9 @@ teardown() {
 
 # oddities: the log lines that are not the usual ones of a good session.
 oddities() {
-	grep -vE '^(Communication attempt|Connection from|Spawned|Execing|Child [0-9]+ died with code 0$|<|socks4d\[[0-9]+\]: end: )' \
-		"$SOCKS_LOG" | tail -20
+	local usual='^(Communication attempt|Connection from|Spawned|Execing'
+	usual+='|Child [0-9]+ died with code 0$|<|socks4d\[[0-9]+\]: end: )'
+	grep -vE "$usual" "$SOCKS_LOG" | tail -20
 }
 
 # count_since MARK PATTERN: lines matching PATTERN in the log after byte MARK
@@ -44,9 +45,11 @@ count_since() { log_since "$SOCKS_LOG" "$1" | grep -cE -- "$2" || true; }
 # records_intact: "RECORDS BROKEN" for the log on stdin, where a record is
 # broken if any other line falls between its <S_IP> and its <Content>.
 records_intact() {
-	awk 'BEGIN { n = split("S_IP S_PORT D_IP D_PORT Command Reply Content", t, " ")
+	awk 'BEGIN { n = split("S_IP S_PORT D_IP D_PORT Command Reply Content",
+			       t, " ")
 		     for (k = 1; k < n; k++) after[t[k]] = t[k + 1] }
-	     { tag = $0 ~ /^<[A-Za-z_]+> :/ ? substr($0, 2, index($0, ">") - 2) : ""
+	     { tag = $0 ~ /^<[A-Za-z_]+> :/ ? \
+		     substr($0, 2, index($0, ">") - 2) : ""
 	       if (expect != "" && tag != expect) broken++
 	       expect = tag in after ? after[tag] : ""
 	       if (tag == "S_IP") records++ }
@@ -69,7 +72,7 @@ wait_count() {
 	(( backlog >= 1024 )) || die "backlog $backlog: $output"
 }
 
-# 500 concurrent CONNECT sessions, 1 MiB each way, every byte checked (sha256)
+# (sha256)
 @test "500 concurrent CONNECT sessions, 1 MiB each way, every byte checked" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
@@ -85,15 +88,16 @@ wait_count() {
 	[ "$(cat "$live")" = 500 ]
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 500 30
 	[ "$(count_since "$mark" '^Child [0-9]+ died with code')" = 500 ]
-	[ "$(count_since "$mark" '^socks4d\[[0-9]+\]: end: 1048576 bytes to client, 1048576 from client, .*, both sides closed$')" = 500 ]
+	local ended='^socks4d\[[0-9]+\]: end: 1048576 bytes to client,'
+	ended+=' 1048576 from client, .*, both sides closed$'
+	[ "$(count_since "$mark" "$ended")" = 500 ]
 	# 500 writers on one log: every record's seven lines stay together, in
 	# order
 	[ "$(log_since "$SOCKS_LOG" "$mark" | records_intact)" = "500 0" ]
 	no_children 10
 }
 
-# 1000 idle sessions held open at once, then released: no failure, no process
-# left
+# no process left
 @test "1000 idle sessions held open at once, then released: no failure" {
 	local mark live=$BATS_TEST_TMPDIR/live
 	ulimit -n 8192 2>/dev/null || true
@@ -109,5 +113,7 @@ wait_count() {
 	no_children 30
 	wait_count "$mark" '^Child [0-9]+ died with code 0$' 1000 10
 	[ "$(count_since "$mark" '^Child [0-9]+ died with code')" = 1000 ]
-	[ "$(count_since "$mark" '^socks4d\[[0-9]+\]: end: 0 bytes to client, 0 from client, .*, both sides closed$')" = 1000 ]
+	local ended='^socks4d\[[0-9]+\]: end: 0 bytes to client,'
+	ended+=' 0 from client, .*, both sides closed$'
+	[ "$(count_since "$mark" "$ended")" = 1000 ]
 }

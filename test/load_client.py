@@ -40,7 +40,8 @@ async def main():
 
     n = a.sessions
     base = os.urandom(a.bytes) if a.bytes else b""
-    request = struct.pack(">BBH", 4, 1, a.dst_port) + socket.inet_aton(a.dst_ip) + b"load\0"
+    request = (struct.pack(">BBH", 4, 1, a.dst_port)
+               + socket.inet_aton(a.dst_ip) + b"load\0")
     expect = b"\x00\x5a" + request[2:8]
     granted = 0
     all_granted = asyncio.Event()
@@ -51,7 +52,8 @@ async def main():
         nonlocal granted
         granted += 1
         if granted == n:
-            print("all %d granted after %.1f s" % (n, time.monotonic() - t0), flush=True)
+            print("all %d granted after %.1f s" % (n, time.monotonic() - t0),
+                  flush=True)
             if a.at_barrier:
                 p = await asyncio.create_subprocess_shell(a.at_barrier)
                 await p.wait()
@@ -59,7 +61,8 @@ async def main():
         await all_granted.wait()
 
     async def session(i):
-        r, w = await asyncio.open_connection("127.0.0.1", a.proxy_port, limit=1 << 20)
+        r, w = await asyncio.open_connection("127.0.0.1", a.proxy_port,
+                                             limit=1 << 20)
         try:
             w.write(request)
             reply = await r.readexactly(8)
@@ -87,8 +90,9 @@ async def main():
                     h.update(b)
                 await sender
                 if got != len(base) or h.digest() != want.digest():
-                    raise RuntimeError("got %d bytes, sha256 %s, sent %d, sha256 %s" %
-                                       (got, h.hexdigest(), len(base), want.hexdigest()))
+                    raise RuntimeError(
+                        "got %d bytes, sha256 %s, sent %d, sha256 %s" %
+                        (got, h.hexdigest(), len(base), want.hexdigest()))
             else:
                 await asyncio.sleep(a.idle)
                 w.write_eof()
@@ -112,7 +116,8 @@ async def main():
             asyncio.gather(*(guarded(i) for i in range(n))), a.timeout)
     except asyncio.TimeoutError:
         results = []
-        failures.append("timed out after %d s with %d of %d granted" % (a.timeout, granted, n))
+        failures.append("timed out after %d s with %d of %d granted"
+                        % (a.timeout, granted, n))
     ok = sum(1 for x in results if x)
     print("sessions=%d granted=%d ok=%d failed=%d seconds=%.1f" %
           (n, granted, ok, n - ok, time.monotonic() - t0))

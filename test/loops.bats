@@ -54,7 +54,7 @@ print(got.hex())
 PY
 }
 
-# a pipelined chain of 40 self-requests starts one session, which says why
+# which says why
 @test "a pipelined chain of 40 self-requests starts one session" {
 	local one reqs= i before
 	one=$(socks4_to 127.0.0.1 "$SOCKS_PORT")
@@ -85,7 +85,8 @@ PY
 		[ "${output:0:4}" = 005b ] || die "$dst: $output"
 	done
 	[ "$(( $(spawned) - before ))" -eq 3 ]
-	[ "$(( $(grep -c '^<Reason> :destination is socks4d itself$' "$SOCKS_LOG") - said ))" -eq 3 ]
+	[ "$(( $(grep -c '^<Reason> :destination is socks4d itself$' \
+		"$SOCKS_LOG") - said ))" -eq 3 ]
 }
 
 @test "the same address at another port is relayed as usual" {
@@ -93,8 +94,7 @@ PY
 	[ "$output" = "005a$(hex4 "$ECHO_PORT")7f000002$(hex ping)" ]
 }
 
-# listener mode: a CONNECT to any port socks4d listens on is refused, not only
-# the one reached
+# not only the one reached
 @test "listener mode: a CONNECT to any port socks4d listens on is refused" {
 	local p1 p2 pid log=$BATS_TEST_TMPDIR/listener.log
 	p1=$(free_port)

@@ -60,7 +60,8 @@ class Echo(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.t = transport
-        note(self.args.accept_log, "accept %s:%d" % transport.get_extra_info("peername")[:2])
+        note(self.args.accept_log,
+             "accept %s:%d" % transport.get_extra_info("peername")[:2])
 
     def data_received(self, data):
         self.t.write(data)
@@ -111,7 +112,8 @@ def blackhole(args):
 
 def pattern(n, seed):
     """n bytes that differ per seed, cheap to make."""
-    block = hashlib.sha256(b"%d" % seed).digest() * 2048 + struct.pack(">Q", seed)
+    block = (hashlib.sha256(b"%d" % seed).digest() * 2048
+             + struct.pack(">Q", seed))
     out = bytearray()
     while len(out) < n:
         out += block
@@ -168,7 +170,8 @@ def handle(args, s, addr, seq):
                 ns = len(data)
                 b = s.recv(1)		# the client has it all
                 recv.update(b)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
             s.close()
             note(args.out, "sent %s %d recv %s %d end reset-sent" %
                  (sent.hexdigest(), ns, recv.hexdigest(), len(b)))
@@ -199,7 +202,8 @@ def handle(args, s, addr, seq):
                  (ns, recv.hexdigest(), res["r"][0], how, res["r"][1]))
             return
     except OSError as e:
-        note(args.out, "sent %s %d recv - - end error:%s" % (sent.hexdigest(), ns, e.strerror))
+        note(args.out, "sent %s %d recv - - end error:%s"
+             % (sent.hexdigest(), ns, e.strerror))
     finally:
         try:
             s.close()
@@ -208,7 +212,8 @@ def handle(args, s, addr, seq):
 
 
 def udp_echo(args):
-    s = socket.socket(socket.AF_INET6 if ":" in args.addr else socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in args.addr else socket.AF_INET,
+                      socket.SOCK_DGRAM)
     s.bind((args.addr, args.port))
     ready(args)
     while True:
@@ -219,19 +224,22 @@ def udp_echo(args):
 
 def threaded(args):
     ls = socket.create_server((args.addr, args.port), backlog=128,
-                              family=socket.AF_INET6 if ":" in args.addr else socket.AF_INET)
+                              family=socket.AF_INET6 if ":" in args.addr
+                              else socket.AF_INET)
     ready(args)
     seq = 0
     while True:
         s, addr = ls.accept()
         seq += 1
-        threading.Thread(target=handle, args=(args, s, addr, seq), daemon=True).start()
+        threading.Thread(target=handle, args=(args, s, addr, seq),
+                         daemon=True).start()
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["echo", "after-eof", "xfer", "blackhole", "reset",
-                                     "halfclose", "stream", "udp-echo"])
+    ap.add_argument("mode", choices=["echo", "after-eof", "xfer", "blackhole",
+                                     "reset", "halfclose", "stream",
+                                     "udp-echo"])
     ap.add_argument("addr")
     ap.add_argument("port", type=int)
     ap.add_argument("--ready")

@@ -50,14 +50,18 @@ put() { inside "$1" sh -c 'cat >"$1"' sh "$2"; }
 # group this process is in there.
 own_groups() {
 	awk -v name="$1" '
-		FILENAME ~ /cgroup$/ { split($0, f, ":"); path[f[2]] = f[3]; next }
+		FILENAME ~ /cgroup$/ {
+			split($0, f, ":"); path[f[2]] = f[3]; next
+		}
 		$3 == "cgroup2" { g = $2 "/" path[""] "/" name }
 		$3 == "cgroup" {
 			g = ""
 			for (c in path) {
 				if (c == "") continue
 				k = split(c, want, ","); hit = 0
-				for (i = 1; i <= k; i++) hit += index("," $4 ",", "," want[i] ",") > 0
+				for (i = 1; i <= k; i++)
+					hit += index("," $4 ",",
+					    "," want[i] ",") > 0
 				if (hit == k) g = $2 "/" path[c] "/" name
 			}
 			if (g == "") next
@@ -170,7 +174,8 @@ units|listener-units)
 		"${UNIT_SOCKET:-$top/$socket}" |
 		put "$pid" "$sys/$name.socket"
 	sed "s|^ExecStart=.*|ExecStart=$run/socks4d -c $run/socks.conf $*|;
-		s|socks4d-listener\.socket|$name.socket|g" "${UNIT_SERVICE:-$top/$service}" |
+		s|socks4d-listener\.socket|$name.socket|g" \
+		"${UNIT_SERVICE:-$top/$service}" |
 		put "$pid" "$sys/$unit"
 	if [ -n "${UNIT_DROPIN:-}" ]; then
 		inside "$pid" mkdir -p "$sys/$unit.d"
@@ -218,7 +223,8 @@ stop)
 	;;
 *)
 	echo "usage: private_systemd.sh start | run PID CMD... | stop PID |" \
-		"units|listener-units PID NAME PORT PROGRAM CONF [options] | remove PID NAME" >&2
+		"units|listener-units PID NAME PORT PROGRAM CONF [options] |" \
+		"remove PID NAME" >&2
 	exit 2
 	;;
 esac

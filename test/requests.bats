@@ -28,20 +28,34 @@ teardown() {
 	served_ok
 }
 
-# a request one byte a write (30 ms apart), SOCKS4 and SOCKS4a: 90, relayed,
-# counted
+# relayed, counted
 @test "a request one byte a write (30 ms apart), SOCKS4 and SOCKS4a: 90" {
 	probe <<-'EOF'
-	SOCKS4 | t:0.03:0401+$EP+7f000002+'slow'+00+'one-byte-at-a-time'+0a shut | 005a+$EP+7f000002+'one-byte-at-a-time'+0a | eof | 0 | end: 19 bytes to client, 19 from client, | 0-10000
-	SOCKS4a | t:0.03:0401+$EP+00000001+'slow'+00+'127.0.0.2'+00+'4a'+0a shut | 005a+$EP+00000001+'4a'+0a | eof | 0 | ~end: 3 bytes to client, 3 from client,(.|\n)*<D_NAME> :127\.0\.0\.2\n | 0-10000
+	SOCKS4
+	    | t:0.03:0401+$EP+7f000002+'slow'+00+'one-byte-at-a-time'+0a shut
+	    | 005a+$EP+7f000002+'one-byte-at-a-time'+0a | eof | 0
+	    | end: 19 bytes to client, 19 from client, | 0-10000
+	SOCKS4a
+	    | t:0.03:0401+$EP+00000001+'slow'+00+'127.0.0.2'+00+'4a'+0a shut
+	    | 005a+$EP+00000001+'4a'+0a | eof | 0
+	| ~end: 3 bytes to client, 3 from client,(.|\n)*<D_NAME> :127\.0\.0\.2\n
+	    | 0-10000
 	EOF
 }
 
-# a request split in two writes, inside USERID or inside the SOCKS4a hostname:
-# 90, relayed
+# inside USERID or inside the SOCKS4a hostname: 90, relayed
 @test "a request split in two writes" {
-	probe <<-'EOF'
-	inside USERID | x:0401+$EP+7f000002+'us' wait:0.3 x:'er'+00+'two-writes' shut | 005a+$EP+7f000002+'two-writes' | eof | 0 | ~end: 10 bytes to client, 10 from client,(.|\n)*<Content> :two-writes$ | 0-5000
-	inside the hostname | x:0401+$EP+00000001+'u'+00+'127.0' wait:0.3 x:'.0.2'+00+'two-writes' shut | 005a+$EP+00000001+'two-writes' | eof | 0 | ~end: 10 bytes to client, 10 from client,(.|\n)*<D_NAME> :127\.0\.0\.2\n | 0-5000
+	# the first write of the second row: the hostname up to "127.0"
+	local first="x:0401+\$EP+00000001+'u'+00+'127.0'"
+	local ended='~end: 10 bytes to client, 10 from client,(.|\n)*'
+	probe <<-EOF
+	inside USERID
+	    | x:0401+\$EP+7f000002+'us' wait:0.3 x:'er'+00+'two-writes' shut
+	    | 005a+\$EP+7f000002+'two-writes' | eof | 0
+	    | $ended<Content> :two-writes\$ | 0-5000
+	inside the hostname
+	    | $first wait:0.3 x:'.0.2'+00+'two-writes' shut
+	    | 005a+\$EP+00000001+'two-writes' | eof | 0
+	    | $ended<D_NAME> :127\.0\.0\.2\n | 0-5000
 	EOF
 }

@@ -57,7 +57,8 @@ def main():
     while len(reply) < 8:
         b = s.recv(8 - len(reply))
         if not b:
-            sys.stderr.write("socks4_client: closed after %d reply bytes\n" % len(reply))
+            sys.stderr.write("socks4_client: closed after %d reply bytes\n"
+                             % len(reply))
             return 1
         reply += b
     if reply[0] != 0 or reply[1] != 90:

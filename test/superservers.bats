@@ -105,7 +105,9 @@ run_openbsd_inetd() {
 	grep -v '^#' "$TOP/inetd.conf.example" | grep . |
 		awk -F'\t' -v OFS='\t' -v port="$1" -v bin="$SOCKS4D" \
 		-v conf="$CONF" '
-			{ sub(/:[0-9]+$/, ":" port, $1); $6 = bin; sub(/\/usr\/local\/etc\/socks.conf/, conf, $7); print }' \
+			{ sub(/:[0-9]+$/, ":" port, $1); $6 = bin
+			  sub(/\/usr\/local\/etc\/socks.conf/, conf, $7)
+			  print }' \
 		>"$CONF_DIR/inetd.conf"
 	chmod 644 "$CONF_DIR/inetd.conf"
 	devlog_exec "$ISYS" setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -126,17 +128,27 @@ curl_through() {
 # classic_record_ok LOG: the record of $CPORT's session on LOG is the
 # classic multi-line one, and the session ended well.
 classic_record_ok() {
-	run -0 wait_recs "$1" 0 "^<S_IP> :127\.0\.0\.1\|<S_PORT> :$CPORT\|<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|<Reply> :Accept\|<Content> :GET / HTTP/1\.1\\\\r\\\\n" 1
-	run -0 wait_lines "$1" 0 '^socks4d\[[0-9]+\]: end: [0-9]+ bytes to client, [0-9]+ from client, .*, both sides closed$' 1
+	local ere="^<S_IP> :127\.0\.0\.1\|<S_PORT> :$CPORT\|"
+	ere+="<D_IP> :127\.0\.0\.2\|<D_PORT> :$HTTP_PORT\|<Command> :CONNECT\|"
+	ere+="<Reply> :Accept\|<Content> :GET / HTTP/1\.1\\\\r\\\\n"
+	run -0 wait_recs "$1" 0 "$ere" 1
+	ere='^socks4d\[[0-9]+\]: end: [0-9]+ bytes to client,'
+	run -0 wait_lines "$1" 0 \
+		"$ere"' [0-9]+ from client, .*, both sides closed$' 1
 }
 
 # syslog_record_ok FILE: the record of $CPORT's session is one line on
 # syslog, facility daemon, and so is its end.
 syslog_record_ok() {
-	local pid
-	run -0 wait_lines "$1" 0 "^<30>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$CPORT -> 127\.0\.0\.2:$HTTP_PORT user \"[^\"]*\": Accept, content \"GET / HTTP/1\.1\\\\r\\\\n" 1
+	local pid re
+	re="^<30>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$CPORT ->"
+	re+=" 127\.0\.0\.2:$HTTP_PORT user \"[^\"]*\": Accept,"
+	re+=" content \"GET / HTTP/1\.1\\\\r\\\\n"
+	run -0 wait_lines "$1" 0 "$re" 1
 	pid=$(sed -E 's/.* socks4d\[([0-9]+)\]: .*/\1/' <<<"$output")
-	run -0 wait_lines "$1" 0 "^<30>.* socks4d\[$pid\]: end: [0-9]+ bytes to client, [0-9]+ from client, .*, both sides closed$" 1
+	re="^<30>.* socks4d\[$pid\]: end: [0-9]+ bytes to client,"
+	re+=" [0-9]+ from client, .*, both sides closed$"
+	run -0 wait_lines "$1" 0 "$re" 1
 }
 
 # no_log_to_client PORT SYSLOG OUTFILES...: four sessions where the client
@@ -145,44 +157,50 @@ syslog_record_ok() {
 # non-SOCKS4 one and one cut short nothing.  Their records are on syslog;
 # neither syslog nor the super-server's own output has a multi-line record.
 no_log_to_client() {
-	local port=$1 sys=$2 c off p4
+	local port=$1 sys=$2 c off p4 re
+	local ok='^<30>.* socks4d\[[0-9]+\]:' no='^<29>.* socks4d\[[0-9]+\]:'
 	shift 2
 	p4=$(hex4 "$ECHO_PORT")
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" "$(req 1 "$ECHO_PORT" 127.0.0.2 fd2)ping\\n" 5
 	[ "$output" = "005a${p4}7f000002$(hex 'ping\n')" ]
-	run -0 wait_lines "$sys" "$off" "^<30>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$c -> 127\.0\.0\.2:$ECHO_PORT user \"fd2\": Accept, content \"ping\\\\n\"$" 1
-	run -0 wait_lines "$sys" "$off" "^<30>.* socks4d\[[0-9]+\]: end: 5 bytes to client, 5 from client, .*, both sides closed$" 1
+	re="$ok CONNECT 127\.0\.0\.1:$c -> 127\.0\.0\.2:$ECHO_PORT"
+	run -0 wait_lines "$sys" "$off" \
+		"$re user \"fd2\": Accept, content \"ping\\\\n\"$" 1
+	re="$ok end: 5 bytes to client, 5 from client,"
+	run -0 wait_lines "$sys" "$off" "$re .*, both sides closed$" 1
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" "$(req 1 80 192.0.2.1 fd2)" 5
 	[ "$output" = 005b0050c0000201 ]
-	run -0 wait_lines "$sys" "$off" "^<29>.* socks4d\[[0-9]+\]: CONNECT 127\.0\.0\.1:$c -> 192\.0\.2\.1:80 user \"fd2\": Reject \(no rule in $CONF matches\), content \"\"$" 1
+	re="$no CONNECT 127\.0\.0\.1:$c -> 192\.0\.2\.1:80 user \"fd2\":"
+	run -0 wait_lines "$sys" "$off" \
+		"$re Reject \(no rule in $CONF matches\), content \"\"$" 1
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x06\x01\x00' 5
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(version is not 4\), content ""$' 1
+	re="$no request [0-9.:]+: Reject \("
+	run -0 wait_lines "$sys" "$off" "$re"'version is not 4\), content ""$' 1
 
 	c=$(client_port) off=$(log_size "$sys")
 	run -0 raw "$c" "$port" '\x04\x01\x00' 5
 	[ "$output" = "" ]
-	run -0 wait_lines "$sys" "$off" '^<29>.* socks4d\[[0-9]+\]: request [0-9.:]+: Reject \(client closed before a complete request\), content ""$' 1
+	run -0 wait_lines "$sys" "$off" \
+		"$re"'client closed before a complete request\), content ""$' 1
 
 	run ! grep -a -e '<S_IP>' -e '<Reply>' "$sys" "$@"
 	run ! grep -a 'socks4d\[' "$@"
 }
 
-# systemd-socket-activate --inetd (Accept=yes, StandardInput=socket): curl
-# through socks4d, classic record on stderr
+# curl through socks4d, classic record on stderr
 @test "systemd-socket-activate --inetd (Accept=yes, StandardInput=socket)" {
 	curl_through "$SA_PORT"
 	classic_record_ok "$SA_LOG"
 }
 
-# systemd-socket-activate fd-3 style (LISTEN_FDS=1, no --inetd): curl through
-# socks4d, classic record on stderr
+# curl through socks4d, classic record on stderr
 @test "systemd-socket-activate fd-3 style (LISTEN_FDS=1, no --inetd)" {
 	curl_through "$FD3_PORT"
 	classic_record_ok "$FD3_LOG"
@@ -190,8 +208,7 @@ no_log_to_client() {
 	run ! grep -e usage: -e 'died with code 2' "$FD3_LOG"
 }
 
-# tcpserver -HRl0: curl through socks4d, classic record on stderr; started as
-# root, the session runs as nobody
+# started as root, the session runs as nobody
 @test "tcpserver -HRl0: curl through socks4d, classic record on stderr" {
 	curl_through "$TCPS_PORT"
 	classic_record_ok "$TCPS_LOG"
@@ -211,14 +228,15 @@ no_log_to_client() {
 		uid=$(awk '/^Uid:/ { print $2 "," $3 "," $4 }' \
 		"/proc/$child/status" 2>/dev/null) &&
 		[ "$uid" = 65534,65534,65534 ]; do
-		(( tries-- > 0 )) || die "socks4d under tcpserver: uid ${uid:-?} (pid ${child:-none})"
+		(( tries-- > 0 )) ||
+			die "socks4d under tcpserver: uid ${uid:-?}" \
+				"(pid ${child:-none})"
 		sleep 0.05
 	done
 	wait "$held"
 }
 
-# xinetd with the inetd.conf.example block: curl through socks4d, one-line
-# record on syslog (daemon)
+# one-line record on syslog (daemon)
 @test "xinetd with the inetd.conf.example block: curl through socks4d" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
 	curl_through "$XINETD_PORT"
@@ -231,8 +249,7 @@ no_log_to_client() {
 	no_log_to_client "$XINETD_PORT" "$XSYS/syslog.txt" "$XSYS/xinetd.out"
 }
 
-# openbsd-inetd, unprivileged, with the inetd.conf.example line: curl through
-# socks4d, one-line record on syslog (daemon)
+# curl through socks4d, one-line record on syslog (daemon)
 @test "openbsd-inetd, unprivileged, with the inetd.conf.example line" {
 	[ -z "$NS_SKIP" ] || skip "$NS_SKIP"
 	[ -z "$INETD_MISSING" ] || die "$INETD_MISSING"
@@ -241,8 +258,10 @@ no_log_to_client() {
 	curl_through "$INETD_PORT"
 	syslog_record_ok "$ISYS/syslog.txt"
 	# the example's line, only the port, binary and socks.conf changed
-	[ "$(cat "$CONF_DIR/inetd.conf")" = "$(printf '127.0.0.1:%s\tstream\ttcp\tnowait.300000\tnobody\t%s\tsocks4d -c %s' \
-		"$INETD_PORT" "$SOCKS4D" "$CONF")" ]
+	local want
+	want=$(printf '%s\t' "127.0.0.1:$INETD_PORT" stream tcp nowait.300000 \
+		nobody "$SOCKS4D")"socks4d -c $CONF"
+	[ "$(cat "$CONF_DIR/inetd.conf")" = "$want" ]
 }
 
 @test "openbsd-inetd: fd 2 is the client, and not one log byte reaches it" {
@@ -257,10 +276,12 @@ no_log_to_client() {
 units() {
 	mkdir -p "$1/man/man5" "$1/man/man8"
 	cp "$TOP/socks4d.socket" "$1/"
-	sed "s|^ExecStart=/usr/local/sbin/socks4d |ExecStart=$SOCKS4D |; s|/usr/local/etc/socks.conf|$CONF|" \
+	sed -e "s|^ExecStart=/usr/local/sbin/socks4d |ExecStart=$SOCKS4D |" \
+		-e "s|/usr/local/etc/socks.conf|$CONF|" \
 		"$TOP/socks4d@.service" >"$1/socks4d@.service"
 	grep -q "^ExecStart=$SOCKS4D -c $CONF\$" "$1/socks4d@.service" ||
-		die "ExecStart= not as expected: $(grep ExecStart= "$1/socks4d@.service")"
+		die "ExecStart= not as expected:" \
+			"$(grep ExecStart= "$1/socks4d@.service")"
 	cp "$TOP/socks4d.8" "$1/man/man8/"
 	cp "$TOP/socks.conf.5" "$1/man/man5/"
 }

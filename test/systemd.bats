@@ -21,7 +21,7 @@ setup_file() {
 	HOST_DEVLOG=$(ls -l /dev/log 2>&1 || true)
 	if [ ! -d /run/systemd/system ]; then
 		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
-			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+			skip_no_systemd
 	fi
 }
 
@@ -67,8 +67,7 @@ journal_of() {
 	awk '/^[A-Z]/ { n++ } n == 1' <<<"$out"
 }
 
-# systemd Accept=yes: a socks4d per client, as a dynamic user, records in the
-# journal with SOCKS_ fields
+# records in the journal with SOCKS_ fields
 @test "systemd Accept=yes: a socks4d per client, as a dynamic user" {
 	install_units 'permit c 127.0.0.0/8'
 	local c1 c2 e1 e2
@@ -104,8 +103,7 @@ journal_of() {
 	done
 }
 
-# systemd: IPAddressAllow=localhost drops a CONNECT that socks.conf permits to a
-# non-loopback address
+# one that socks.conf permits
 @test "systemd: IPAddressAllow=localhost drops a non-loopback CONNECT" {
 	local addr port cport
 	addr=$(ip -4 -o addr show scope global |
@@ -129,8 +127,7 @@ journal_of() {
 		die "not dropped by the filter: $(grep REASON <<<"$e")"
 }
 
-# systemd: a private systemd leaves the host alone (no sysinit.target, no
-# /dev/log)
+# (no sysinit.target, no /dev/log)
 @test "systemd: a private systemd leaves the host alone" {
 	[ -n "$SD_PID" ] || skip "PID 1 is systemd itself"
 	install_units 'permit c 127.0.0.0/8'
@@ -149,8 +146,7 @@ journal_of() {
 		die "the host's /dev/log changed: $(ls -l /dev/log)"
 }
 
-# systemd: a burst of 1,000 clients leaves socks4d.socket active; each is served
-# or refused, none hangs
+# each is served or refused, none hangs
 @test "systemd: a burst of 1,000 clients leaves socks4d.socket active" {
 	install_units 'permit c 127.0.0.0/8'
 	# Every connect() first, then the sessions: far past the 200 starts in
@@ -176,13 +172,12 @@ journal_of() {
 # exposure DIR: the overall exposure of DIR/socks4d@.service (with any
 # drop-in in DIR/socks4d@.service.d), as systemd-analyze security rates it.
 exposure() {
-	local out
+	local out re='.*Overall exposure level for socks4d@[^:]*: '
 	out=$(systemd-analyze security --offline=yes "$1/socks4d@.service" 2>&1)
-	sed -nE 's/.*Overall exposure level for socks4d@[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out"
+	sed -nE "s/$re([0-9]+\.[0-9]+) .*/\1/p" <<<"$out"
 }
 
-# systemd-analyze security: socks4d@.service at most 2.0, with
-# examples/socks4d-strict.conf at most 1.0
+# with examples/socks4d-strict.conf at most 1.0
 @test "systemd-analyze security: socks4d@.service at most 2.0" {
 	local d=$BATS_TEST_TMPDIR/units level
 	mkdir -p "$d"
@@ -201,8 +196,7 @@ exposure() {
 		die "exposure with the drop-in $level > 1.0"
 }
 
-# systemd: with examples/socks4d-strict.conf, a session still works, under an
-# allow list of system calls
+# under an allow list of system calls
 @test "systemd: with examples/socks4d-strict.conf, a session still works" {
 	UNIT_DROPIN=$TOP/examples/socks4d-strict.conf install_units \
 		'permit c 127.0.0.0/8'
