@@ -5,9 +5,9 @@
 #   five stand-in shells (../test/rshell.py) on 127.0.0.2 .. 127.0.0.6,
 #   paced (LINE_PAUSE seconds after each line, default 0.15) so that the
 #   panes are seen filling in
-# hw4.cgi may connect directly to 127.0.0.0/8 (HW4_ALLOW): rows 1-3 go
-# through socks4d, rows 4-5 directly.  Prints the form's URL and one that
-# runs all five rows at once; Ctrl-C stops all of it.
+# hw4.cgi may reach socks4d and the shells' port, nothing else (HW4_ALLOW):
+# rows 1-3 go through socks4d, rows 4-5 directly.  Prints the form's URL
+# and one that runs all five rows at once; Ctrl-C stops all of it.
 # Ports are free ones unless WEB_PORT, SOCKS_PORT or SHELL_PORT are set.
 set -euo pipefail
 
@@ -53,6 +53,7 @@ trap stop INT TERM EXIT
 web_port=${WEB_PORT:-$(free_port)}
 socks_port=${SOCKS_PORT:-$(free_port)}
 shell_port=${SHELL_PORT:-$(free_port)}
+allow="127.0.0.1:$socks_port 127.0.0.0/29:$shell_port"
 
 printf '# the demo: CONNECT to loopback only\npermit c 127.0.0.0/8\n' \
 	>"$tmp/socks.conf"
@@ -69,7 +70,7 @@ done
 
 sed -e "s|@PORT@|$web_port|" -e "s|@DOCROOT@|$here|" \
     -e "s|@ERRORLOG@|$tmp/lighttpd.log|" -e "s|@TESTDIR@|$here/test_case|" \
-    -e "s|@TIMEOUT@|30|" -e "s|@ALLOW@|127.0.0.0/8|" \
+    -e "s|@TIMEOUT@|30|" -e "s|@ALLOW@|$allow|" \
     "$here/lighttpd.conf.in" >"$tmp/lighttpd.conf"
 lighttpd -D -f "$tmp/lighttpd.conf" &
 pids+=($!)
@@ -89,7 +90,7 @@ hw4.cgi demo, all on loopback:
   shells:  127.0.0.2 .. 127.0.0.6, port $shell_port
            (test files t1.txt .. t5.txt)
   SOCKS4:  127.0.0.1 port $socks_port (log: $tmp/socks4d.log)
-  HW4_ALLOW=127.0.0.0/8: rows without a SOCKS server may reach loopback
+  HW4_ALLOW="$allow": socks4d and the shells, nothing else
 All five sessions at once (rows 1-3 through SOCKS, 4-5 direct):
 
   http://127.0.0.1:$web_port/hw4.cgi?$q

@@ -22,14 +22,20 @@
  *   HW4_TIMEOUT     seconds without bytes before a session is dropped (30)
  *   HW4_MAX_OUTPUT  bytes of shell output the whole page may carry, as
  *                   escaped for it (4 MiB); past it every session ends
- *   HW4_ALLOW       where rows without a SOCKS server may connect: entries
- *                   ADDR[/BITS][:PORT[-PORT]], separated by spaces or
- *                   commas.  Unset or empty: such rows are refused; SOCKS
- *                   rows run and the SOCKS server's own rules decide.
+ *   HW4_ALLOW       every place hw4.cgi may reach (allow.c): entries
+ *                   ADDR[/BITS][:PORT[-PORT]] or NAME[:PORT[-PORT]],
+ *                   separated by spaces or commas.  A direct row's host,
+ *                   and a SOCKS row's SOCKS server and the host it asks
+ *                   that server for, must each be in it, checked before
+ *                   anything is connected to.  Unset, empty or unreadable:
+ *                   no row runs, and each pane says how to allow it.
  *
  * SOCKS: h is resolved here (IPv4) and sent as a SOCKS4 request; only when
  * it does not resolve here is it sent as SOCKS4a, so that the SOCKS server
- * resolves it.  See the SOCKS 4 and SOCKS 4A protocol documents.
+ * resolves it.  See the SOCKS 4 and SOCKS 4A protocol documents.  HW4_ALLOW
+ * checks what is sent: the address, or the name (4a).  A host it refuses
+ * gets one answer, whether it resolves or not, and whether anything
+ * listens there or not: the console is no scanner.
  *
  * The page is written by page.c, and everything from a shell or the query
  * goes through escape.c.  Nothing is written to stderr.
@@ -86,6 +92,9 @@ static int	hexval(int);
 static void	check_row(struct session *);
 static const char *check_value(enum field, const char *);
 static void	start(struct session *);
+static int	target(struct session *, struct sockaddr_in *);
+static int	permitted(struct session *, const char *, const char *,
+		    const char *, struct sockaddr_in *);
 static int	socks_request(struct session *);
 static int	load_script(struct session *);
 static size_t	bare_newlines(char *, size_t);
@@ -108,7 +117,7 @@ static long long now_ms(void);
 static int timeout_s = TIMEOUT_DEFAULT;
 static long budget = BUDGET_DEFAULT;	/* page bytes left for shell output */
 static long budget_total = BUDGET_DEFAULT;
-static const char *allow_refusal;	/* set: every direct row is refused */
+static const char *allow_refusal;	/* set: every row is refused */
 static long long page_start_ms;
 static long long page_deadline;		/* no session outlives the page limit */
 static struct session **live;		/* the sessions being run ... */
@@ -314,7 +323,11 @@ check_value(enum field k, const char *v)
 	return NULL;
 }
 
-/* Load the test file, resolve, open the socket and begin connecting. */
+/*
+ * Load the test file, find where to connect, open the socket and begin
+ * connecting: only where HW4_ALLOW permits, and with HW4_ALLOW unset
+ * nothing at all.
+ */
 static void
 start(struct session *s)
 {
@@ -322,27 +335,12 @@ start(struct session *s)
 
 	s->fd = -1;
 	s->st = S_CONNECTING;
-	if (load_script(s) == -1)
-		return;
-	if (s->shost[0]) {
-		if (resolve(s->shost, s->sport, &sa) == -1) {
-			fail(s, "cannot resolve SOCKS server %s", s->shost);
-			return;
-		}
-		if (socks_request(s) == -1)
-			return;
-	} else if (resolve(s->host, s->port, &sa) == -1) {
-		fail(s, "cannot resolve host %s", s->host);
-		return;
-	} else if (allow_refusal != NULL) {
-		fail(s, "direct connection refused: %s", allow_refusal);
-		return;
-	} else if (!allow_permits(&sa)) {
-		/* The address checked is the one connected to. */
-		fail(s, "direct connection to %s:%s refused: not in HW4_ALLOW",
-		    inet_ntoa(sa.sin_addr), s->port);
+	if (allow_refusal != NULL) {
+		fail(s, "%s", allow_refusal);
 		return;
 	}
+	if (load_script(s) == -1 || target(s, &sa) == -1)
+		return;
 	/* The lookups above may have taken a while: the deadline starts now. */
 	s->deadline = now_ms() + timeout_s * 1000LL;
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -355,6 +353,43 @@ start(struct session *s)
 		unreachable(s, errno);
 }
 
+/*
+ * Where the row connects, into sa: its host, or its SOCKS server with the
+ * request for the host ready.  0, or -1 when the row has failed.
+ */
+static int
+target(struct session *s, struct sockaddr_in *sa)
+{
+	int socks = s->shost[0] != '\0', r;
+	const char *what = socks ? "SOCKS server" : "host";
+	const char *host = socks ? s->shost : s->host;
+
+	r = permitted(s, what, host, socks ? s->sport : s->port, sa);
+	if (r == 1)
+		fail(s, "cannot resolve %s %s", what, host);
+	if (r != 0)
+		return -1;
+	return socks ? socks_request(s) : 0;
+}
+
+/*
+ * Whether HW4_ALLOW permits host:port, the row's what (host or SOCKS
+ * server): by the address it resolves to, into sa (0), or by its name
+ * when it does not resolve here (1).  Else the row fails (-1), saying the
+ * same whether the name resolves or not.
+ */
+static int
+permitted(struct session *s, const char *what, const char *host,
+    const char *port, struct sockaddr_in *sa)
+{
+	int named = resolve(host, port, sa) == -1;
+
+	if (named ? allow_name(host, atoi(port)) : allow_address(sa))
+		return named;
+	fail(s, "%s %s:%s is not in HW4_ALLOW", what, host, port);
+	return -1;
+}
+
 /* The CONNECT request, pending: VN CD DSTPORT DSTIP USERID(empty) [4a
    HOSTNAME]. */
 static int
@@ -362,27 +397,28 @@ socks_request(struct session *s)
 {
 	struct sockaddr_in dst;
 	size_t hl;
+	int named = permitted(s, "host", s->host, s->port, &dst);
 
+	if (named == -1)
+		return -1;
+	/* 0.0.0.x would read as the SOCKS4a marker. */
+	if (!named && (ntohl(dst.sin_addr.s_addr) >> 24) == 0) {
+		fail(s, "%s cannot be sent in a SOCKS4 request", s->host);
+		return -1;
+	}
 	s->req[0] = SOCKS4_VERSION;
 	s->req[1] = SOCKS_CONNECT;
 	s->req[2] = (unsigned char)(atoi(s->port) >> 8);
 	s->req[3] = (unsigned char)(atoi(s->port) & 0xff);
 	s->outlen = SOCKS4_REPLY_LEN + 1;
-	if (resolve(s->host, s->port, &dst) == 0) {
-		/* 0.0.0.x would read as the SOCKS4a marker. */
-		if ((ntohl(dst.sin_addr.s_addr) >> 24) == 0) {
-			fail(s, "%s cannot be sent in a SOCKS4 request",
-			    s->host);
-			return -1;
-		}
-		memcpy(&s->req[4], &dst.sin_addr, 4);
-	} else {
+	if (named) {
 		/* 4a: 0.0.0.x, x != 0, says "resolve the name". */
 		memcpy(&s->req[4], "\0\0\0\1", 4);
 		hl = strlen(s->host) + 1;
 		memcpy(&s->req[SOCKS4_REPLY_LEN + 1], s->host, hl);
 		s->outlen += hl;
-	}
+	} else
+		memcpy(&s->req[4], &dst.sin_addr, 4);
 	s->req[SOCKS4_REPLY_LEN] = '\0';
 	s->out = (const char *)s->req;
 	return 0;

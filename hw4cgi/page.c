@@ -67,7 +67,8 @@ page_form(const struct session *sess)
 	    "host and port, a test file (a name from the CGI's test "
 	    "directory), and optionally a SOCKS4 server to go through. Empty "
 	    "rows are skipped; a row without a SOCKS server connects "
-	    "directly, where the CGI's HW4_ALLOW lets it.</p>\n", stdout);
+	    "directly. The CGI reaches only the hosts and SOCKS servers its "
+	    "HW4_ALLOW permits.</p>\n", stdout);
 	left_out(sess);
 	fputs("<form method=\"GET\" action=\"hw4.cgi\">\n<div class=\"rows\">"
 	    "<table>\n<tr><th>#</th>", stdout);

@@ -40,9 +40,13 @@ teardown() {
 	kill_pids ${SERVER_PIDS:-}
 }
 
-# snippet NAME: the shipped snippet with make install's path made ours.
+# snippet NAME: the shipped snippet with make install's path and its
+# HW4_ALLOW (socks4d and shells on loopback) made ours.
 snippet() {
-	sed "s|/usr/local/lib/cgi-bin/socks4d|$SRV/cgi|g" "$CGI_DIR/$1"
+	local allow="127.0.0.1:$SOCKS_PORT 127.0.0.2:$SH1 127.0.0.3:$SLOW"
+	sed -e "s|/usr/local/lib/cgi-bin/socks4d|$SRV/cgi|g" \
+		-e "s|127.0.0.1:1080 127.0.0.0/8:7000-7999|$allow|" \
+		"$CGI_DIR/$1"
 }
 
 # start_server NAME CMD...: start a server (its PID kept for teardown), wait for
@@ -51,14 +55,16 @@ start_server() {
 	local name=$1; shift
 	"$@" >>"$SRV/$name.out" 2>&1 3>&- &
 	SERVER_PIDS+=" $!"
-	wait_for_port 127.0.0.1 "$PORT" || die "$name: $(tail -5 "$SRV/$name.out" "$SRV/$name.err" 2>/dev/null)"
+	wait_for_port 127.0.0.1 "$PORT" || die "$name: $(tail -5 \
+		"$SRV/$name.out" "$SRV/$name.err" 2>/dev/null)"
 }
 
 # fetch_all BASE [buffered]: the form (dynamic and static), a result page, a
-# direct row refused (the snippets set no HW4_ALLOW), test_case/ closed, and
-# the page streaming (unless the server buffers it: fcgiwrap does).
+# row HW4_ALLOW leaves out refused (the snippet's HW4_ALLOW reached the CGI),
+# test_case/ closed, and the page streaming (unless the server buffers it:
+# fcgiwrap does).
 fetch_all() {
-	local base=$1 t=$BATS_TEST_TMPDIR f first end cmds
+	local base=$1 t=$BATS_TEST_TMPDIR f first end cmds q
 	curl -sS -i --max-time 30 -o "$t/form.html" "$base/socks4d/hw4.cgi"
 	is_page "$t/form.html"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/form.html"
@@ -74,20 +80,26 @@ fetch_all() {
 	grep -qi '^Content-Type: text/html' "$t/static.head"
 	grep -q '<form method="GET" action="hw4.cgi">' "$t/static.html"
 
-	curl -sSN -i --max-time 60 -o "$t/page.html" \
-		"$base/socks4d/hw4.cgi?h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT&h2=127.0.0.2&p2=$SH1&f2=t2.txt"
+	q="h1=127.0.0.2&p1=$SH1&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+	q+="&h2=127.0.0.4&p2=$SH1&f2=t2.txt"
+	curl -sSN -i --max-time 60 -o "$t/page.html" "$base/socks4d/hw4.cgi?$q"
 	is_page "$t/page.html"
 	[ "$(column page "$t/page.html" 1 cmds)" \
 		= "$(cat "$CGI_DIR/test_case/t1.txt")" ]
 	[ "$(column page "$t/page.html" 1 notes)" = "[connection closed]" ]
-	[ "$(column page "$t/page.html" 2 notes)" = "[direct connection refused: HW4_ALLOW is not set, so only rows with a SOCKS server run]" ]
+	[ "$(column page "$t/page.html" 2 notes)" \
+		= "[host 127.0.0.4:$SH1 is not in HW4_ALLOW]" ]
 
-	[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 "$base/socks4d/test_case/t1.txt")" = 403 ]
-	[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 "$base/socks4d/hw4.c")" = 404 ]
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 \
+		"$base/socks4d/test_case/t1.txt")" = 403 ]
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 \
+		"$base/socks4d/hw4.c")" = 404 ]
 
 	# The page streams through the server: a shell pausing 1 s a prompt.
-	eval "$(arrival_times "$base/socks4d/hw4.cgi?h1=127.0.0.3&p1=$SLOW&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT")"
-	echo "# arrival: first chunk ${first}s, commands at ${cmds[*]}s, end ${end}s" >&3
+	q="h1=127.0.0.3&p1=$SLOW&f1=t1.txt&sh1=127.0.0.1&sp1=$SOCKS_PORT"
+	eval "$(arrival_times "$base/socks4d/hw4.cgi?$q")"
+	echo "# arrival: first chunk ${first}s, commands at ${cmds[*]}s," \
+		"end ${end}s" >&3
 	[ "${#cmds[@]}" -eq 4 ]
 	[ "${2:-}" = buffered ] ||
 		awk -v f="$first" -v e="$end" \
@@ -95,8 +107,7 @@ fetch_all() {
 		die "first $first end $end"
 }
 
-# lighttpd: the conf-available snippet serves the form and a streamed result
-# page
+# a streamed result page
 @test "lighttpd: the conf-available snippet serves the form and a result" {
 	PORT=$(free_port)
 	snippet lighttpd-socks4d.conf >"$SRV/50-socks4d.conf"
@@ -108,8 +119,11 @@ fetch_all() {
 		echo "server.errorlog = \"$SRV/lighttpd.err\""
 		# As Debian's lighttpd.conf has them, and its mod_cgi enabled
 		# too.
-		echo 'server.modules = ( "mod_indexfile", "mod_access", "mod_alias", "mod_redirect" )'
-		echo 'mimetype.assign = ( ".htm" => "text/html; charset=utf-8", ".txt" => "text/plain" )'
+		echo 'server.modules = ( "mod_indexfile", "mod_access",' \
+			'"mod_alias", "mod_redirect" )'
+		echo 'mimetype.assign = (' \
+			'".htm" => "text/html; charset=utf-8",' \
+			'".txt" => "text/plain" )'
 		[ ! -f /etc/lighttpd/conf-available/10-cgi.conf ] ||
 			echo \
 			'include "/etc/lighttpd/conf-available/10-cgi.conf"'
@@ -121,8 +135,7 @@ fetch_all() {
 	fetch_all "http://127.0.0.1:$PORT"
 }
 
-# Apache with mod_cgid: the conf-available snippet (ScriptAliasMatch) serves the
-# form and a streamed result page
+# (ScriptAliasMatch) serves the form and a streamed result page
 @test "Apache with mod_cgid: the conf-available snippet" {
 	local m=/usr/lib/apache2/modules mod
 	PORT=$(free_port)
@@ -155,13 +168,12 @@ fetch_all() {
 
 # fcgiwrap 1.1.0 hands the page on in libfcgi's 8 KiB blocks, not as the
 # CGI flushes (gnosek/fcgiwrap issue 36): the page is whole, not live.
-# nginx with fcgiwrap: the snippet serves the form and a result page (in 8 KiB
-# blocks)
 @test "nginx with fcgiwrap: the snippet serves the form and a result page" {
 	PORT=$(free_port)
 	snippet nginx-socks4d.conf |
 		sed -e "s|unix:/run/fcgiwrap.socket|unix:$SRV/fcgiwrap.sock|" \
-		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" >"$SRV/socks4d-nginx.conf"
+		-e "s|include \(fastcgi_params;\)|include /etc/nginx/\1|" \
+		>"$SRV/socks4d-nginx.conf"
 	rm -f "$SRV/fcgiwrap.sock"
 	fcgiwrap -c 1 -s "unix:$SRV/fcgiwrap.sock" </dev/null \
 		>>"$SRV/fcgiwrap.out" 2>&1 3>&- &
