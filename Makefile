@@ -16,15 +16,16 @@ CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' \
 # a job (HACKING.md maps them); the pure, fuzzed parsers; listener mode.
 # The sources but socks4d.c are linked into the fuzzers.
 SESSION	 = handshake.c login.c rules.c resolve.c sockets.c connect.c bind.c \
-	   udp.c relay.c reply.c record.c finish.c check.c wait.c
+	   udp.c relay.c signals.c review.c reply.c record.c finish.c \
+	   check.c wait.c
 PURE	 = addr.c firewall.c socks4.c socks5.c text.c number.c lines.c \
 	   users.c sha512crypt.c
-SRCS	 = socks4d.c $(SESSION) $(PURE) log.c listener.c journal_fwd.c \
-	   activation.c
+SRCS	 = socks4d.c $(SESSION) $(PURE) log.c listener.c caps.c turnaway.c \
+	   journal_fwd.c activation.c
 HDRS	 = session.h addr.h clock.h exits.h firewall.h log.h request.h \
 	   socks.h socks4.h socks5.h text.h number.h lines.h users.h \
 	   sha512crypt.h \
-	   listener.h journal_fwd.h activation.h
+	   listener.h caps.h turnaway.h journal_fwd.h activation.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
 # is installed, socks4d is linked statically against musl, which starts in
@@ -79,7 +80,8 @@ test: all $(PROG)-san
 	bats test/
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
 	  test/requests.bats test/hostile.bats test/hostile5.bats \
-	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats
+	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats \
+	  test/trust.bats
 
 # libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
 # parsers and hw4.cgi's escaper, ASan+UBSan.

@@ -71,6 +71,9 @@ do_connect(struct session *s)
 	long long deadline, now;
 	int n, i, fd, tried = 0, err = 0;
 
+	/* A name is looked up only for a client some rule could permit. */
+	if (s->req.host[0] != '\0')
+		require_rule_for(s, SOCKS_CONNECT);
 	/* -C bounds the name lookup and the connects together. */
 	deadline = now_ms() + s->opt->connect_timeout * 1000LL;
 	n = resolve(s, addrs, deadline);

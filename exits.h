@@ -5,6 +5,8 @@
 #define EXIT_RELAYED	0	/* the session ran and both sides closed */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed */
 #define EXIT_USAGE	2	/* a bad option or argument */
+#define EXIT_LOGIN_FAILED 3	/* a SOCKS5 login failed: the listener
+				   counts these for its penalties */
 #define EXIT_SYSTEM	111	/* could not listen, or stop being root */
 
 #endif

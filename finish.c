@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "exits.h"
 #include "session.h"
+#include "socks.h"
 #include "text.h"
 
 #define DRAIN_MS	1000	/* how long a turned-down client is read */
@@ -40,6 +41,15 @@ reject(struct session *s, int rep, const char *why, const char *more)
 		set_reason(s, why, more);
 	reply_refusal(s, rep);
 	finish(s, END_REJECTED);
+}
+
+/* A login that failed by the client's fault: its own exit status. */
+void
+reject_login(struct session *s, const char *why, const char *more)
+{
+	set_reason(s, why, more);
+	reply_refusal(s, SOCKS5_NOT_ALLOWED);
+	finish(s, END_LOGIN_FAILED);
 }
 
 /* Give up on a client that cannot take a reply: not SOCKS, or gone. */
@@ -84,5 +94,6 @@ finish(struct session *s, enum end end)
 		record_now(s);
 		close_gracefully(s);
 	}
-	_exit(end == END_CLOSED ? EXIT_RELAYED : EXIT_REJECTED);
+	_exit(end == END_CLOSED ? EXIT_RELAYED :
+	    end == END_LOGIN_FAILED ? EXIT_LOGIN_FAILED : EXIT_REJECTED);
 }

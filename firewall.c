@@ -421,13 +421,32 @@ conf_decide(const struct ruleset *rs, int cmd,
 	return 0;
 }
 
-/* Whether any rule could permit cmd at all. */
+/*
+ * Whether some rule could permit this client (source, and user if logged
+ * in) cmd to some destination: a rule for it that permits, before a rule
+ * for it that denies every destination and port (*line: that rule's line,
+ * else 0).  Asked before anything is done for the client: a listener, a
+ * name lookup.
+ */
 int
-conf_may(const struct ruleset *rs, int cmd)
+conf_may(const struct ruleset *rs, int cmd, const struct sockaddr_storage *src,
+    const char *user, int *line)
 {
-	for (int i = 0; i < rs->n; i++)
-		if (rs->rule[i].permit && rs->rule[i].cmds & 1 << cmd)
+	const struct rule *r;
+
+	*line = 0;
+	for (r = rs->rule; r < rs->rule + rs->n; r++) {
+		if (!(r->cmds & 1 << cmd) || !pattern_matches(&r->src, src) ||
+		    !user_matches(rs, r, user))
+			continue;
+		if (r->permit)
 			return 1;
+		if (r->dst.family == 0 && r->port_lo == 0 &&
+		    r->port_hi == 65535) {
+			*line = r->line;
+			return 0;
+		}
+	}
 	return 0;
 }
 

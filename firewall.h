@@ -66,7 +66,8 @@ void	conf_error_text(const struct ruleset *, const struct conf_error *,
 int	conf_decide(const struct ruleset *, int,
 	    const struct sockaddr_storage *, const struct sockaddr_storage *,
 	    const char *, struct text *);
-int	conf_may(const struct ruleset *, int);
+int	conf_may(const struct ruleset *, int, const struct sockaddr_storage *,
+	    const char *, int *);
 int	conf_has_sources(const struct ruleset *);
 int	conf_port_bounds(const struct ruleset *, uint16_t *, int);
 

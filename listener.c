@@ -4,13 +4,15 @@
  * The parent binds (or takes the listening sockets systemd passes with
  * Accept=no), drops privileges, forks a journal forwarder if the log is
  * the journal (journal_fwd.c), and from then on only accepts, forks and
- * reaps.  It never reads a byte from a client: each child returns from
- * listener_run() with its client's socket and runs the session an
- * inetd-started socks4d runs.  A fork without an exec is what makes this
- * faster than a super-server: the child starts with socks4d already loaded.
+ * reaps.  It never reads a byte from a client it serves: each child
+ * returns from listener_run() with its client's socket and runs the
+ * session an inetd-started socks4d runs.  A fork without an exec is what
+ * makes this faster than a super-server: the child starts with socks4d
+ * already loaded.
  *
- * The parent's only per-client state is what its limits need: a table of
- * the children's PIDs and source addresses.
+ * The parent's only per-client state is what its limits need: the
+ * children's PIDs and sources, the sources whose logins failed (caps.c),
+ * and the clients over a limit it is refusing (turnaway.c).
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -36,6 +38,7 @@
 
 #include "activation.h"
 #include "addr.h"
+#include "caps.h"
 #include "clock.h"
 #include "exits.h"
 #include "journal_fwd.h"
@@ -43,16 +46,10 @@
 #include "log.h"
 #include "number.h"
 #include "text.h"
+#include "turnaway.h"
 
 #define ACCEPTS_PER_WAKE 64	/* then reap, and serve the other sockets */
-#define LISTENER_SLOTS_MAX 65536
 #define STOP_MS		1500	/* SIGTERM to SIGKILL, at the drain's end */
-
-/* One child: its PID and its source, IPv4 as ::ffff:a.b.c.d. */
-struct slot {
-	pid_t		 pid;
-	uint8_t		 source[16];
-};
 
 /* Set before the first fork, only read after: children share these pages. */
 static int listening[LISTENER_ADDRS_MAX];
@@ -60,7 +57,7 @@ static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
 static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, hup_requested;
 
 /*
  * What the parent changes while children run.  Not inherited
@@ -71,13 +68,11 @@ static volatile sig_atomic_t stop_requested;
  * that corner of the address space (12 KiB).
  */
 static struct {
-	struct slot	 slot[LISTENER_SLOTS_MAX];
-	struct pollfd	 ready[LISTENER_ADDRS_MAX];	/* for ppoll() */
-	int		 used;
+	struct caps	 caps;		/* the sessions, failing sources */
+	struct turnaway	 away;		/* clients being refused */
+	struct pollfd	 ready[LISTENER_ADDRS_MAX + TURNAWAY_MAX];
 	int		 draining;
 	pid_t		 forwarder;	/* journal_fwd.c's, or -1 */
-	long long	 refused_ms;	/* the last refusal logged */
-	unsigned long	 unlogged;	/* refusals since, not logged */
 } parent __attribute__((section(".lbss"), aligned(4096)));
 
 /*
@@ -198,18 +193,22 @@ take_inherited(const struct listener_options *o)
 	}
 }
 
+static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+
 /* SIGCHLD only ends a wait in ppoll(): the loop reaps on every pass. */
 static void
 on_signal(int sig)
 {
-	if (sig != SIGCHLD)
+	if (sig == SIGHUP)
+		hup_requested = 1;
+	else if (sig != SIGCHLD)
 		stop_requested = 1;
 }
 
 /*
- * The three signals the parent handles are blocked except while it waits
- * in ppoll(), so that none is lost between a check and the wait; there
- * they are open even if they came blocked.
+ * The signals the parent handles are blocked except while it waits in
+ * ppoll(), so that none is lost between a check and the wait; there they
+ * are open even if they came blocked.
  */
 static void
 catch_signals(void)
@@ -218,18 +217,15 @@ catch_signals(void)
 	sigset_t block;
 
 	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
+	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++)
+		sigaddset(&block, caught[i]);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
 	wait_mask = old_mask;
-	sigdelset(&wait_mask, SIGCHLD);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) {
+		sigdelset(&wait_mask, caught[i]);
+		sigaction(caught[i], &sa, NULL);
+	}
 }
 
 static void
@@ -244,9 +240,8 @@ static void
 become_session(void)
 {
 	close_listening();
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++)
+		signal(caught[i], SIG_DFL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	/*
 	 * A process group of its own: Ctrl-C at the listener's terminal is
@@ -256,55 +251,14 @@ become_session(void)
 	log_leave_listener();		/* the session chooses its own log */
 }
 
+/*
+ * Children that ended: one whose login failed counts against its source;
+ * one killed by a signal is logged, unless killed here.
+ */
 static void
-source_of(const struct sockaddr_storage *ss, uint8_t key[16])
+reap(const struct listener_options *o)
 {
-	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (ss->ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	} else {
-		memcpy(key, v4mapped, 12);
-		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr,
-		    4);
-	}
-}
-
-/* The children are parent.slot[0] to parent.slot[parent.used - 1]. */
-static int
-sessions_from(const uint8_t key[16])
-{
-	int n = 0;
-
-	for (int i = 0; i < parent.used; i++)
-		if (memcmp(parent.slot[i].source, key, 16) == 0)
-			n++;
-	return n;
-}
-
-/* Below the limit -m: accept_some() checked. */
-static void
-take_slot(pid_t pid, const uint8_t key[16])
-{
-	parent.slot[parent.used].pid = pid;
-	memcpy(parent.slot[parent.used].source, key, 16);
-	parent.used++;
-}
-
-static void
-free_slot(pid_t pid)
-{
-	for (int i = 0; i < parent.used; i++)
-		if (parent.slot[i].pid == pid) {
-			parent.slot[i] = parent.slot[--parent.used];
-			return;
-		}
-}
-
-/* Children that ended; one killed by a signal is logged, unless killed here. */
-static void
-reap(void)
-{
+	struct source from;
 	pid_t pid;
 	int status;
 
@@ -316,7 +270,9 @@ reap(void)
 			parent.forwarder = -1;
 			continue;
 		}
-		free_slot(pid);
+		if (caps_end(&parent.caps, pid, &from) && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == EXIT_LOGIN_FAILED)
+			caps_login_failed(&parent.caps, o, &from);
 		if (WIFSIGNALED(status) && !parent.draining)
 			logmsg(LOG_WARNING, "session %ld ended by signal %d "
 			    "(%s)", (long)pid, WTERMSIG(status),
@@ -324,34 +280,36 @@ reap(void)
 	}
 }
 
-static void
-flush_refusals(void)
+/* Whether the client may have a session; if not, it is turned away. */
+static int
+admitted(int fd, const struct sockaddr_storage *ss,
+    const struct source *from, const struct listener_options *o)
 {
-	if (parent.unlogged == 0 || now_ms() - parent.refused_ms < 1000)
-		return;
-	logmsg(LOG_WARNING, "over the limits: %lu more clients closed at once",
-	    parent.unlogged);
-	parent.unlogged = 0;
-	parent.refused_ms = now_ms();
+	char buf[INET6_ADDRSTRLEN + 96];
+	struct text why = TEXT(buf);
+	enum verdict v;
+
+	if (caps_check(&parent.caps, o, from, &why) == CAPS_OK)
+		return 1;
+	reap(o);		/* sessions that ended are not sessions */
+	why.len = 0;
+	if ((v = caps_check(&parent.caps, o, from, &why)) == CAPS_OK)
+		return 1;
+	turnaway(&parent.away, fd, ss, v == CAPS_PENALTY ? REFUSED_PENALTY :
+	    REFUSED_CAP, buf);
+	return 0;
 }
 
-/* A client over a limit is closed at once; logged at most once a second. */
+/* fork() failed: the client is refused, and the log says why. */
 static void
-refuse(int fd, const struct sockaddr_storage *ss, const char *limit,
-    int count, int max)
+fork_failed(int fd, const struct sockaddr_storage *ss)
 {
-	char who[INET6_ADDRSTRLEN + 8];
-	struct text t = TEXT(who);
+	char buf[128];
+	struct text why = TEXT(buf);
 
-	close(fd);
-	if (now_ms() - parent.refused_ms < 1000) {
-		parent.unlogged++;
-		return;
-	}
-	add_addr_port(&t, ss);
-	logmsg(LOG_WARNING, "closed a client from %s at once: "
-	    "%d sessions %s, limit %d", who, count, limit, max);
-	parent.refused_ms = now_ms();
+	add(&why, "fork: ");
+	add(&why, strerror(errno));
+	turnaway(&parent.away, fd, ss, REFUSED_FORK, buf);
 }
 
 /*
@@ -362,10 +320,10 @@ static int
 accept_some(int lfd, const struct listener_options *o, int *client)
 {
 	struct sockaddr_storage ss;
+	struct source from;
 	socklen_t len;
-	uint8_t key[16];
 	pid_t pid;
-	int fd, from;
+	int fd;
 
 	for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
 		len = sizeof ss;
@@ -379,46 +337,48 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 			}
 			return 0;
 		}
-		source_of(&ss, key);
-		/* Over a limit?  Children that ended are not sessions. */
-		if (parent.used >= o->max_total ||
-		    sessions_from(key) >= o->max_per_source)
-			reap();
-		if (parent.used >= o->max_total) {
-			refuse(fd, &ss, "in all", parent.used, o->max_total);
+		source_of(&ss, o->prefix6, &from);
+		if (!admitted(fd, &ss, &from, o))
 			continue;
-		}
-		if ((from = sessions_from(key)) >= o->max_per_source) {
-			refuse(fd, &ss, "from its address", from,
-			    o->max_per_source);
-			continue;
-		}
 		if ((pid = fork()) == 0) {
 			become_session();
 			*client = fd;
 			return 1;
 		}
-		if (pid == -1)
-			logmsg(LOG_ERR, "fork: %s", strerror(errno));
-		else
-			take_slot(pid, key);
+		if (pid == -1) {
+			fork_failed(fd, &ss);
+			continue;
+		}
+		caps_take(&parent.caps, pid, &from);
 		close(fd);
 	}
 	return 0;
 }
 
+/* ppoll()'s timeout for a wait until the moment wake (ms); -1: none. */
+static struct timespec *
+wait_until(long long wake, struct timespec *ts)
+{
+	long long left = wake - now_ms();
+
+	if (wake == -1)
+		return NULL;
+	if (left < 0)
+		left = 0;
+	ts->tv_sec = left / 1000;
+	ts->tv_nsec = left % 1000 * 1000000;
+	return ts;
+}
+
 /* Reap sessions as they end, until none is left or the deadline (ms). */
 static void
-reap_until(long long deadline)
+reap_until(const struct listener_options *o, long long deadline)
 {
 	struct timespec ts;
-	long long left;
 
-	while (parent.used > 0 && (left = deadline - now_ms()) > 0) {
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = left % 1000 * 1000000;
-		ppoll(NULL, 0, &ts, &wait_mask);
-		reap();
+	while (parent.caps.used > 0 && now_ms() < deadline) {
+		ppoll(NULL, 0, wait_until(deadline, &ts), &wait_mask);
+		reap(o);
 	}
 }
 
@@ -431,23 +391,22 @@ reap_until(long long deadline)
 static void
 drain(const struct listener_options *o)
 {
-	int killed = 0;
+	struct source from;
+	int killed;
 	pid_t pid;
 
 	parent.draining = 1;
 	close_listening();
-	reap();
+	turnaway_end(&parent.away);
+	reap(o);
 	logmsg(LOG_INFO, "stopping: no new clients; %d sessions have %d s "
-	    "to end", parent.used, o->grace);
-	reap_until(now_ms() + o->grace * 1000LL);
-	for (int i = 0; i < parent.used; i++)
-		if (kill(parent.slot[i].pid, SIGTERM) == 0)
-			killed++;
-	reap_until(now_ms() + STOP_MS);
-	for (int i = 0; i < parent.used; i++)
-		kill(parent.slot[i].pid, SIGKILL);
-	while (parent.used > 0 && (pid = waitpid(-1, NULL, 0)) > 0)
-		free_slot(pid);
+	    "to end", parent.caps.used, o->grace);
+	reap_until(o, now_ms() + o->grace * 1000LL);
+	killed = caps_signal(&parent.caps, SIGTERM);
+	reap_until(o, now_ms() + STOP_MS);
+	caps_signal(&parent.caps, SIGKILL);
+	while (parent.caps.used > 0 && (pid = waitpid(-1, NULL, 0)) > 0)
+		caps_end(&parent.caps, pid, &from);
 	if (parent.forwarder != -1)
 		journal_fwd_stop(parent.forwarder);
 	if (killed > 0)
@@ -458,10 +417,39 @@ drain(const struct listener_options *o)
 	exit(0);
 }
 
+/* "a 60 s penalty for 10 failed logins within 60 s". */
+static const char *
+penalty_text(const struct listener_options *o, char *buf, size_t size)
+{
+	struct text t = { buf, 0, size };
+
+	if (o->fails == 0) {
+		add(&t, "no penalty for failed logins");
+		return buf;
+	}
+	add(&t, "a ");
+	add_num(&t, (unsigned)o->ban_secs, 1);
+	add(&t, " s penalty for ");
+	add_num(&t, (unsigned)o->fails, 1);
+	add(&t, " failed logins within ");
+	add_num(&t, (unsigned)o->fail_secs, 1);
+	add(&t, " s");
+	return buf;
+}
+
+/* SIGHUP, which would end a daemon that did not catch it. */
+static void
+hangup(void)
+{
+	hup_requested = 0;
+	logmsg(LOG_INFO, "SIGHUP: nothing to reload: every session reads "
+	    "socks.conf and the users file afresh");
+}
+
 static void
 announce(const struct listener_options *o)
 {
-	char addrs[LISTENER_ADDRS_MAX * (INET6_ADDRSTRLEN + 10)];
+	char addrs[LISTENER_ADDRS_MAX * (INET6_ADDRSTRLEN + 10)], pen[80];
 	struct text t = TEXT(addrs);
 	socklen_t len;
 
@@ -476,45 +464,50 @@ announce(const struct listener_options *o)
 		nbound++;
 	}
 	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one "
-	    "address", addrs, o->max_total, o->max_per_source);
+	    "source (IPv6: a /%d); %s", addrs, o->max_total,
+	    o->max_per_source, o->prefix6, penalty_text(o, pen, sizeof pen));
+}
+
+/* -l [ADDR:]PORT, checked now: it is bound only once options are read. */
+static int
+listen_option(struct listener_options *o, const char *arg)
+{
+	struct sockaddr_storage ss;
+	int v6only;
+
+	if (parse_listen(arg, &ss, &v6only) == -1) {
+		fprintf(stderr, "socks4d: -l: '%s' is not [ADDR:]PORT "
+		    "(127.0.0.1:1080, [::1]:1080, 1080)\n", arg);
+		return -1;
+	}
+	if (o->nlisten == LISTENER_ADDRS_MAX) {
+		fprintf(stderr, "socks4d: -l: more than %d addresses\n",
+		    LISTENER_ADDRS_MAX);
+		return -1;
+	}
+	o->listen[o->nlisten++] = arg;
+	return 0;
 }
 
 int
 listener_option(struct listener_options *o, int opt, const char *arg)
 {
-	struct sockaddr_storage ss;
-	long v;
-	int v6only;
+	long max = opt == 'g' ? CAPS_SECS_MAX : opt == 'S' ? 128 :
+	    CAPS_SLOTS_MAX, v;
+	int min = opt == 'g' ? 0 : 1;
 
-	switch (opt) {
-	case 'l':
-		if (parse_listen(arg, &ss, &v6only) == -1) {
-			fprintf(stderr, "socks4d: -l: '%s' is not [ADDR:]PORT "
-			    "(127.0.0.1:1080, [::1]:1080, 1080)\n", arg);
-			return -1;
-		}
-		if (o->nlisten == LISTENER_ADDRS_MAX) {
-			fprintf(stderr, "socks4d: -l: more than %d "
-			    "addresses\n", LISTENER_ADDRS_MAX);
-			return -1;
-		}
-		o->listen[o->nlisten++] = arg;
-		return 0;
-	case 'm':
-	case 's':
-		if ((v = number(arg, LISTENER_SLOTS_MAX)) < 1)
-			break;
-		*(opt == 'm' ? &o->max_total : &o->max_per_source) = (int)v;
-		return 0;
-	case 'g':
-		if ((v = number(arg, 86400)) == -1)
-			break;
-		o->grace = (int)v;
-		return 0;
+	if (opt == 'l')
+		return listen_option(o, arg);
+	if (opt == 'f')
+		return caps_penalty_option(o, arg);
+	if ((v = number(arg, max)) < min) {
+		fprintf(stderr, "socks4d: -%c: '%s' is out of range %d..%ld\n",
+		    opt, arg, min, max);
+		return -1;
 	}
-	fprintf(stderr, "socks4d: -%c: '%s' is out of range %d..%d\n", opt, arg,
-	    opt == 'g' ? 0 : 1, opt == 'g' ? 86400 : LISTENER_SLOTS_MAX);
-	return -1;
+	*(opt == 'm' ? &o->max_total : opt == 's' ? &o->max_per_source :
+	    opt == 'S' ? &o->prefix6 : &o->grace) = (int)v;
+	return 0;
 }
 
 int
@@ -533,25 +526,28 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	for (int i = 0; i < nlistening; i++)
 		parent.ready[i] = (struct pollfd){ .fd = listening[i],
 						   .events = POLLIN };
-	parent.refused_ms = -1000;	/* the first refusal is logged */
 	announce(o);
 	catch_signals();
 	drop_privileges();
 	parent.forwarder = log_is_journal() ?
 	    journal_fwd_start(close_listening) : -1;
 	for (;;) {
-		struct timespec second = { 1, 0 };
+		struct timespec ts;
+		int n = nlistening + turnaway_pollfds(&parent.away,
+		    parent.ready + nlistening);
 
-		ppoll(parent.ready, (nfds_t)nlistening,
-		    parent.unlogged ? &second : NULL, &wait_mask);
+		ppoll(parent.ready, (nfds_t)n, wait_until(turnaway_wake(
+		    &parent.away), &ts), &wait_mask);
 		if (stop_requested)
 			drain(o);
+		if (hup_requested)
+			hangup();
 		/*
 		 * Every time: while a socket is ready, ppoll() returns that and
 		 * leaves SIGCHLD pending, so under steady load it never comes.
 		 */
-		reap();
-		flush_refusals();
+		reap(o);
+		turnaway_serve(&parent.away, parent.ready + nlistening);
 		for (int i = 0; i < nlistening; i++)
 			if ((parent.ready[i].revents & POLLIN) &&
 			    accept_some(listening[i], o, &client) == 1)

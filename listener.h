@@ -13,12 +13,19 @@
 #define LISTENER_TOTAL		1024	/* socks4d.socket's MaxConnections= */
 #define LISTENER_PER_SOURCE	128	/* and its MaxConnectionsPerSource= */
 #define LISTENER_GRACE		10	/* seconds sessions get after SIGTERM */
+#define LISTENER_PREFIX6	64	/* an IPv6 source: its /64 */
+#define LISTENER_FAILS		10	/* failed logins from a source */
+#define LISTENER_FAIL_SECS	60	/* within this many seconds */
+#define LISTENER_BAN		60	/* bring a penalty this long */
 
 struct listener_options {
 	const char	*listen[LISTENER_ADDRS_MAX];	/* -l [ADDR:]PORT */
 	int		 nlisten;
 	int		 max_total;		/* sessions at once, in all */
-	int		 max_per_source;	/* and from one address */
+	int		 max_per_source;	/* and from one source */
+	int		 prefix6;		/* bits of an IPv6 source */
+	int		 fails, fail_secs;	/* failed logins in secs */
+	int		 ban_secs;		/* and the penalty, secs */
 	int		 grace;			/* seconds, after SIGTERM */
 	int		 log_to_syslog;		/* stderr was closed */
 	int		 inherited;		/* listening sockets systemd
@@ -26,9 +33,11 @@ struct listener_options {
 };
 
 #define LISTENER_DEFAULTS { .max_total = LISTENER_TOTAL, \
-	.max_per_source = LISTENER_PER_SOURCE, .grace = LISTENER_GRACE }
+	.max_per_source = LISTENER_PER_SOURCE, .grace = LISTENER_GRACE, \
+	.prefix6 = LISTENER_PREFIX6, .fails = LISTENER_FAILS, \
+	.fail_secs = LISTENER_FAIL_SECS, .ban_secs = LISTENER_BAN }
 
-/* -l, -m, -s or -g with its argument: -1 (and a message) if it is bad. */
+/* An option of listener mode and its argument: -1 (and a message) if bad. */
 int	listener_option(struct listener_options *, int, const char *);
 
 /*

@@ -21,6 +21,9 @@
 #define SOCKS_PASSWD	"/usr/local/etc/socks.passwd"
 #endif
 
+/* The users file's text while it is read: its pages go back after. */
+static char users_text[CONF_MAX + 1] __attribute__((aligned(4096)));
+
 /*
  * The users file: -u, else the systemd credential socks.passwd when there
  * is one, else the default.  Opened before privileges are dropped, read
@@ -46,6 +49,7 @@ users_open(const struct options *opt, struct users_file *u)
 		u->path = SOCKS_PASSWD;
 	u->fd = conf_open(u->path, &why);
 	u->present = u->fd != -1 || errno != ENOENT;
+	u->seen.fd = -1;
 }
 
 /*
@@ -56,7 +60,6 @@ users_open(const struct options *opt, struct users_file *u)
 void
 check_login(struct session *s, struct socks5_login *l)
 {
-	static char text[CONF_MAX + 1] __attribute__((aligned(4096)));
 	char msg[PATH_MAX + 128], more[3 * FIELD_MAX + PATH_MAX + 160];
 	struct text why = TEXT(msg), t = TEXT(more);
 	size_t len;
@@ -64,18 +67,46 @@ check_login(struct session *s, struct socks5_login *l)
 
 	if (s->users.fd == -1)
 		add(&why, "the users file cannot be opened");
-	else if (conf_read(s->users.fd, s->users.path, text, &len, &why) == 0) {
-		r = users_check(text, len, s->users.path, l->name, l->name_len,
-		    l->password, l->password_len, msg, sizeof msg);
-		give_back(text, len);
+	else
+		watch(&s->users.seen, s->users.fd);
+	if (s->users.fd != -1 && conf_read(s->users.fd, s->users.path,
+	    users_text, &len, &why) == 0) {
+		r = users_check(users_text, len, s->users.path, l->name,
+		    l->name_len, l->password, l->password_len, msg, sizeof msg);
+		give_back(users_text, len);
 	}
 	s->users.fd = -1;
 	memset(l->password, 0, sizeof l->password);
 	add(&t, (const char *)l->name);
 	add(&t, ": ");
 	add(&t, msg);
+	if (r == USERS_DENIED)		/* the guesser's, not the file's */
+		reject_login(s, "login failed for ", more);
 	if (r != USERS_OK)
 		reject(s, SOCKS5_NOT_ALLOWED, "login failed for ", more);
 	memcpy(s->req.user, l->name, l->name_len + 1);
 	s->login = s->req.user;
+}
+
+/*
+ * A running session's user, with the users file's new version from fd
+ * (review.c): 0 if it is still named there, or -1 with why.
+ */
+int
+login_current(struct session *s, int fd, struct text *why)
+{
+	size_t len;
+	int named;
+
+	if (conf_read(fd, s->users.path, users_text, &len, why) == -1)
+		return -1;
+	named = users_names(users_text, len, s->login);
+	give_back(users_text, len);
+	if (named)
+		return 0;
+	add(why, "user ");
+	add_escaped_str(why, s->login);
+	add(why, " is no longer in ");
+	add(why, s->users.path);
+	return -1;
 }

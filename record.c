@@ -4,11 +4,12 @@
  * journal a relayed session's record is held for up to RECORD_HOLD_MS
  * after its first bytes, so that a session that ends by then is one entry
  * with its end line, not two: journald stores (and works on) half as many.
- * That hold lives here and only here.
+ * That hold lives here and only here.  A stop signal does not lose a held
+ * record: a granted session reads those signals (signals.c) and ends by
+ * finish(), which writes it.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
-#include <signal.h>
 #include <string.h>
 
 #include "addr.h"
@@ -19,22 +20,6 @@
 #include "text.h"
 
 #define RECORD_HOLD_MS	1000	/* in the journal, a record waits for its end */
-
-/*
- * While the record is held, a stop (SIGTERM from systemd, SIGINT, SIGHUP)
- * waits for it: the session ends once the record is out, not without it.
- */
-static void
-defer_stop_signals(int how)
-{
-	sigset_t stop;
-
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	sigprocmask(how, &stop, NULL);
-}
 
 /*
  * The request's destination as the record names it, into s->named (not a
@@ -86,14 +71,11 @@ void
 record_now(struct session *s)
 {
 	struct record r;
-	int held = s->phase == PHASE_HELD;
 
 	describe(s, &r);
 	log_record(&r);
 	if (s->phase >= PHASE_GRANTED)
 		s->phase = PHASE_RECORDED;
-	if (held)
-		defer_stop_signals(SIG_UNBLOCK);
 }
 
 /*
@@ -111,47 +93,38 @@ record_first_bytes(struct session *s, const uint8_t *p, size_t n,
 {
 	if (s->phase != PHASE_GRANTED)
 		return;
-	s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
-	memcpy(s->excerpt, p, s->excerpt_len);
+	if (!s->opt->no_content) {
+		s->excerpt_len = n < sizeof s->excerpt ? n : sizeof s->excerpt;
+		memcpy(s->excerpt, p, s->excerpt_len);
+	}
 	if (may_hold && log_holds_record()) {
 		s->record_due = now_ms() + RECORD_HOLD_MS;
 		s->phase = PHASE_HELD;
-		defer_stop_signals(SIG_BLOCK);
 	} else
 		record_now(s);
 }
 
-/*
- * How long relay() may poll: idle_ms (-1: forever), or less while the
- * record is held.  The idle timeout (whole seconds) is never the shorter
- * then, and starts again once the record is out: it may end a second
- * late, once.
- */
+/* How long relay() may poll: forever (-1), or until a held record is due. */
 int
-record_wait_ms(const struct session *s, int idle_ms)
+record_wait_ms(const struct session *s)
 {
 	long long left;
 
 	if (s->phase != PHASE_HELD)
-		return idle_ms;
+		return -1;
 	left = s->record_due - now_ms();
-	if (left < 0)
-		left = 0;
-	return idle_ms == -1 || left < idle_ms ? (int)left : idle_ms;
+	return left > 0 ? (int)left : 0;
 }
 
 /*
  * After relay()'s poll: a held record that is due goes out, even if every
- * wake-up is busy.  1 if it did: a poll that timed out for it was no idle
- * timeout.
+ * wake-up is busy.
  */
-int
+void
 record_if_due(struct session *s, int timed_out)
 {
-	if (s->phase != PHASE_HELD || (!timed_out && now_ms() < s->record_due))
-		return 0;
-	record_now(s);
-	return 1;
+	if (s->phase == PHASE_HELD && (timed_out || now_ms() >= s->record_due))
+		record_now(s);
 }
 
 static const char *
@@ -165,6 +138,8 @@ end_text(const struct session *s, enum end end, char *buf, size_t size)
 	case END_POLL_FAILED: add(&t, "error: poll"); break;
 	case END_CLIENT_FAILED: add(&t, "error: client: "); break;
 	case END_DEST_FAILED: add(&t, "error: destination: "); break;
+	case END_STOPPED: add(&t, "stopped by a signal"); break;
+	case END_REVOKED: add(&t, "revoked: "); add(&t, s->reason); break;
 	default: return "rejected";
 	}
 	if (end == END_CLIENT_FAILED || end == END_DEST_FAILED)

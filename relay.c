@@ -157,9 +157,10 @@ send_early_data(struct session *s, int remote)
 }
 
 /*
- * Relay until both directions have ended, or either side fails.  Each
- * direction is polled only where it can make progress: its source when
- * its staging is empty, its sink when it is not.
+ * Relay until both directions have ended, or either side fails, or the
+ * session hears it should end.  Each direction is polled only where it
+ * can make progress: its source when its staging is empty, its sink when
+ * it is not.
  */
 enum end
 relay(struct session *s, int remote)
@@ -172,10 +173,10 @@ relay(struct session *s, int remote)
 		{ .from = remote, .to = s->out, .pipe = { -1, -1 },
 		  .buf = to_client, .count = &s->sent },
 	};
-	int idle_ms = s->opt->idle_timeout > 0 ?
-	    (int)s->opt->idle_timeout * 1000 : -1;
-	struct pollfd p[2];
-	int i, n, failed;
+	struct pollfd p[3] = { [2] = { .fd = signals_open(tick_ms(s)),
+				       .events = POLLIN } };
+	int i, n, failed, quiet = 0;
+	enum end end;
 
 	if (send_early_data(s, remote) == -1) {
 		s->end_errno = errno;
@@ -187,16 +188,18 @@ relay(struct session *s, int remote)
 			    f[i].pending ? f[i].to : f[i].from;
 			p[i].events = f[i].pending ? POLLOUT : POLLIN;
 		}
-		n = poll(p, 2, record_wait_ms(s, idle_ms));
-		if (record_if_due(s, n == 0) && n == 0)
-			continue;
-		if (n == 0)
-			return END_IDLE;
+		n = poll(p, 3, record_wait_ms(s));
+		record_if_due(s, n == 0);
 		if (n == -1 && errno != EINTR)
 			return END_POLL_FAILED;
+		if (n > 0 && p[2].revents &&
+		    heard_ends(s, p[2].fd, &quiet, &end))
+			return end;
 		for (i = 0; i < 2 && n > 0; i++) {
-			if (p[i].revents == 0 ||
-			    (failed = flow_step(s, &f[i])) == 0)
+			if (p[i].revents == 0)
+				continue;
+			quiet = -1;	/* this tick's interval was not quiet */
+			if ((failed = flow_step(s, &f[i])) == 0)
 				continue;
 			s->end_errno = errno;
 			return (failed == -1 ? f[i].from : f[i].to) ==

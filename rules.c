@@ -5,9 +5,9 @@
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
-#include <limits.h>
 
 #include "firewall.h"
+#include "lines.h"
 #include "session.h"
 #include "socks.h"
 #include "text.h"
@@ -47,11 +47,28 @@ load_rules(struct session *s, int fd, const char *open_error)
 
 	if (fd == -1)
 		reject(s, SOCKS5_GENERAL_FAILURE, open_error, NULL);
+	watch(&s->conf_seen, fd);
 	bad = rules_read(s->opt->conf_path, fd, &s->rules, &err, 1, &why);
 	if (bad > 0)
 		conf_error_text(&s->rules, &err, &why);
 	if (bad != 0)
 		reject(s, SOCKS5_GENERAL_FAILURE, NULL, NULL);
+}
+
+/*
+ * socks.conf's new version, from fd, for a running session (review.c): 0,
+ * or -1 if it cannot be read or is malformed now, with why.
+ */
+int
+rules_reload(struct session *s, int fd, struct text *why)
+{
+	struct conf_error err;
+	int bad;
+
+	bad = rules_read(s->opt->conf_path, fd, &s->rules, &err, 1, why);
+	if (bad > 0)
+		conf_error_text(&s->rules, &err, why);
+	return bad == 0 ? 0 : -1;
 }
 
 /* Whether socks.conf permits this client cmd to dst; why names the rule. */
@@ -63,18 +80,47 @@ rules_permit(const struct session *s, int cmd,
 	return conf_decide(&s->rules, cmd, dst, &s->src, s->login, why);
 }
 
-/* Nothing in socks.conf could ever permit cmd: turn it down at once. */
+/*
+ * Whether some rule could permit this client cmd, whatever the
+ * destination; if none could, why names the rule that shuts it out, or
+ * says that none lets it in.
+ */
+int
+rules_may(const struct session *s, int cmd, struct text *why)
+{
+	static const char *const names[] = {
+		[SOCKS_CONNECT] = "CONNECT", [SOCKS_BIND] = "BIND",
+		[SOCKS_UDP_ASSOCIATE] = "UDP ASSOCIATE" };
+	int line;
+
+	if (conf_may(&s->rules, cmd, &s->src, s->login, &line))
+		return 1;
+	if (line != 0) {
+		add_file_line(why, s->rules.path, (unsigned)line);
+		add(why, " denies");
+		return 0;
+	}
+	add(why, "no rule in ");
+	add(why, s->rules.path);
+	add(why, " permits ");
+	add(why, names[cmd]);
+	add(why, " for this client");
+	return 0;
+}
+
+/*
+ * Nothing in socks.conf could permit this client cmd: turn it down before
+ * anything is done for it (a listener, a relay socket, a name lookup),
+ * with the same reply whatever it asked.
+ */
 void
 require_rule_for(struct session *s, int cmd)
 {
-	char more[PATH_MAX + 48];
-	struct text t = TEXT(more);
+	char why[REASON_MAX];
+	struct text t = TEXT(why);
 
-	if (conf_may(&s->rules, cmd))
-		return;
-	add(&t, s->rules.path);
-	add(&t, cmd == SOCKS_BIND ? " permits BIND" : " permits UDP ASSOCIATE");
-	reject(s, SOCKS5_NOT_ALLOWED, "no rule in ", more);
+	if (!rules_may(s, cmd, &t))
+		reject(s, SOCKS5_NOT_ALLOWED, why, NULL);
 }
 
 /*

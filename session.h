@@ -6,6 +6,7 @@
 #ifndef SESSION_H
 #define SESSION_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct socks5_login;
 #define ADDRS_MAX	8	/* addresses of a name tried, at most */
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 #define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
+#define TICK_MS		2000	/* a relay reviews its rules this often */
 
 /*
  * The phases main() calls in turn each get a frame of their own, used and
@@ -36,6 +38,26 @@ struct options {
 	long		 request_timeout, connect_timeout, bind_timeout;
 	long		 idle_timeout;		/* 0: none */
 	long		 keepalive_idle;	/* 0: no TCP keepalive */
+	int		 no_content;		/* -x: no relayed bytes in
+						   records */
+};
+
+/* Which version of a file a session read: to see that it changed. */
+struct file_id {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
+};
+
+/*
+ * A file a granted session keeps watching (review.c): the version it
+ * read, kept open, so that an edit in place is seen even where the
+ * session's user may not look the path up again.
+ */
+struct watched {
+	int		 fd;			/* or -1 */
+	struct file_id	 id;
 };
 
 /* The SOCKS5 users file: where it is, and whether logins are asked for. */
@@ -43,6 +65,7 @@ struct users_file {
 	const char	*path;
 	int		 fd;			/* opened early, or -1 */
 	int		 present;		/* it exists: logins asked */
+	struct watched	 seen;			/* the version a login read */
 };
 
 /*
@@ -65,7 +88,10 @@ enum end {
 	END_CLIENT_FAILED,	/* reading or writing the client: errno */
 	END_DEST_FAILED,	/* the same for the destination */
 	END_POLL_FAILED,
+	END_STOPPED,		/* SIGTERM, SIGINT or SIGHUP */
+	END_REVOKED,		/* socks.conf or the users file denies it now */
 	END_REJECTED,		/* the request was turned down */
+	END_LOGIN_FAILED,	/* and by a failed login */
 	END_ABANDONED,		/* no request to answer: not SOCKS, gone */
 };
 
@@ -82,6 +108,7 @@ struct session {
 	struct sockaddr_storage named;		/* the destination the record
 						   names (record.c) */
 	struct ruleset	 rules;			/* socks.conf, parsed once */
+	struct watched	 conf_seen;		/* the socks.conf it read */
 	struct users_file users;
 	uint16_t	 bound_port;		/* BIND and UDP: our port */
 	long long	 record_due;		/* PHASE_HELD: until (ms) */
@@ -106,6 +133,7 @@ PHASE void	read_request(struct session *);
 /* login.c: the users file and RFC 1929 logins */
 void	users_open(const struct options *, struct users_file *);
 void	check_login(struct session *, struct socks5_login *);
+int	login_current(struct session *, int, struct text *);
 
 /* rules.c: socks.conf, loaded for this client and asked */
 int	rules_read(const char *, int, struct ruleset *, struct conf_error *,
@@ -113,7 +141,9 @@ int	rules_read(const char *, int, struct ruleset *, struct conf_error *,
 PHASE void	load_rules(struct session *, int, const char *);
 int	rules_permit(const struct session *, int,
 	    const struct sockaddr_storage *, struct text *);
+int	rules_may(const struct session *, int, struct text *);
 void	require_rule_for(struct session *, int);
+int	rules_reload(struct session *, int, struct text *);
 void	forget_rules(struct session *);
 void	give_back(void *, size_t);
 
@@ -130,6 +160,13 @@ int	connect_within(const struct sockaddr_storage *, long long);
 int	socket_near(const struct sockaddr_storage *, int,
 	    struct sockaddr_storage *);
 void	keep_alive(int, long);
+
+/* signals.c and review.c: a granted session's stop, tick and review */
+long	tick_ms(const struct session *);
+int	signals_open(long);
+int	heard_ends(struct session *, int, int *, enum end *);
+void	watch(struct watched *, int);
+int	review(struct session *);
 
 /* wait.c: bounded waits */
 int	wait_fd(int, short, long long);
@@ -151,13 +188,14 @@ PHASE enum end	relay(struct session *, int);
 
 /* record.c: the request's record and the end line */
 void	record_first_bytes(struct session *, const uint8_t *, size_t, int);
-int	record_wait_ms(const struct session *, int);
-int	record_if_due(struct session *, int);
+int	record_wait_ms(const struct session *);
+void	record_if_due(struct session *, int);
 void	record_now(struct session *);
 void	record_end(struct session *, enum end);
 
 /* finish.c: the one way a session ends */
 NORETURN void	reject(struct session *, int, const char *, const char *);
+NORETURN void	reject_login(struct session *, const char *, const char *);
 NORETURN void	abandon(struct session *, const char *, const char *);
 NORETURN void	finish(struct session *, enum end);
 

@@ -80,26 +80,27 @@ usage(void)
 {
 	fprintf(stderr,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
-"               [-K secs]\n"
-"       socks4d -l [addr:]port ... [-m max] [-s max] [-g secs] "
-    "[options above]\n"
+"               [-K secs] [-x]\n"
+"       socks4d -l [addr:]port ... [-m max] [-s max] [-S bits]\n"
+"               [-f count/secs/ban] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -V\n"
 "socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
-"standard input and output; a super-server starts it once per connection, "
-    "e.g.\n"
-"  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
-"or systemd's socks4d.socket (Accept=yes), inetd or tcpserver. -c names the\n"
-"firewall (default %s), -u the SOCKS5 users file\n"
-"(default %s); -T -C -B -I set the request, connect,\n"
-"BIND-accept and idle deadlines in seconds (10, 10, 120, none); -K the TCP\n"
-"keepalive idle time (120; 0: off); -t checks the firewall and the users "
-    "file,\n"
-"or asks the firewall about one request, and exits; -V prints the version and\n"
-"build.  With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
-"socks4d listens itself and forks a session per client: at most -m in all\n"
-"(1024) and -s from one address (128); after SIGTERM sessions get -g seconds\n"
-"(10) to end.\n", SOCKS_CONF, SOCKS_PASSWD);
+"standard input and output; a super-server starts it once per connection,\n"
+"e.g.  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
+"or systemd's socks4d.socket (Accept=yes), inetd or tcpserver.\n"
+"-c names the firewall (default %s),\n"
+"-u the SOCKS5 users file (default %s);\n"
+"-T -C -B -I set the request, connect, BIND-accept and idle deadlines in\n"
+"seconds (10, 10, 120, none); -K the TCP keepalive idle time (120; 0: off);\n"
+"-x keeps relayed bytes out of records; -t checks the firewall and the\n"
+"users file, or asks the firewall about one request, and exits; -V prints\n"
+"the version and build.  With -l (repeatable) or listening sockets from\n"
+"systemd (Accept=no) socks4d listens itself and forks a session per client:\n"
+"at most -m in all (1024) and -s from one source (128), an IPv6 source being\n"
+"its first -S bits (64); a source failing count logins within secs is\n"
+"refused for ban seconds (-f 10/60/60; -f 0: never); after SIGTERM sessions\n"
+"get -g seconds (10) to end.\n", SOCKS_CONF, SOCKS_PASSWD);
 	exit(EXIT_USAGE);
 }
 
@@ -140,11 +141,13 @@ options(int argc, char *argv[], struct listener_options *lo)
 {
 	int ch, check = 0;
 
-	while ((ch = getopt(argc, argv, "B:c:C:g:hI:K:l:m:s:tT:u:V")) != -1) {
+	while ((ch = getopt(argc, argv,
+	    "B:c:C:f:g:hI:K:l:m:s:S:tT:u:Vx")) != -1) {
 		switch (ch) {
 		case 'c': opt.conf_path = optarg; break;
 		case 'u': opt.users_path = optarg; break;
 		case 't': check = 1; break;
+		case 'x': opt.no_content = 1; break;
 		case 'T': opt.request_timeout = option_secs(ch, optarg, 1,
 		    SECS_MAX); break;
 		case 'C': opt.connect_timeout = option_secs(ch, optarg, 1,
@@ -156,7 +159,7 @@ options(int argc, char *argv[], struct listener_options *lo)
 		case 'K': opt.keepalive_idle = option_secs(ch, optarg, 0,
 		    KEEPALIVE_MAX); break;
 		case 'V': version();
-		case 'g': case 'l': case 'm': case 's':
+		case 'f': case 'g': case 'l': case 'm': case 's': case 'S':
 			if (listener_option(lo, ch, optarg) == -1)
 				usage();
 			break;

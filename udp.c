@@ -205,7 +205,7 @@ grant_association(struct session *s, struct association *a)
 
 /*
  * Relay until the TCP connection closes.  What the client sends on it
- * meanwhile is read and dropped.  Idle counts from the last datagram
+ * meanwhile is read and dropped.  Idle counts ticks without a datagram
  * relayed: dropped ones keep nothing alive.
  */
 enum end
@@ -213,27 +213,27 @@ do_udp(struct session *s)
 {
 	static uint8_t buf[SOCKS5_REPLY_MAX + DATAGRAM_MAX];
 	struct association a = { .out_fd = { -1, -1 } };
-	long long idle_ms = s->opt->idle_timeout * 1000LL, last, left;
-	struct pollfd p[4];
+	struct pollfd p[5];
 	ssize_t n;
-	int i, r;
+	int i, r, sig, quiet = 0;
+	enum end end;
 
 	grant_association(s, &a);
-	last = now_ms();
+	sig = signals_open(tick_ms(s));
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = s->in, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = a.client_fd, .events = POLLIN };
 		for (i = 0; i < 2; i++)
 			p[2 + i] = (struct pollfd){ .fd = a.out_fd[i],
 			    .events = POLLIN };
-		left = last + idle_ms - now_ms();
-		if (idle_ms > 0 && left <= 0)
-			return END_IDLE;
-		n = poll(p, 4, idle_ms > 0 ? (int)left : -1);
+		p[4] = (struct pollfd){ .fd = sig, .events = POLLIN };
+		n = poll(p, 5, -1);
 		if (n == -1 && errno != EINTR)
 			return END_POLL_FAILED;
 		if (n == -1)
 			continue;
+		if (p[4].revents && heard_ends(s, sig, &quiet, &end))
+			return end;
 		if (p[0].revents) {
 			n = read(s->in, buf, sizeof buf);
 			if (n == 0)
@@ -248,11 +248,11 @@ do_udp(struct session *s)
 				s->end_errno = ETIMEDOUT;
 				return END_DEST_FAILED;
 			}
-			last = now_ms();
+			quiet = -1;	/* this tick's interval was not quiet */
 		}
 		for (i = 0; i < 2; i++)
 			if (p[2 + i].revents &&
 			    udp_from_peer(s, &a, a.out_fd[i], buf))
-				last = now_ms();
+				quiet = -1;
 	}
 }

@@ -294,3 +294,22 @@ users_check(const char *text, size_t len, const char *file,
 	add(&t, why);
 	return r ? USERS_OK : USERS_DENIED;
 }
+
+/*
+ * Whether a well-formed users file names name exactly once: a running
+ * session's user is still there (its password is not asked again).
+ */
+int
+users_names(const char *text, size_t len, const char *name)
+{
+	struct lines ls = LINES(text, len);
+	struct entry user = { NULL, NULL, 0, 0 }, any = user;
+	unsigned first = 0;
+	char ignored[64];
+
+	if (users_validate(text, len, "", ignored, sizeof ignored) ==
+	    USERS_MALFORMED)
+		return 0;
+	return find_user(&ls, (const uint8_t *)name, strlen(name), &user,
+	    &any, &first) == 0 && user.name != NULL;
+}

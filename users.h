@@ -22,6 +22,7 @@ enum users_verdict {
 
 int	users_validate(const char *, size_t, const char *, char *, size_t);
 int	users_unverifiable(const char *, size_t, const char *, char *, size_t);
+int	users_names(const char *, size_t, const char *);
 int	users_check(const char *, size_t, const char *, const uint8_t *, size_t,
 	    const uint8_t *, size_t, char *, size_t);
 

@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[CONF_LINE_MAX + 128];
 	struct text t = TEXT(why);
 	struct sockaddr_storage dst, src;
-	int bad, r, cmd;
+	int bad, r, cmd, line;
 
 	if (size < 35)
 		return 0;
@@ -62,6 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = conf_decide(&rules, cmd, &dst, &src, data[0] & 2 ? "alice" : NULL,
 	    &t);
 	if (r < 0 || r > 1 || t.len >= sizeof why || why[t.len] != '\0')
+		abort();
+	/* The early check never turns down a client a rule would permit. */
+	if (r == 1 && !conf_may(&rules, cmd, &src,
+	    data[0] & 2 ? "alice" : NULL, &line))
 		abort();
 	return 0;
 }

@@ -53,12 +53,14 @@ has() {
 	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
 }
 
-# BIND: both replies byte by byte, 4 MiB each way byte-identical, the record
+# also checks the record
 @test "BIND: both replies byte by byte, 4 MiB each way byte-identical" {
 	conf 'permit c 127.0.0.0/8' 'permit b *.*.*.*'
 	bind_client --peer-from 127.0.0.2 --bytes $((4 << 20))
-	[[ $output == *"first 00 5a $(printf '%02x %02x' $((BPORT >> 8)) $((BPORT & 255))) 7f 00 00 01"* ]]
-	[[ $output == *"second 00 5a $(printf '%02x %02x' $((PPORT >> 8)) $((PPORT & 255))) 7f 00 00 02"* ]]
+	[[ $output == *"first 00 5a $(printf '%02x %02x' $((BPORT >> 8)) \
+		$((BPORT & 255))) 7f 00 00 01"* ]]
+	[[ $output == *"second 00 5a $(printf '%02x %02x' $((PPORT >> 8)) \
+		$((PPORT & 255))) 7f 00 00 02"* ]]
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
 	has "$rec" "<Command> :BIND"
 	has "$rec" "<Reply> :Accept"
@@ -68,7 +70,7 @@ has() {
 	has "$rec" "<Peer> :127.0.0.2:$PPORT"
 }
 
-# BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121): that peer is granted
+# that peer is granted
 @test "BIND naming its peer (DSTIP 127.0.0.1, DSTPORT 2121)" {
 	conf 'permit b 127.0.0.1'
 	bind_client --dst 127.0.0.1 --dport 2121 --peer-from 127.0.0.1
@@ -80,8 +82,7 @@ has() {
 	has "$rec" "<Peer> :127.0.0.1:$PPORT"
 }
 
-# BIND: a peer from the wrong address (127.0.0.2, DSTIP 127.0.0.1) gets 91, port
-# released
+# (the peer from 127.0.0.2, DSTIP 127.0.0.1)
 @test "BIND: a peer from the wrong address gets 91, port released" {
 	conf 'permit b *.*.*.*'
 	bind_client --dst 127.0.0.1 --peer-from 127.0.0.2 --mode wrong-peer
@@ -102,8 +103,7 @@ has() {
 	has "$rec" "<D_NAME> :localhost"
 }
 
-# BIND SOCKS4a: a name with two addresses admits a peer from either permitted
-# one
+# from either permitted address
 @test "BIND SOCKS4a: a name with two addresses admits a peer from either" {
 	# This socks4d sees an /etc/hosts of its own (a mount namespace per
 	# client) in which ftp.test has two addresses.
@@ -111,7 +111,8 @@ has() {
 		>"$BATS_TEST_TMPDIR/hosts"
 	cat >"$BATS_TEST_TMPDIR/socks4d" <<-EOF
 	#!/bin/sh
-	exec unshare -m sh -ec 'mount --bind "\$0" /etc/hosts; exec "\$@"' "$BATS_TEST_TMPDIR/hosts" "$SOCKS4D" "\$@"
+	exec unshare -m sh -ec 'mount --bind "\$0" /etc/hosts; exec "\$@"' \\
+		"$BATS_TEST_TMPDIR/hosts" "$SOCKS4D" "\$@"
 	EOF
 	chmod +x "$BATS_TEST_TMPDIR/socks4d"
 	SOCKS4D=$BATS_TEST_TMPDIR/socks4d \
@@ -130,7 +131,6 @@ has() {
 	has "$rec" "<Reason> :BIND peer 127.0.0.2 is not the expected 127.0.0.3"
 }
 
-# BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer that connects
 @test "BIND unnamed (DSTIP 0.0.0.0): b rules checked against the peer" {
 	conf 'permit c 127.0.0.0/8' 'permit b 127.0.0.3'
 	bind_client --peer-from 127.0.0.2 --mode wrong-peer
@@ -143,8 +143,7 @@ has() {
 	has "$rec" "<Peer> :127.0.0.3:$PPORT"
 }
 
-# firewall: with 'permit c' rules only, BIND is rejected (91) and nothing
-# listens
+# (91), and nothing listens
 @test "firewall: with 'permit c' rules only, BIND is rejected" {
 	conf 'permit c 127.0.0.0/8' 'permit c 10.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
@@ -180,8 +179,7 @@ has() {
 	wait_for_log "$SOCKS_LOG" "client left while BIND waited"
 }
 
-# BIND: a client that sends bytes and then leaves during the wait releases the
-# port
+# releases the port
 @test "BIND: a client that sends bytes and then leaves during the wait" {
 	conf 'permit b *.*.*.*'
 	bind_client --mode early-close
@@ -200,7 +198,8 @@ has() {
 	conf 'permit c 127.0.0.0/8'
 	bind_client --dst 127.0.0.1 --mode reject
 	rec=$(record_of "$CPORT" "$SOCKS_LOG")
-	grep -qx '<Reason> :no rule in .* permits BIND' <<<"$rec" ||
+	grep -qx '<Reason> :no rule in .* permits BIND for this client' \
+		<<<"$rec" ||
 		die "no reason: $rec"
 	conf 'permit c 127.0.0.0/8' 'deny b 127.0.0.1' 'permit b 127.0.0.3'
 	bind_client --dst 127.0.0.1 --mode reject
@@ -213,7 +212,7 @@ has() {
 		die "no reason: $rec"
 }
 
-# BIND: bytes the client sends before the second reply reach the peer first
+# they reach it first
 @test "BIND: bytes the client sends before the second reply reach the peer" {
 	conf 'permit b *.*.*.*'
 	bind_client --peer-from 127.0.0.2 --mode early --early 5000 \

@@ -12,13 +12,14 @@ setup_file() {
 	start_http 127.0.0.2 "$BATS_FILE_TMPDIR/www"
 	start_peer UECHO udp-echo 127.0.0.2
 	start_peer HALF halfclose 127.0.0.2 --bytes 0
+	start_peer ECHO echo 127.0.0.2
 	printf 'permit c 127.0.0.2\npermit u 127.0.0.2\n' \
 		> "$BATS_FILE_TMPDIR/socks.conf"
 }
 
 teardown_file() {
 	stop_http
-	kill_pids "${UECHO_PID:-}" "${HALF_PID:-}"
+	kill_pids "${UECHO_PID:-}" "${HALF_PID:-}" "${ECHO_PID:-}"
 }
 
 teardown() {
@@ -38,11 +39,13 @@ teardown() {
 start_under_journal() {
 	local d=$BATS_TEST_TMPDIR serve
 	SA_PORT=$(free_port)
-	serve="systemd-socket-activate -E JOURNAL_STREAM -a --inetd -l 127.0.0.1:$SA_PORT $SOCKS4D -c $BATS_FILE_TMPDIR/socks.conf"
+	serve="systemd-socket-activate -E JOURNAL_STREAM -a --inetd"
+	serve+=" -l 127.0.0.1:$SA_PORT $SOCKS4D -c $BATS_FILE_TMPDIR/socks.conf"
 	[ -z "${LISTENER_CONF:-}" ] ||
 		serve="$SOCKS4D -c $LISTENER_CONF -l 127.0.0.1:$SA_PORT"
 	cat > "$d/run.sh" <<SH
-mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }
+mount -t tmpfs tmpfs /run/systemd 2>/dev/null ||
+	{ mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }
 if [ $1 = yes ]; then
 	mkdir -p /run/systemd/journal
 	"$PYTHON" -c '
@@ -55,7 +58,10 @@ with open(sys.argv[1], "ab", buffering=0) as f:
     while True:
         f.write(s.recv(65536) + b"\n--\n")
 ' "$d/journal" &
-	for i in \$(seq 100); do [ -s "$d/journal.pid" ] && break; sleep 0.05; done
+	for i in \$(seq 100); do
+		[ -s "$d/journal.pid" ] && break
+		sleep 0.05
+	done
 	mv "$d/journal.pid" "$d/journald.pid"
 fi
 : > "$d/stderr"
@@ -98,14 +104,15 @@ SH
 
 # stderr is journald's stream then: a line carries its priority, and
 # journald adds the name and PID (a name of socks4d's own would show twice).
-# journal: without a journal socket the one-line record falls back to stderr
 @test "journal: without a journal socket the record falls back to stderr" {
 	start_under_journal no
 	curl -sS --socks4 "127.0.0.1:$SA_PORT" -o /dev/null \
 		"http://127.0.0.2:$HTTP_PORT/blob"
 	wait_for_log "$BATS_TEST_TMPDIR/stderr" "end: "
 	cat "$BATS_TEST_TMPDIR/stderr"
-	grep -q "^<6>CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT user \"\": Accept, content \"GET /blob" "$BATS_TEST_TMPDIR/stderr"
+	local re="^<6>CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT"
+	grep -q "$re user \"\": Accept, content \"GET /blob" \
+		"$BATS_TEST_TMPDIR/stderr"
 	grep -q "^<6>end: " "$BATS_TEST_TMPDIR/stderr"
 	! grep -q 'socks4d\[' "$BATS_TEST_TMPDIR/stderr" ||
 		die "matched, and should not have"
@@ -127,9 +134,8 @@ SH
 	run ! grep -q wonderland "$j"
 }
 
-# journal: a session that ends within a second is one entry, record and end
-# line; a longer one has its record a second after its first bytes, its end line
-# at the end
+# record and end line; a longer one has its record a second after its first
+# bytes, its end line at the end
 @test "journal: a session that ends within a second is one entry" {
 	start_under_journal yes
 	j=$BATS_TEST_TMPDIR/journal
@@ -142,7 +148,11 @@ SH
 	wait_for_log "$j" '^SOCKS_END='
 	cat "$j"
 	grep -q '^SOCKS_CONTENT=GET /blob' "$j"
-	grep -qE '^MESSAGE=CONNECT 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.2:[0-9]+ user "": Accept, content "GET /blob .*"; end: [0-9]+ bytes to client, [0-9]+ from client, [0-9.]+ s, both sides closed$' "$j" ||
+	local re='^MESSAGE=CONNECT 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.2:[0-9]+'
+	re+=' user "": Accept, content "GET /blob .*";'
+	re+=' end: [0-9]+ bytes to client, [0-9]+ from client, [0-9.]+ s,'
+	re+=' both sides closed$'
+	grep -qE "$re" "$j" ||
 		die "no entry with both"
 	[ "$(grep -cE '^MESSAGE=(CONNECT|end:) ' "$j")" = 1 ] ||
 		die "not one entry"
@@ -162,57 +172,38 @@ SH
 	grep -q '^MESSAGE=end: [0-9]* bytes to client, ' "$j"
 }
 
-# stop_deferred PID: PID blocks SIGTERM (bit 15 of SigBlk) and does not
-# ignore it (as the listener's journal forwarder does), as while a record
-# is held.  Read without a fork: the record is held for a second only.
-stop_deferred() {
-	local key value blocked=0 ignored=0
-	[ -r "/proc/$1/status" ] || return 1
-	while read -r key value; do
-		case $key in
-		SigBlk:) blocked=0x$value ;;
-		SigIgn:) ignored=0x$value ;;
-		esac
-	done <"/proc/$1/status"
-	(( (blocked & 0x4000) && !(ignored & 0x4000) ))
-}
-
-# held_session: the child of $SA_PID (systemd-socket-activate, or the
-# listener) that holds its record.
-held_session() {
-	local pid
-	for pid in $(pgrep -P "$SA_PID" -x socks4d); do
-		stop_deferred "$pid" && echo "$pid" && return 0
-	done
-	return 1
+# echoing CLIENT_OUT HOST: a client to the echo peer sends a request for
+# HOST, then waits 4 s; once its bytes come back, its session has relayed
+# its first bytes and holds its record.  Sets CLIENT.
+echoing() {
+	{ printf 'GET / HTTP/1.1\r\nHost: %s\r\n' "$2"; sleep 4; } |
+		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" \
+		127.0.0.2 "$ECHO_PORT" >"$1" 2>&1 &
+	CLIENT=$!
+	wait_cmd 10 "nothing echoed" grep -q "Host: $2" "$1"
 }
 
 # ended PID: PID is gone, or a zombie.
 ended() { [ ! -e "/proc/$1" ] ||
 	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
-# journal: a session stopped (SIGTERM) while its record is held ends once the
-# record is out
+# (SIGTERM): the record and the end line are out before it ends
 @test "journal: a session stopped while its record is held" {
 	start_under_journal yes
 	j=$BATS_TEST_TMPDIR/journal
-	{ printf 'GET / HTTP/1.1\r\nHost: stop\r\n'; sleep 4; } |
-		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" \
-		127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
-	local client=$! session
-	wait_cmd 10 "no session held its record (deferred SIGTERM)" held_session
-	session=$(held_session)
+	echoing "$BATS_TEST_TMPDIR/out" stop
+	local session
+	session=$(pgrep -P "$SA_PID" -x socks4d)
 	kill -TERM "$session"
-	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP' 5
+	wait_for_log "$j" '^SOCKS_END=stopped by a signal$' 5
 	wait_cmd 5 "the session outlived its record" ended "$session"
-	grep -q '^MESSAGE=CONNECT .*content "GET / HTTP/1.1\\r\\nHost: stop\\r\\n"$' "$j" ||
-		die "not the record alone: $(cat "$j")"
-	kill "$client" 2>/dev/null
-	wait "$client" 2>/dev/null || true
+	grep -q '^SOCKS_CONTENT=GET / HTTP/1.1\\r\\nHost: stop\\r\\n$' "$j" ||
+		die "no record: $(cat "$j")"
+	kill "$CLIENT" 2>/dev/null
+	wait "$CLIENT" 2>/dev/null || true
 }
 
-# journal: a UDP association's record goes out at its first datagram, while the
-# association lasts
+# while the association lasts
 @test "journal: a UDP association's record goes out at its first datagram" {
 	start_under_journal yes
 	j=$BATS_TEST_TMPDIR/journal
@@ -225,7 +216,8 @@ r = read(c, 10)
 assert r[1] == 0, r.hex()
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(10)
-u.sendto(b"\x00\x00\x00\x01" + socket.inet_aton("127.0.0.2") + echo.to_bytes(2, "big") + b"hello-udp",
+u.sendto(b"\x00\x00\x00\x01" + socket.inet_aton("127.0.0.2")
+         + echo.to_bytes(2, "big") + b"hello-udp",
          (socket.inet_ntoa(r[4:8]), int.from_bytes(r[8:10], "big")))
 u.recv(100)
 time.sleep(linger)
@@ -239,22 +231,18 @@ PY
 	cat "$j"
 }
 
-# journal: a listener stopped with -g 0 sends SIGTERM first: a session holding
-# its record puts it out, then ends
+# a session holding its record puts it out, then ends
 @test "journal: a listener stopped with -g 0 sends SIGTERM first" {
 	CONFDIR=$(mktemp -d /tmp/socks4d-journal.XXXXXX)
 	chmod 755 "$CONFDIR"
 	install -m 644 "$BATS_FILE_TMPDIR/socks.conf" "$CONFDIR/socks.conf"
 	LISTENER_CONF=$CONFDIR/socks.conf start_under_journal yes -g 0
 	j=$BATS_TEST_TMPDIR/journal
-	{ printf 'GET / HTTP/1.1\r\nHost: drain\r\n'; sleep 4; } |
-		"$PYTHON" "$BATS_TEST_DIRNAME/socks4_client.py" "$SA_PORT" \
-		127.0.0.2 "$HTTP_PORT" >/dev/null 2>&1 &
-	local client=$!
-	wait_cmd 10 "no session holding its record" held_session
+	echoing "$BATS_TEST_TMPDIR/out" drain
 	kill -TERM "$SA_PID"
 	wait_for_log "$j" '^SOCKS_CONTENT=GET / HTTP/1.1\\r\\nHost: drain' 5
+	wait_for_log "$j" '^SOCKS_END=stopped by a signal$' 5
 	wait_for_log "$BATS_TEST_TMPDIR/stderr" 'stopped: killed 1 sessions' 5
-	kill "$client" 2>/dev/null
-	wait "$client" 2>/dev/null || true
+	kill "$CLIENT" 2>/dev/null
+	wait "$CLIENT" 2>/dev/null || true
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # Listener mode: socks4d -l binds, drops privileges, and forks a session per
 # client (no super-server); and systemd's Accept=no, where it is handed the
-# listening socket.  Caps in all and per source, crashes of a child, the
-# drain on SIGTERM, socks.conf read fresh by a child that is no longer root,
-# and the shipped socks4d-listener units.
+# listening socket.  Caps in all and per source (an IPv6 client counted by
+# its /64), the SOCKS refusal over a cap, penalties for failed logins,
+# SIGHUP, a failing fork(), crashes of a child, the drain on SIGTERM,
+# socks.conf read fresh by a child that is no longer root, and the shipped
+# socks4d-listener units.
 
 BATS_TEST_TIMEOUT=90
 load test_helper
@@ -31,6 +33,11 @@ setup() {
 	chmod 644 "$CONF"
 	L_LOG=$BATS_TEST_TMPDIR/listener.log
 	L_PID=
+	L_WRAP=()
+	L_LISTEN=
+	NS_PID=
+	IN_NS=()
+	HELD_PID=
 	SESSION_PID=
 	UNIT=
 	SD_STARTED=
@@ -47,15 +54,19 @@ teardown() {
 		"$BATS_TEST_DIRNAME/private_systemd.sh" remove "$SD_PID" "$UNIT"
 	[ -z "${SD_STARTED:-}" ] ||
 		"$BATS_TEST_DIRNAME/private_systemd.sh" stop "$SD_STARTED"
+	kill_pids "$HELD_PID" "$NS_PID" || true
 	no_sanitizer_reports "$L_LOG"
 	rm -rf "$CONFDIR"
 }
 
-# start_listener [socks4d options]: socks4d -c $CONF -l 127.0.0.1:$L_PORT,
-# waited for through its "listening on" line (a probe would be a client).
+# start_listener [socks4d options]: socks4d -c $CONF -l 127.0.0.1:$L_PORT
+# (or -l $L_LISTEN), run by the command in L_WRAP if any (nsenter,
+# prlimit: it must exec socks4d), waited for through its "listening on"
+# line (a probe would be a client).
 start_listener() {
 	L_PORT=$(free_port)
-	"$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT" "$@" 2>>"$L_LOG" 3>&- &
+	"${L_WRAP[@]}" "$SOCKS4D" -c "$CONF" \
+		-l "${L_LISTEN:-127.0.0.1:$L_PORT}" "$@" 2>>"$L_LOG" 3>&- &
 	L_PID=$!
 	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: listening on "
 }
@@ -68,6 +79,13 @@ stop_listener() {
 	wait "$L_PID" 2>/dev/null
 	L_PID=
 	return 0
+}
+
+# logged ERE...: a line of $L_LOG matches the EREs, joined.
+logged() {
+	local re
+	printf -v re '%s' "$@"
+	grep -q -- "$re" "$L_LOG" || die "no line '$re' in: $(cat "$L_LOG")"
 }
 
 no_crash_logged() {
@@ -105,8 +123,7 @@ caps() {
 		"$ECHO_PORT" "$@"
 }
 
-# listener: curl --socks4a through socks4d -l, a session of its own per client,
-# records on stderr
+# a session of its own per client, records on stderr
 @test "listener: curl --socks4a through socks4d -l" {
 	start_listener
 	local c1 c2 p1 p2
@@ -131,8 +148,7 @@ caps() {
 	[ "$p2" != "$L_PID" ] || die "the listener served a client itself"
 }
 
-# listener: started as root, it binds, then the listener and its sessions run as
-# nobody
+# both the listener and its sessions
 @test "listener: started as root, it binds, then runs as nobody" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	start_listener
@@ -145,13 +161,14 @@ caps() {
 	exec 5>&-
 }
 
-# listener: started as root with a socks.conf its sessions cannot read, it says
-# so at once
+# it says so at once
 @test "listener: started as root with a socks.conf its sessions cannot read" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	chmod 600 "$CONF"
 	start_listener
-	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: $CONF: Permission denied: every request will be rejected until uid 65534 can read it$"
+	local re="^socks4d\[$L_PID\]: $CONF: Permission denied: every request"
+	wait_for_log "$L_LOG" \
+		"$re will be rejected until uid 65534 can read it$"
 	run ! curl -sS --max-time 10 --socks4a "127.0.0.1:$L_PORT" \
 		"http://localhost:$HTTP_PORT/"
 	chmod 644 "$CONF"
@@ -172,8 +189,8 @@ caps() {
 	curl_page "$L_PORT"
 }
 
-# listener: -s caps the sessions from one address: the one over it is closed at
-# once, others are served, a freed slot is reused
+# the one over it is refused (91), others are served, a freed slot is
+# reused
 @test "listener: -s caps the sessions from one address" {
 	start_listener -s 3
 	run -0 caps 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.3
@@ -181,14 +198,14 @@ caps() {
 	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "first: ${lines[0]}"
 	[ "${lines[1]}" = "1 127.0.0.1 90" ] || die "second: ${lines[1]}"
 	[ "${lines[2]}" = "2 127.0.0.1 90" ] || die "third: ${lines[2]}"
-	[ "${lines[3]}" = "3 127.0.0.1 closed" ] ||
+	[ "${lines[3]}" = "3 127.0.0.1 91" ] ||
 		die "fourth, over the cap: ${lines[3]}"
 	[ "${lines[4]}" = "4 127.0.0.3 90" ] ||
 		die "another address: ${lines[4]}"
 	[[ ${lines[5]} == "reuse "*" 90" ]] ||
 		die "no slot free after a session ended: ${lines[5]}"
-	grep -q "closed a client from 127.0.0.1:[0-9]* at once: 3 sessions from its address, limit 3" "$L_LOG" ||
-		die "no log line: $(cat "$L_LOG")"
+	logged 'refused a client from 127.0.0.1:[0-9]*: ' \
+		'3 sessions from 127.0.0.1, limit 3$'
 }
 
 @test "listener: -m caps the sessions in all, whatever their addresses" {
@@ -198,16 +215,334 @@ caps() {
 	[ "${lines[0]}" = "0 127.0.0.1 90" ] || die "${lines[0]}"
 	[ "${lines[1]}" = "1 127.0.0.3 90" ] || die "${lines[1]}"
 	[ "${lines[2]}" = "2 127.0.0.4 90" ] || die "${lines[2]}"
-	[ "${lines[3]}" = "3 127.0.0.5 closed" ] ||
+	[ "${lines[3]}" = "3 127.0.0.5 91" ] ||
 		die "over the cap: ${lines[3]}"
 	[[ ${lines[4]} == "reuse "*" 90" ]] ||
 		die "no slot free after a session ended: ${lines[4]}"
-	grep -q "closed a client from 127.0.0.5:[0-9]* at once: 3 sessions in all, limit 3" "$L_LOG" ||
-		die "no log line: $(cat "$L_LOG")"
+	logged 'refused a client from 127.0.0.5:[0-9]*: ' \
+		'3 sessions in all, limit 3$'
 }
 
-# listener: a session killed by SIGSEGV or SIGKILL is logged, and the listener
-# serves on
+# knock DEST PORT STEP...: clients of the listener, one after another, each
+# kept open to the end.  A STEP is KIND:SRC, a client from address SRC (an
+# IPv6 one reaches an IPv4 DEST as ::ffff:DEST): hold (sends nothing, says
+# nothing), s4 (a SOCKS4 CONNECT), s5 (a SOCKS5 greeting, no login), junk
+# (an HTTP request) or quiet (sends nothing); each but hold prints "KIND
+# SRC REPLY END", REPLY in hex (- for none), END "open" if a session
+# answered (SOCKS5 method 00, SOCKS4 90), else how the connection ended:
+# eof, reset or timeout (10 s).  silent:SRC:N opens N quiet clients at once
+# and prints "silent SRC eof=E reset=R timeout=T" once each has ended.
+# In the namespace of netns, if there is one.
+knock() {
+	"${IN_NS[@]}" "$PYTHON" - "$@" <<'PY'
+import socket, sys
+dest, port, steps = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+SEND = {"s4": b"\x04\x01\x00\x09\x7f\x00\x00\x01knock\x00",
+        "s5": b"\x05\x01\x00", "junk": b"GET / HTTP/1.0\r\n\r\n",
+        "quiet": b""}
+kept = []
+
+def client(src):
+    v6 = ":" in src
+    d = "::ffff:" + dest if v6 and ":" not in dest else dest
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+    s.bind((src, 0))
+    s.settimeout(10)
+    s.connect((d, port))
+    kept.append(s)
+    return s
+
+def end(s):
+    try:
+        while s.recv(4096):
+            pass
+        return "eof"
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+
+for step in steps:
+    kind, src = step.split(":", 1)
+    if kind == "silent":
+        src, n = src.rsplit(":", 1)
+        ends = [end(s) for s in [client(src) for _ in range(int(n))]]
+        print("silent", src, " ".join("%s=%d" % (e, ends.count(e))
+              for e in ("eof", "reset", "timeout")), flush=True)
+        continue
+    s = client(src)
+    if kind == "hold":
+        continue
+    s.sendall(SEND[kind])
+    try:
+        n = {"s4": 8, "s5": 2}.get(kind, 0)
+        got = s.recv(n, socket.MSG_WAITALL) if n else b""
+    except ConnectionResetError:
+        print(kind, src, "-", "reset", flush=True)
+        continue
+    served = got == b"\x05\x00" or got[:2] == b"\x00\x5a"
+    print(kind, src, got.hex() or "-", "open" if served else end(s),
+          flush=True)
+PY
+}
+
+# netns ADDR...: a network namespace of this test's own, held by NS_PID
+# (stopped in teardown), loopback up with each ADDR/64 on it; IN_NS runs a
+# command there, and the listener and knock run there.
+netns() {
+	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
+	local a
+	unshare --net sleep 600 </dev/null >/dev/null 2>&1 3>&- &
+	NS_PID=$!
+	wait_cmd 10 "no network namespace" own_netns
+	IN_NS=(nsenter -t "$NS_PID" -n)
+	"${IN_NS[@]}" ip link set lo up
+	for a; do "${IN_NS[@]}" ip addr add "$a/64" dev lo nodad; done
+	L_WRAP=("${IN_NS[@]}")
+}
+
+own_netns() {
+	local ns
+	ns=$(readlink "/proc/$NS_PID/ns/net") &&
+		[ "$ns" != "$(readlink /proc/$$/ns/net)" ]
+}
+
+# the fifth of -s 4 from five addresses of one /64 is refused (05 ff), and
+# logged once with the count; another /64 is served
+@test "listener: -s counts an IPv6 client by its /64" {
+	netns 2001:db8::1 2001:db8::2 2001:db8::3 2001:db8::4 2001:db8::5 \
+		2001:db8:0:1::1
+	L_LISTEN='[2001:db8::1]:1080' start_listener -s 4 -T 60
+	run -0 knock 2001:db8::1 1080 hold:2001:db8::1 hold:2001:db8::2 \
+		hold:2001:db8::3 hold:2001:db8::4 s5:2001:db8::5 \
+		s5:2001:db8:0:1::1
+	echo "$output"
+	[ "${lines[0]}" = "s5 2001:db8::5 05ff eof" ] ||
+		die "the fifth of the /64: ${lines[0]}"
+	[ "${lines[1]}" = "s5 2001:db8:0:1::1 0500 open" ] ||
+		die "the next /64: ${lines[1]}"
+	run -0 grep -c 'refused' "$L_LOG"
+	[ "$output" = 1 ] || die "$output lines: $(cat "$L_LOG")"
+	logged 'refused a client from \[2001:db8::5\]:[0-9]*: ' \
+		'4 sessions from 2001:db8::/64, limit 4$'
+}
+
+# five addresses of one /64 under -s 4; the fifth from one address refused
+@test "listener: -S 128 counts each IPv6 address apart" {
+	netns 2001:db8::1 2001:db8::2 2001:db8::3 2001:db8::4 2001:db8::5
+	L_LISTEN='[2001:db8::1]:1080' start_listener -s 4 -S 128 -T 60
+	grep -q "4 from one source (IPv6: a /128)" "$L_LOG" ||
+		die "$(cat "$L_LOG")"
+	run -0 knock 2001:db8::1 1080 hold:2001:db8::1 hold:2001:db8::2 \
+		hold:2001:db8::3 hold:2001:db8::4 s5:2001:db8::5 \
+		hold:2001:db8::5 hold:2001:db8::5 hold:2001:db8::5 \
+		s5:2001:db8::5
+	echo "$output"
+	[ "${lines[0]}" = "s5 2001:db8::5 0500 open" ] ||
+		die "the fifth address: ${lines[0]}"
+	[ "${lines[1]}" = "s5 2001:db8::5 05ff eof" ] ||
+		die "the fifth from one address: ${lines[1]}"
+}
+
+# an IPv4 client of a dual-stack socket (::ffff:a.b.c.d), not the /64 all of
+# IPv4 would share
+@test "listener: an IPv4-mapped client counts as its IPv4 address" {
+	netns
+	L_LISTEN=1080 start_listener -s 1 -T 60
+	run -0 knock 127.0.0.1 1080 hold:127.0.0.1 s5:127.0.0.2 \
+		s5:::ffff:127.0.0.1 s5:127.0.0.1
+	echo "$output"
+	[ "${lines[0]}" = "s5 127.0.0.2 0500 open" ] ||
+		die "another IPv4 address: ${lines[0]}"
+	[ "${lines[1]}" = "s5 ::ffff:127.0.0.1 05ff eof" ] ||
+		die "the first address, IPv4-mapped: ${lines[1]}"
+	[ "${lines[2]}" = "s5 127.0.0.1 05ff eof" ] ||
+		die "the first address: ${lines[2]}"
+	logged 'refused a client from 127.0.0.1:[0-9]*: ' \
+		'1 sessions from 127.0.0.1, limit 1$'
+}
+
+# refusals KIND WHY: "LINES CLIENTS" for KIND's refusals in $L_LOG: the
+# lines logged (the first of a second in full, its reason matching the ERE
+# WHY, then "KIND: N more clients refused"), and the clients they count.
+refusals() {
+	awk -v kind="$1: " -v why="$2" '
+	/: refused a client from / && $0 ~ why { l++; n++ }
+	index($0, kind) && / more clients refused$/ { l++; n += $(NF - 3) }
+	END { print l + 0, n + 0 }' "$L_LOG"
+}
+
+# refused_count N KIND WHY: the log counts N refusals of KIND.
+refused_count() { [ "$(refusals "$2" "$3" | cut -d' ' -f2)" = "$1" ]; }
+
+# at_most_per_second T0 KIND WHY: KIND's lines in the log are at most one a
+# second since T0 (an $EPOCHREALTIME), the first one included.
+at_most_per_second() {
+	local secs=$(( (${EPOCHREALTIME/./} - ${1/./}) / 1000000 )) lines
+	lines=$(refusals "$2" "$3" | cut -d' ' -f1)
+	(( lines <= secs + 1 )) || die "$2: $lines lines in $secs s"
+}
+
+# reaped_all: the listener has no child left, not even one unreaped.
+reaped_all() { ! pgrep -P "$L_PID" >/dev/null; }
+
+# no_resets: nothing in netns's namespace was reset: no socket closed with
+# bytes unread, no RST sent.
+no_resets() {
+	local out
+	out=$("${IN_NS[@]}" nstat -asz TcpOutRsts TcpExtTCPAbortOnClose |
+		awk '!/^#/ && $2 != 0')
+	[ -z "$out" ] || die "resets: $out"
+}
+
+# hold_slot: a client of the listener in netns's namespace that sends
+# nothing (its session waits for a request), until HELD_PID is stopped.
+hold_slot() {
+	local out=$BATS_TEST_TMPDIR/held
+	"${IN_NS[@]}" bash -c 'exec 5<>/dev/tcp/127.0.0.1/1080 &&
+		echo held && exec sleep 600' >"$out" 3>&- &
+	HELD_PID=$!
+	wait_for_log "$out" '^held$'
+}
+
+# SOCKS4 gets 91, SOCKS5 05 ff (curl says so), others a clean close, none a
+# reset; logged at most once a second, with a count
+@test "listener: over a cap, a client is refused in its protocol" {
+	netns
+	L_LISTEN=127.0.0.1:1080 start_listener -s 1 -T 60
+	local t0=$EPOCHREALTIME
+	hold_slot
+	run -0 knock 127.0.0.1 1080 s4:127.0.0.1 s5:127.0.0.1 \
+		quiet:127.0.0.1 junk:127.0.0.1 silent:127.0.0.1:100
+	echo "$output"
+	[ "${lines[0]}" = "s4 127.0.0.1 005b000000000000 eof" ] ||
+		die "SOCKS4: ${lines[0]}"
+	[ "${lines[1]}" = "s5 127.0.0.1 05ff eof" ] || die "SOCKS5: ${lines[1]}"
+	[ "${lines[2]}" = "quiet 127.0.0.1 - eof" ] || die "silent: ${lines[2]}"
+	[ "${lines[3]}" = "junk 127.0.0.1 - eof" ] || die "HTTP: ${lines[3]}"
+	[ "${lines[4]}" = "silent 127.0.0.1 eof=100 reset=0 timeout=0" ] ||
+		die "100 silent at once: ${lines[4]}"
+	run ! "${IN_NS[@]}" curl -sS --max-time 20 --socks4 127.0.0.1:1080 \
+		http://127.0.0.1:9/
+	[[ $output == *"request rejected"* ]] || die "curl --socks4: $output"
+	run ! "${IN_NS[@]}" curl -sS --max-time 20 --socks5 127.0.0.1:1080 \
+		http://127.0.0.1:9/
+	[[ $output == *"No authentication method was acceptable"* ]] ||
+		die "curl --socks5: $output"
+	wait_cmd 20 "not 106 refusals counted: $(refusals 'over a cap' \
+		'limit 1$')" refused_count 106 'over a cap' 'limit 1$'
+	at_most_per_second "$t0" 'over a cap' 'limit 1$'
+	no_resets
+	kill_pids "$HELD_PID" || true
+	wait_cmd 20 "the session held did not end" reaped_all
+	run -0 knock 127.0.0.1 1080 s5:127.0.0.1
+	[ "$output" = "s5 127.0.0.1 0500 open" ] || die "then: $output"
+}
+# alice: USERS, a users file with alice (password secret) that the sessions
+# (as nobody) can read.
+alice() {
+	USERS=$CONFDIR/socks.passwd
+	users_file "$USERS" alice secret
+	chmod 644 "$USERS"
+}
+
+# login5 PASSWORD [curl options]: curl as alice through the listener.
+login5() {
+	curl -sS --max-time 20 --socks5 "127.0.0.1:$L_PORT" \
+		--proxy-user "alice:$1" "${@:2}" "http://127.0.0.1:$HTTP_PORT/"
+}
+
+# -f 3/60/2: three failed logins from a source, and its clients are refused
+# (05 ff) for 2 s, others' not; then it is served again
+@test "listener: -f: failed logins bring their source a penalty" {
+	alice
+	start_listener -u "$USERS" -f 3/60/2
+	local t0 i
+	for i in 1 2 3; do
+		[ "$i" != 3 ] || t0=$EPOCHREALTIME
+		run -97 login5 wrong
+		[[ $output == *"User was rejected"* ]] ||
+			die "login $i: $output"
+	done
+	wait_for_log "$L_LOG" "penalty: 127.0.0.1 failed 3 logins within 60 s: \
+its clients are refused until [0-9-]* [0-9:]*$"
+	run -97 login5 secret
+	[[ $output == *"No authentication method was acceptable"* ]] ||
+		die "the right password, under the penalty: $output"
+	run -0 knock 127.0.0.1 "$L_PORT" s5:127.0.0.1 s4:127.0.0.1 \
+		s5:127.0.0.3
+	echo "$output"
+	[ "${lines[0]}" = "s5 127.0.0.1 05ff eof" ] || die "${lines[0]}"
+	[ "${lines[1]}" = "s4 127.0.0.1 005b000000000000 eof" ] ||
+		die "${lines[1]}"
+	[ "${lines[2]}" = "s5 127.0.0.3 0500 open" ] ||
+		die "another source: ${lines[2]}"
+	run -0 login5 secret --interface 127.0.0.3
+	logged 'refused a client from 127.0.0.1:[0-9]*: ' \
+		'127.0.0.1 has a penalty until [0-9-]* [0-9:]*$'
+	run -0 grep -c 'penalty: ' "$L_LOG"
+	[ "$output" = 1 ] || die "$output penalty lines"
+	wait_cmd 30 "still refused" login5 secret
+	(( ${EPOCHREALTIME/./} - ${t0/./} >= 2000000 )) ||
+		die "served again within 2 s of the third failure"
+}
+
+@test "listener: -f 0: no penalty, however many logins fail" {
+	alice
+	start_listener -u "$USERS" -f 0
+	grep -q "; no penalty for failed logins$" "$L_LOG" ||
+		die "$(cat "$L_LOG")"
+	for _ in $(seq 12); do run -97 login5 wrong; done
+	wait_cmd 20 "sessions left" reaped_all
+	run -0 login5 secret
+	if grep 'penalty: ' "$L_LOG"; then die "a penalty"; fi
+}
+
+# nothing else; a session in progress goes on
+@test "listener: SIGHUP: one line, and it serves on" {
+	start_listener
+	start_session
+	kill -HUP "$L_PID"
+	wait_for_log "$L_LOG" "^socks4d\[$L_PID\]: SIGHUP: nothing to reload: \
+every session reads socks.conf and the users file afresh$"
+	echo "still here" >&6
+	wait_for_log "$SESSION_OUT" '^still here$\|^eof$' 20
+	grep -qx 'still here' "$SESSION_OUT" ||
+		die "the session broke: $(cat "$SESSION_OUT")"
+	curl_page "$L_PORT"
+	kill -0 "$L_PID" || die "the listener died"
+	run -0 grep -c "^socks4d\[$L_PID\]:" "$L_LOG"
+	[ "$output" = 2 ] || die "not two lines: $(cat "$L_LOG")"
+	exec 6>&-
+}
+
+# RLIMIT_NPROC 1, for the user the listener becomes: each client refused
+# (91) and closed cleanly, the failure logged at most once a second, with a
+# count
+@test "listener: fork() failing: clients refused, logged once a second" {
+	[ "$(id -u)" = 0 ] ||
+		skip "needs root, to become a user RLIMIT_NPROC holds"
+	local t0=$EPOCHREALTIME steps=() i
+	netns
+	L_WRAP+=(prlimit --nproc=1:1)
+	L_LISTEN=127.0.0.1:1080 start_listener
+	for i in $(seq 20); do steps+=(s4:127.0.0.1); done
+	run -0 knock 127.0.0.1 1080 "${steps[@]}" silent:127.0.0.1:20
+	echo "$output"
+	[ "${lines[20]}" = "silent 127.0.0.1 eof=20 reset=0 timeout=0" ] ||
+		die "20 silent: ${lines[20]}"
+	run -0 grep -c '^s4 127.0.0.1 005b000000000000 eof$' <<<"$output"
+	[ "$output" = 20 ] || die "$output of 20 refused with 91"
+	wait_cmd 20 "not 40 refusals counted: $(refusals 'fork failed' \
+		': fork: ')" refused_count 40 'fork failed' ': fork: '
+	at_most_per_second "$t0" 'fork failed' ': fork: '
+	logged 'refused a client from 127.0.0.1:[0-9]*: ' \
+		'fork: Resource temporarily unavailable$'
+	no_resets
+	kill -0 "$L_PID" || die "the listener died"
+}
+
+# and the listener serves on
 @test "listener: a session killed by SIGSEGV or SIGKILL is logged" {
 	# the sanitizer build would catch the SIGSEGV itself
 	ASAN_OPTIONS=handle_segv=0 start_listener
@@ -229,8 +564,7 @@ caps() {
 	sed -i '/ended by signal/d' "$L_LOG"	# expected here
 }
 
-# listener: SIGTERM stops accepting; a session in progress ends on its own, then
-# exit 0
+# a session in progress ends on its own, then exit 0
 @test "listener: SIGTERM stops accepting" {
 	start_listener -g 60
 	start_session
@@ -257,8 +591,7 @@ caps() {
 	grep -q "stopped: every session ended" "$L_LOG" || die "$(cat "$L_LOG")"
 }
 
-# listener: SIGTERM: a session still running at the -g deadline is killed, then
-# exit 0
+# then exit 0
 @test "listener: SIGTERM: a session left at the -g deadline is killed" {
 	start_listener -g 2
 	start_session
@@ -280,15 +613,14 @@ caps() {
 	exec 6>&-
 }
 
-# listener: socks.conf edited in place and replaced by rename, each applies to
-# the next connection
+# each applies to the next connection
 @test "listener: socks.conf edited in place and replaced by rename" {
 	start_listener
 	local ino c
 	curl_page "$L_PORT"
 	ino=$(stat -c %i "$CONF")
-	# in place: same file, new text (a deny)
-	printf 'deny c 127.0.0.0/8\n' >"$CONF"
+	# in place: same file, new text (a deny of everything)
+	printf 'deny c *\n' >"$CONF"
 	[ "$(stat -c %i "$CONF")" = "$ino" ] || die "not edited in place"
 	c=$(client_port)
 	run ! curl -sS --fail --max-time 20 --local-port "$c" \
@@ -310,8 +642,8 @@ caps() {
 		die "second edit in place not applied: $output"
 }
 
-# listener: systemd-socket-activate without -a (Accept=no) hands over its
-# listening socket; with -a fd 3 is still one client
+# (Accept=no) hands over its listening socket; with -a fd 3 is still one
+# client
 @test "listener: systemd-socket-activate without -a" {
 	local port c1 c2 ssa_pid p1 p2
 	port=$(free_port)
@@ -323,7 +655,9 @@ caps() {
 	curl_page "$port" --local-port "$c1"
 	c2=$(client_port)
 	curl_page "$port" --local-port "$c2"
-	wait_for_log "$L_LOG" "listening on 127.0.0.1:$port; at most 1024 sessions, 128 from one address"
+	local re="listening on 127.0.0.1:$port; at most 1024 sessions, 128"
+	re+=" from one source (IPv6: a /64); a 60 s penalty for 10 failed"
+	wait_for_log "$L_LOG" "$re logins within 60 s$"
 	# socks-activate execs socks4d in its own place: one listener, two
 	# sessions
 	run -0 grep -c "listening on 127.0.0.1:$port" "$L_LOG"
@@ -348,8 +682,7 @@ caps() {
 	kill_pids "$ssa_pid" || true
 }
 
-# listener: a port in use: socks4d says so and exits 111; make run says how to
-# pick another
+# make run says how to pick another
 @test "listener: a port in use: socks4d says so and exits 111" {
 	start_listener
 	run -111 "$SOCKS4D" -c "$CONF" -l "127.0.0.1:$L_PORT"
@@ -362,7 +695,7 @@ caps() {
 		die "make run did not say the port is in use: $output"
 }
 
-# listener: -l takes [ADDR:]PORT, numeric; anything else is a usage error
+# anything else is a usage error
 @test "listener: -l takes [ADDR:]PORT, numeric" {
 	local bad
 	for bad in localhost:1080 1.2.3:80 '::1:1080' '[::1]' 127.0.0.1:0 \
@@ -374,6 +707,24 @@ caps() {
 	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] ||
 		die "$output"
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
+	for bad in 0 129 x; do
+		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 \
+			-S "$bad"
+		[[ ${lines[0]} == *"-S: '$bad' is out of range 1..128"* ]] ||
+			die "-S $bad: $output"
+	done
+	for bad in 10 10/60 1/2/3/4 a/60/60 10//60 ''; do
+		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 \
+			-f "$bad"
+		[[ ${lines[0]} == *"-f: '$bad' is not COUNT/SECS/BAN"* ]] ||
+			die "-f $bad: $output"
+	done
+	for bad in 0/60/60 101/60/60 10/0/60 10/60/0 10/86401/60; do
+		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 \
+			-f "$bad"
+		[[ ${lines[0]} == *"-f: '$bad' is out of range: COUNT"* ]] ||
+			die "-f $bad: $output"
+	done
 }
 
 # units_test: SD_PID, the systemd to install units in: this machine's ("-"),
@@ -384,7 +735,7 @@ units_test() {
 	SD_PID=-
 	if [ ! -d /run/systemd/system ]; then
 		SD_PID=$("$BATS_TEST_DIRNAME/private_systemd.sh" start) ||
-			skip "PID 1 is $(cat /proc/1/comm), and no private systemd would boot"
+			skip_no_systemd
 		SD_STARTED=$SD_PID
 	fi
 	UNIT=socks4d-ltest-$$-$RANDOM
@@ -411,7 +762,8 @@ install_listener_units() {
 	sd chmod 640 "/run/$UNIT/socks.conf"
 	sd mkdir -p "$sys/$UNIT.service.d"
 	# (the sanitizer build's leak check at exit hangs in the unit's sandbox)
-	printf '[Service]\nGroup=nogroup\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' |
+	printf '%s\n' '[Service]' Group=nogroup \
+		Environment=ASAN_OPTIONS=detect_leaks=0 |
 		put "$sys/$UNIT.service.d/group.conf"
 	sd systemctl daemon-reload
 }
@@ -420,9 +772,14 @@ install_listener_units() {
 # MESSAGE=CONNECT entry) in the journal since $T0 that MATCHes.
 records() {
 	sd journalctl --no-pager -o export --since "@$T0" "$@" |
-		awk '/^_PID=/ { p = substr($0, 6) } /^SYSLOG_PID=/ { s = substr($0, 12) }
-		     /^SOCKS_REPLY=/ { r = substr($0, 13) } /^MESSAGE=CONNECT / { c = 1 }
-		     /^$/ { if (c) print p, (s == "" ? "-" : s), r; p = s = r = c = "" }'
+		awk '/^_PID=/ { p = substr($0, 6) }
+		     /^SYSLOG_PID=/ { s = substr($0, 12) }
+		     /^SOCKS_REPLY=/ { r = substr($0, 13) }
+		     /^MESSAGE=CONNECT / { c = 1 }
+		     /^$/ {
+			if (c) print p, (s == "" ? "-" : s), r
+			p = s = r = c = ""
+		     }'
 }
 
 # has_records N MATCH...: at least N records MATCH.
@@ -449,8 +806,8 @@ own_record() {
 		grep -q '^[0-9]* - Accept$'
 }
 
-# units: socks4d-listener.socket (Accept=no) + .service: one listener forks
-# every session, reads a group-only socks.conf afresh, drains on stop
+# one listener forks every session, reads a group-only socks.conf afresh,
+# drains on stop
 @test "units: socks4d-listener.socket (Accept=no) + .service" {
 	units_test
 	# -m 2: every later client needs the slot of one that ended
@@ -484,7 +841,8 @@ own_record() {
 	[[ $output == *"request rejected"* ]] ||
 		die "edit in place not applied: $output"
 	printf '# replaced\npermit c 127.0.0.0/8\n' | put "$conf.new"
-	sd sh -c "chgrp nogroup $conf.new && chmod 640 $conf.new && mv $conf.new $conf"
+	sd sh -c "chgrp nogroup $conf.new && chmod 640 $conf.new &&
+		mv $conf.new $conf"
 	curl_page "$PORT"
 	[ "$(sd systemctl show -P MainPID "$UNIT.service")" = "$main" ] ||
 		die "the listener was restarted"
@@ -532,8 +890,7 @@ file_records() { [ "$(sd grep -c '^<Reply> :Accept$' "$2")" -ge "$1" ]; }
 # childless PID: PID, where the units run, has no child process.
 childless() { ! sd pgrep -P "$1" >/dev/null; }
 
-# units: with examples/socks4d-listener-records-file.conf the records go to that
-# file, and no journal forwarder runs
+# examples/socks4d-listener-records-file.conf; no journal forwarder runs
 @test "units: the records-file drop-in: records in that file, no forwarder" {
 	units_test
 	local log=/run/$UNIT/records.log main
@@ -556,8 +913,7 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 		die "records in the journal too"
 }
 
-# units: socks4d-listener.service keeps every record where journald's rate limit
-# would drop most (a journald allowing 10 entries in 30 s)
+# most of them, under a journald allowing 10 entries in 30 s
 @test "units: socks4d-listener.service keeps records journald would drop" {
 	units_test
 	[ "$SD_PID" != - ] || skip "it would change this machine's journald"
@@ -578,22 +934,21 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 	wait_cmd 30 "not 600 records" has_records 600 -u "$UNIT.service"
 }
 
-# units: socks4d-listener.service rates at most 1.0 in systemd-analyze security
-# --offline=yes
+# (security --offline=yes)
 @test "units: socks4d-listener.service rates at most 1.0 in systemd-analyze" {
-	local out level
+	local out level re
 	out=$(cd "$TOP" &&
 		systemd-analyze security --offline=yes \
 		socks4d-listener.service 2>&1)
-	level=$(sed -nE 's/.*Overall exposure level for socks4d-listener[^:]*: ([0-9]+\.[0-9]+) .*/\1/p' <<<"$out")
+	re='.*Overall exposure level for socks4d-listener[^:]*: '
+	level=$(sed -nE "s/$re([0-9]+\.[0-9]+) .*/\1/p" <<<"$out")
 	echo "# socks4d-listener.service: exposure $level" >&3
 	[ -n "$level" ] || die "no exposure level: $out"
 	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' ||
 		die "exposure $level > 1.0"
 }
 
-# listener: a bare port listens on every address, IPv4 and IPv6 (in a network
-# namespace of its own)
+# (in a network namespace of its own)
 @test "listener: a bare port listens on every address, IPv4 and IPv6" {
 	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
 	command -v unshare >/dev/null || skip "no unshare"
@@ -603,19 +958,25 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 		socks4d=$1 conf=$2 www=$3 marker=$4 python=$5
 		ip link set lo up
 		cd "$(mktemp -d)"
-		"$python" -m http.server --bind 127.0.0.1 --directory "$www" 8000 >/dev/null 2>&1 &
+		"$python" -m http.server --bind 127.0.0.1 --directory "$www" \
+			8000 >/dev/null 2>&1 &
 		web=$!
 		"$socks4d" -c "$conf" -l 1080 2>log &
 		l=$!
 		trap 'kill $web $l; rm -f log; rmdir "$PWD"' EXIT
-		for _ in $(seq 100); do grep -q 'listening on' log && break; sleep 0.05; done
+		for _ in $(seq 100); do
+			grep -q 'listening on' log && break
+			sleep 0.05
+		done
 		grep 'listening on' log
 		for proxy in 127.0.0.1:1080 '[::1]:1080'; do
 			for _ in $(seq 100); do
-				got=$(curl -sS --max-time 10 --socks4 "$proxy" http://127.0.0.1:8000/ 2>&1) && break
+				got=$(curl -sS --max-time 10 --socks4 "$proxy" \
+					http://127.0.0.1:8000/ 2>&1) && break
 				sleep 0.05
 			done
-			[ "$got" = "$marker" ] || { echo "through $proxy: $got"; exit 1; }
+			[ "$got" = "$marker" ] ||
+				{ echo "through $proxy: $got"; exit 1; }
 			echo "served through $proxy"
 		done
 SH
