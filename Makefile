@@ -198,7 +198,7 @@ TEST_DEBS += debhelper lintian
 # socks5.bats
 TEST_DEBS += ncat openssl
 # fail2ban.bats
-TEST_DEBS += fail2ban
+TEST_DEBS += fail2ban python3-systemd
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:
