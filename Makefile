@@ -1,12 +1,17 @@
 # socks4d: a SOCKS4, SOCKS4a and SOCKS5 proxy, one process per client, and
 # hw4.cgi.
+# SPDX-License-Identifier: ISC
 PROG	 = socks4d
 PREFIX	?= /usr/local
 sbindir	?= $(PREFIX)/sbin
 sysconfdir ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 mandir	?= $(PREFIX)/share/man
-unitdir	?= $(shell pkg-config --variable=systemdsystemunitdir systemd \
-	   2>/dev/null || echo /lib/systemd/system)
+# Units: PREFIX=/usr (a package) puts them where systemd's pkg-config file
+# says; any other PREFIX under it, where systemd looks for local units
+# (/usr/local/lib/systemd/system), out of a package's way.
+unitdir	?= $(if $(filter /usr,$(PREFIX)),$(shell pkg-config \
+	   --variable=systemdsystemunitdir systemd 2>/dev/null || \
+	   echo /lib/systemd/system),$(PREFIX)/lib/systemd/system)
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c99 -Wall -Wextra -Werror
@@ -112,9 +117,10 @@ check: $(PROG)
 	bats test/firewall.bats test/requests.bats test/hostile.bats
 	$(MAKE) fuzz FUZZ_SECONDS=3
 
-# hw4.cgi under lighttpd, socks4d and five stand-in shells, all on loopback.
+# hw4.cgi under lighttpd, socks4d and five stand-in shells, all on loopback;
+# Ctrl-C ends it with status 0 (hw4cgi/Makefile says how).
 demo: $(PROG)
-	$(MAKE) -C hw4cgi demo
+	@$(MAKE) --no-print-directory -C hw4cgi demo
 
 # Throughput, session rate, memory and CPU against a direct connection, the
 # exec floor and Dante, in one run (about 10 minutes); see bench/bench.sh.
@@ -123,12 +129,14 @@ bench: $(PROG)
 
 # socks4d in listener mode on $(ADDR):$(PORT) with this directory's
 # socks.conf, the records on the terminal.  ADDR= (empty) listens on every
-# address.
+# address.  USERS=FILE: SOCKS5 logins against that users file (-u FILE);
+# without it, the first line says whether there is one.
 ADDR ?= 127.0.0.1
 PORT ?= 1080
 LISTEN = $(if $(ADDR),$(if $(findstring :,$(ADDR)),[$(ADDR)],$(ADDR)):)$(PORT)
 run: $(PROG)
-	@./$(PROG) -c socks.conf -l $(LISTEN) || { st=$$?; [ $$st != 111 ] || \
+	@./$(PROG) -c socks.conf -l $(LISTEN) $(if $(USERS),-u '$(USERS)') || \
+	{ st=$$?; [ $$st != 111 ] || \
 	  echo "make run: cannot listen on $(LISTEN) (see above); if it is" \
 	    "in use, pick another port: make run PORT=1081 (or ADDR=...)" >&2; \
 	  exit $$st; }
@@ -158,13 +166,17 @@ KEEP_DIRS = $(if $(DESTDIR),$(DESTDIR),$(PREFIX) $(sbindir) $(sysconfdir) \
 	$(PREFIX)/share $(mandir) $(PREFIX)/lib)
 
 # Everything install wrote and the directories that are left empty; the
-# configuration only if it is still the shipped one.
+# configuration only if it is still the shipped one; never a file that a
+# package owns (installed over this install's, e.g. the package's units
+# with PREFIX=/usr): rm-unowned.sh asks dpkg-query (DPKG_QUERY=) first.
+export DPKG_QUERY
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/$(PROG) $(DESTDIR)$(mandir)/man8/socks4d.8 \
-	  $(DESTDIR)$(mandir)/man5/socks.conf.5
-	for u in $(UNITS); do rm -f $(DESTDIR)$(unitdir)/$$u; done
+	@./rm-unowned.sh $(DESTDIR)$(sbindir)/$(PROG) \
+	  $(DESTDIR)$(mandir)/man8/socks4d.8 \
+	  $(DESTDIR)$(mandir)/man5/socks.conf.5 \
+	  $(addprefix $(DESTDIR)$(unitdir)/,$(UNITS))
 	@conf=$(DESTDIR)$(sysconfdir)/socks.conf; \
-	if cmp -s socks.conf $$conf; then echo "rm -f $$conf"; rm -f $$conf; \
+	if cmp -s socks.conf $$conf; then ./rm-unowned.sh $$conf; \
 	elif [ -e $$conf ]; then \
 	  echo "kept $$conf: edited (not the shipped socks.conf)"; fi
 	$(MAKE) -C hw4cgi uninstall

@@ -3,6 +3,7 @@
  * on, for the process LISTEN_PID names.  With Accept=no they listen (the
  * listener takes them); with Accept=yes and no StandardInput=socket,
  * fd 3 is the one client.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>

@@ -2,6 +2,7 @@
  * activation.h - systemd's socket-activation protocol, sd_listen_fds(3),
  * read natively: loading libsystemd would cost every client more than the
  * rest of socks4d.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef ACTIVATION_H
 #define ACTIVATION_H

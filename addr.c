@@ -1,6 +1,7 @@
 /*
  * Socket addresses: IPv4, IPv6, and IPv4-mapped IPv6, which is compared
  * and printed as the IPv4 address it carries.
+ * SPDX-License-Identifier: ISC
  */
 #include <sys/types.h>
 #include <netinet/in.h>

@@ -1,4 +1,5 @@
-/* Socket addresses as socks4d compares and prints them. */
+/* Socket addresses as socks4d compares and prints them.
+   SPDX-License-Identifier: ISC */
 #ifndef ADDR_H
 #define ADDR_H
 

@@ -5,6 +5,7 @@
  * peer must come from one of the permitted addresses; one that does not
  * name it is checked against whoever connects.  Without any rule that
  * permits BIND, nothing listens.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>

@@ -8,6 +8,7 @@
  * every slot.  A source that fails -f COUNT logins within SECS seconds is
  * refused for BAN seconds; the table of failing sources is fixed, and a
  * new one takes the place of the one that matters for the shortest time.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/syscall.h>
@@ -278,7 +279,8 @@ penalty_field(const char *s, size_t len, long min, long max)
 }
 
 int
-caps_penalty_option(struct listener_options *o, const char *arg)
+caps_penalty_option(struct listener_options *o, const char *arg,
+    struct text *why)
 {
 	const char *secs = strchr(arg, '/'), *ban;
 	long v[3];
@@ -294,14 +296,13 @@ caps_penalty_option(struct listener_options *o, const char *arg)
 	    CAPS_SECS_MAX)) == -2 ||
 	    (v[2] = penalty_field(ban + 1, strlen(ban + 1), 1,
 	    CAPS_SECS_MAX)) == -2) {
-		fprintf(stderr, "socks4d: -f: '%s' is not COUNT/SECS/BAN "
-		    "(10/60/60), or 0 for no penalties\n", arg);
+		add(why, "is not COUNT/SECS/BAN (10/60/60), or 0 for no "
+		    "penalties");
 		return -1;
 	}
 	if (v[0] == -1 || v[1] == -1 || v[2] == -1) {
-		fprintf(stderr, "socks4d: -f: '%s' is out of range: COUNT "
-		    "1..%d, SECS and BAN 1..%d\n", arg, CAPS_FAILS_MAX,
-		    CAPS_SECS_MAX);
+		add(why, "is out of range: COUNT 1.." XSTR(CAPS_FAILS_MAX)
+		    ", SECS and BAN 1.." XSTR(CAPS_SECS_MAX));
 		return -1;
 	}
 	o->fails = (int)v[0];

@@ -3,6 +3,7 @@
  * sessions each source has, and the penalties of sources whose logins
  * fail.  The state is listener.c's, in memory no child inherits; these
  * functions only keep it.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef CAPS_H
 #define CAPS_H
@@ -55,6 +56,7 @@ void	caps_login_failed(struct caps *, const struct listener_options *,
 	    const struct source *);
 
 /* -f COUNT/SECS/BAN or -f 0: -1 (and a message) if it is bad. */
-int	caps_penalty_option(struct listener_options *, const char *);
+int	caps_penalty_option(struct listener_options *, const char *,
+	    struct text *);
 
 #endif

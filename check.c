@@ -2,14 +2,18 @@
  * check.c - socks4d -t: check socks.conf and the users file, naming every
  * bad line; or, given a request, say what the firewall decides for it,
  * with the same code a live request goes through.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "firewall.h"
@@ -100,22 +104,83 @@ check_ports(const struct ruleset *rules, int cmd,
 	return any;
 }
 
-/* socks4d -t: the users file too, when there is one. */
+/*
+ * Started as root, a listener becomes RUN_AS_UID before its sessions open
+ * the users file: can that user open it?  -1 (why says) if not, 1 if it
+ * could not be asked.  Asked of a child that becomes that user and opens
+ * it the way a session does.
+ */
 static int
-check_users(const struct options *opt)
+open_as_run_as(const char *path, struct text *why)
+{
+	static const gid_t gid = RUN_AS_GID;
+	char buf[PATH_MAX + 128];
+	struct text t = TEXT(buf);
+	ssize_t n;
+	pid_t pid;
+	int p[2], status, fd = -1;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		return 1;
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups(1, &gid) == -1 || setgid(RUN_AS_GID) == -1 ||
+		    setuid(RUN_AS_UID) == -1) {
+			add(&t, strerror(errno));
+			(void)!write(p[1], buf, t.len);
+			_exit(2);
+		}
+		if ((fd = conf_open(path, &t)) == -1)
+			(void)!write(p[1], buf, t.len);
+		_exit(fd == -1);
+	}
+	close(p[1]);
+	while ((n = read(p[0], buf, sizeof buf - 1)) == -1 && errno == EINTR)
+		continue;
+	close(p[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) == 2)
+		return 1;
+	if (WEXITSTATUS(status) == 0)
+		return 0;
+	add(why, buf);
+	return -1;
+}
+
+/*
+ * socks4d -t: the users file as a login reads it (users_open, conf_read,
+ * users_validate), or that there is none.  0 if it is good or absent, 1
+ * if every login, or some, would fail.
+ */
+static int
+check_users(const struct options *opt, const struct ruleset *rules)
 {
 	static char text[CONF_MAX + 1];
-	char buf[PATH_MAX + 128];
+	char buf[2 * PATH_MAX + 256];
 	struct text t = TEXT(buf);
 	struct users_file u;
 	size_t len;
-	int n, bad;
+	int n, bad, line;
 
 	users_open(opt, &u);
-	if (!u.present)
+	if (!u.present && opt->users_path != NULL) {
+		fprintf(stderr, "socks4d: -u: %s: SOCKS5 clients would get no "
+		    "login\n", u.error);
+		return 1;
+	}
+	if (!u.present) {
+		users_describe(&u, &t);
+		printf("%s\n", buf);
+		if ((line = conf_users_line(rules)) != 0)
+			fprintf(stderr, "socks4d: warning: %s:%d: 'user' never "
+			    "matches without a users file\n", rules->path,
+			    line);
 		return 0;
+	}
 	if (u.fd == -1) {
-		fprintf(stderr, "socks4d: %s: %s\n", u.path, strerror(errno));
+		fprintf(stderr, "socks4d: %s: every SOCKS5 login fails\n",
+		    u.error);
 		return 1;
 	}
 	if (conf_read(u.fd, u.path, text, &len, &t) == -1) {
@@ -134,6 +199,13 @@ check_users(const struct options *opt)
 		if (bad > 1)
 			fprintf(stderr, "%s: %d more such lines\n", u.path,
 			    bad - 1);
+		return 1;
+	}
+	t.len = 0;
+	if (geteuid() == 0 && open_as_run_as(u.path, &t) == -1) {
+		fprintf(stderr, "socks4d: %s, as uid %d gid %d, whom root "
+		    "becomes: a listener (-l) started as root fails every "
+		    "SOCKS5 login\n", buf, RUN_AS_UID, RUN_AS_GID);
 		return 1;
 	}
 	printf("%s: %d user%s, OK\n", u.path, n, n == 1 ? "" : "s");
@@ -181,12 +253,55 @@ check_command(const char *arg)
 	return 0;
 }
 
+/* What a question must look like, after what is wrong with it. */
+#define QUESTION	": c|b|u ADDRESS [PORT [SOURCE [USER]]]"
+
+/*
+ * The question's command, port and source: 0, or -1 (why says what is
+ * wrong) for a usage error.
+ */
+static int
+check_question(int argc, char *argv[], int *cmd, long *port,
+    struct sockaddr_storage *src, struct text *why)
+{
+	char buf[64];
+	struct text t = TEXT(buf);
+	const char *arg = argv[0], *what = NULL;
+
+	if ((*cmd = check_command(argv[0])) == 0)
+		what = "is not c, b or u";
+	else if (argc < 2)
+		what = "needs an address" QUESTION;
+	else if (argc > 5) {
+		arg = argv[5];
+		what = "is one argument too many" QUESTION;
+	} else if (argc > 2 && (*port = number_in(argv[2], 0, 65535,
+	    &t)) == -1) {
+		add(why, "port ");
+		arg = argv[2];
+		what = buf;
+	} else if (argc > 3 && address_of(argv[3], 0, src) == -1) {
+		add(why, "source ");
+		arg = argv[3];
+		what = "is not a numeric address";
+	}
+	if (what == NULL)
+		return 0;
+	add(why, "'");
+	add(why, arg);
+	add(why, "' ");
+	add(why, what);
+	return -1;
+}
+
 /*
  * socks4d -t [c|b|u ADDRESS [PORT [SOURCE [USER]]]]: 0 if the files are
- * good (and the request is permitted), 1 if not, -1 for a usage error.
+ * good (and the request is permitted), 1 if not, -1 for a usage error
+ * (why says what is wrong).
  */
 int
-check_config(const struct options *opt, int argc, char *argv[])
+check_config(const struct options *opt, int argc, char *argv[],
+    struct text *why)
 {
 	static struct ruleset rules;
 	struct sockaddr_storage dst[ADDRS_MAX], src = { 0 };
@@ -194,26 +309,19 @@ check_config(const struct options *opt, int argc, char *argv[])
 	struct text t = TEXT(buf);
 	const char *user = argc > 4 ? argv[4] : NULL;
 	long port = 0;
-	int n, cmd, permitted = 0;
+	int n, cmd = 0, permitted = 0;
 
+	/* Its verdicts and warnings in the order they are made. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 0 && check_question(argc, argv, &cmd, &port, &src,
+	    why) == -1)
+		return -1;
 	if (check_rules(opt->conf_path, &rules) == -1)
 		return 1;
 	if (argc == 0) {
 		printf("%s: %d rule%s, OK\n", opt->conf_path, rules.n,
 		    rules.n == 1 ? "" : "s");
-		return check_users(opt);
-	}
-	if (argc < 2 || argc > 5 || (cmd = check_command(argv[0])) == 0)
-		return -1;
-	if (argc > 2 && (port = number(argv[2], 65535)) == -1) {
-		fprintf(stderr, "socks4d: port '%s' is not 0..65535\n",
-		    argv[2]);
-		return 1;
-	}
-	if (argc > 3 && address_of(argv[3], 0, &src) == -1) {
-		fprintf(stderr, "socks4d: source '%s' is not a numeric "
-		    "address\n", argv[3]);
-		return 1;
+		return check_users(opt, &rules);
 	}
 	if ((n = check_addresses(argv[1], (uint16_t)port, dst,
 	    ADDRS_MAX)) == 0) {

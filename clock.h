@@ -5,6 +5,7 @@
  * lookup, more than all of those system calls together.  The listener
  * reads it so too: a parent that has touched the vDSO's data passes page
  * tables for it to every child (12 KiB each).
+ * SPDX-License-Identifier: ISC
  */
 #ifndef CLOCK_H
 #define CLOCK_H

@@ -2,6 +2,7 @@
  * connect.c - CONNECT: each address of the destination that socks.conf
  * permits is tried in turn, the first to answer is granted, and why the
  * last failed is the refusal otherwise.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>

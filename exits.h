@@ -1,4 +1,5 @@
-/* socks4d's exit statuses, as socks4d(8) lists them. */
+/* socks4d's exit statuses, as socks4d(8) lists them.
+   SPDX-License-Identifier: ISC */
 #ifndef EXITS_H
 #define EXITS_H
 

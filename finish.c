@@ -4,6 +4,7 @@
  * abandon() gives up on a client there is no reply for; both, and the end
  * of a relay, go through finish(): the record if it is not out yet, the
  * end line of a relay, and the exit status.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>

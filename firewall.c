@@ -1,7 +1,9 @@
 /*
- * socks.conf: "permit|deny CMDS ADDRESS [port N[-M]] [from SOURCE]", one
- * rule a line, '#' comments.  First match wins, no match denies, and any
- * malformed line denies everything (fail closed).
+ * socks.conf: "permit|deny CMDS ADDRESS [port N[-M]] [from SOURCE]
+ * [user NAME[,NAME...]]", one rule a line, '#' comments.  First match
+ * wins, no match denies, and any malformed line denies everything (fail
+ * closed).
+ * SPDX-License-Identifier: ISC
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@
 #include "socks.h"
 
 #define FIELDS_MAX	9	/* permit c ADDR port N from SRC user NAMES */
+#define FIELD_SHOWN	64	/* bytes of a bad field quoted in a message */
 
 /*
  * Opened before privileges are dropped, so it may be root's; nonblocking,
@@ -179,8 +182,9 @@ is_blank(char c)
 
 /*
  * The fields of a line, split at blanks in place, up to a '#': how many,
- * or -1 if there are more than max.  By hand: socks.conf is parsed for
- * every client, and strtok_r cost more than the rest of the parse.
+ * up to max + 1 (tok[max] is a field too many).  By hand: socks.conf is
+ * parsed for every client, and strtok_r cost more than the rest of the
+ * parse.
  */
 static int
 split_fields(char *line, char **tok, int max)
@@ -191,10 +195,8 @@ split_fields(char *line, char **tok, int max)
 	for (;;) {
 		while (is_blank(*p))
 			p++;
-		if (*p == '\0' || *p == '#')
+		if (*p == '\0' || *p == '#' || n == max + 1)
 			return n;
-		if (n == max)
-			return -1;
 		tok[n++] = p;
 		while (*p != '\0' && *p != '#' && !is_blank(*p))
 			p++;
@@ -216,7 +218,7 @@ parse_commands(const char *s, struct rule *r)
 		else if (*s == 'u')
 			r->cmds |= 1 << SOCKS_UDP_ASSOCIATE;
 		else
-			return "command must be letters of c, b and u";
+			return "is not commands: letters of c, b and u";
 	}
 	return NULL;
 }
@@ -232,7 +234,7 @@ parse_ports(char *s, struct rule *r)
 	lo = number(s, 65535);
 	hi = dash != NULL ? number(dash, 65535) : lo;
 	if (lo == -1 || hi == -1 || lo > hi)
-		return "bad port or port range";
+		return "is not a port or range (N or N-M, 0..65535)";
 	r->port_lo = (uint16_t)lo;
 	r->port_hi = (uint16_t)hi;
 	return NULL;
@@ -250,7 +252,8 @@ parse_users(const char *s, size_t off, struct rule *r)
 			continue;
 		}
 		if (name == 0 || name > 255)
-			return "bad user list";
+			return "is not a user list (NAME[,NAME...], no blanks, "
+			    "names of 1..255 bytes)";
 		name = 0;
 	}
 	r->users_off = (uint32_t)off;
@@ -258,61 +261,100 @@ parse_users(const char *s, size_t off, struct rule *r)
 	return NULL;
 }
 
+#define PATTERNS	" (a.b.c.d with * octets, ADDR, ADDR/BITS, or *)"
+#define RULE_FORM	" (permit|deny c|b|u ADDRESS [port N[-M]] " \
+			"[from SOURCE] [user NAME[,NAME...]])"
+
+/* 'p', 'f' or 'u' for "port", "from" or "user"; 0 for anything else. */
+static int
+keyword(const char *s)
+{
+	if (strcmp(s, "port") == 0)
+		return 'p';
+	if (strcmp(s, "from") == 0)
+		return 'f';
+	return strcmp(s, "user") == 0 ? 'u' : 0;
+}
+
+/*
+ * The 'port', 'from' and 'user' part of a rule, from tok[3] on: NULL, or
+ * why it is malformed (*bad: the field it is about).
+ */
+static const char *
+parse_options(char **tok, int n, char *line, size_t off, struct rule *r,
+    char **bad)
+{
+	const char *why;
+	int k, seen = 0;
+
+	for (int i = 3; i < n; i += 2) {
+		*bad = tok[i];
+		k = keyword(tok[i]);
+		if (k == 0 && i > 3 && keyword(tok[i - 2]) == 'u')
+			return "follows a user list: names are comma-separated "
+			    "(user NAME,NAME)";
+		if (k == 0)
+			return "is not 'port', 'from' or 'user'" RULE_FORM;
+		/* Past FIELDS_MAX all three were given: a repeat ends it. */
+		if (seen & 1 << (k - 'a'))
+			return "is given twice";
+		seen |= 1 << (k - 'a');
+		if (i + 1 == n)
+			return k == 'p' ? "needs a port or range" :
+			    k == 'f' ? "needs a source pattern" :
+			    "needs names (NAME[,NAME...])";
+		*bad = tok[i + 1];
+		if (k == 'f') {
+			if (parse_pattern(tok[i + 1], &r->src) == -1)
+				return "is not a source pattern" PATTERNS;
+		} else if (k == 'p') {
+			if ((why = parse_ports(tok[i + 1], r)) != NULL)
+				return why;
+		} else if ((why = parse_users(tok[i + 1],
+		    off + (size_t)(tok[i + 1] - line), r)) != NULL)
+			return why;
+	}
+	return NULL;
+}
+
 /*
  * One line, which starts at off in the text: 1 a rule, 0 blank or
- * comment, -1 malformed (why says how).
+ * comment, -1 malformed (why says how, about the field *bad, if not NULL).
  */
 static int
-parse_rule(char *line, size_t off, struct rule *r, const char **why)
+parse_rule(char *line, size_t off, struct rule *r, const char **why,
+    char **bad)
 {
-	char *tok[FIELDS_MAX];
-	int n, i, seen_port = 0, seen_from = 0, seen_user = 0;
+	char *tok[FIELDS_MAX + 1];
+	int n;
 
-	if ((n = split_fields(line, tok, FIELDS_MAX)) == -1) {
-		*why = "too many fields";
-		return -1;
-	}
-	if (n == 0)
+	*bad = NULL;
+	if ((n = split_fields(line, tok, FIELDS_MAX)) == 0)
 		return 0;
 	memset(r, 0, sizeof *r);
 	r->port_hi = 65535;
-	*why = "expected 'permit' or 'deny'";
+	*bad = tok[0];
+	*why = "is not 'permit' or 'deny'";
 	if (strcmp(tok[0], "permit") == 0)
 		r->permit = 1;
 	else if (strcmp(tok[0], "deny") != 0)
 		return -1;
-	*why = "expected 'permit|deny c|b|u|cbu ADDRESS'";
-	if (n < 3 || (*why = parse_commands(tok[1], r)) != NULL)
+	*why = "needs commands and an address after it" RULE_FORM;
+	if (n < 2)
 		return -1;
-	*why = "bad address pattern";
+	*bad = tok[1];
+	if ((*why = parse_commands(tok[1], r)) != NULL)
+		return -1;
+	*why = "needs an address after it" RULE_FORM;
+	if (n < 3)
+		return -1;
+	*bad = tok[2];
+	*why = "is not an address pattern" PATTERNS;
 	if (parse_pattern(tok[2], &r->dst) == -1)
 		return -1;
-	for (i = 3; i < n; i += 2) {
-		*why = "'port', 'from' and 'user' need a value";
-		if (i + 1 == n)
-			return -1;
-		if (strcmp(tok[i], "from") == 0) {
-			*why = seen_from++ ? "'port' or 'from' given twice" :
-			    "bad source pattern";
-			if (seen_from > 1 ||
-			    parse_pattern(tok[i + 1], &r->src) == -1)
-				return -1;
-		} else if (strcmp(tok[i], "port") == 0) {
-			*why = "'port' or 'from' given twice";
-			if (seen_port++ ||
-			    (*why = parse_ports(tok[i + 1], r)) != NULL)
-				return -1;
-		} else if (strcmp(tok[i], "user") == 0) {
-			*why = "'user' given twice";
-			if (seen_user++ || (*why = parse_users(tok[i + 1],
-			    off + (size_t)(tok[i + 1] - line), r)) != NULL)
-				return -1;
-		} else {
-			*why = "expected 'port', 'from' or 'user'";
-			return -1;
-		}
-	}
-	*why = NULL;
+	if ((*why = parse_options(tok, n, line, off, r, bad)) != NULL)
+		return -1;
+	*bad = NULL;
 	return 1;
 }
 
@@ -327,12 +369,14 @@ conf_parse(const char *text, size_t len, struct ruleset *rs,
 	struct lines ls = LINES(text, len);
 	char line[CONF_LINE_MAX + 1];
 	const char *start, *why;
+	char *field = NULL;
 	size_t n;
 	int bad = 0, got;
 
 	rs->n = 0;
 	rs->text = text;
 	while (next_line(&ls, &start, &n)) {
+		field = NULL;
 		if (n > CONF_LINE_MAX) {
 			why = "line longer than " XSTR(CONF_LINE_MAX) " bytes";
 			got = -1;
@@ -343,11 +387,13 @@ conf_parse(const char *text, size_t len, struct ruleset *rs,
 			memcpy(line, start, n);
 			line[n] = '\0';
 			got = parse_rule(line, (size_t)(start - text),
-			    &rs->rule[rs->n], &why);
+			    &rs->rule[rs->n], &why, &field);
 		}
 		if (got == -1 && bad++ < max) {
 			errs[bad - 1].line = (int)ls.number;
 			errs[bad - 1].why = why;
+			errs[bad - 1].field = field == NULL ? -1 :
+			    (int)(start - text + (field - line));
 		}
 		if (got == 1)
 			rs->rule[rs->n++].line = (int)ls.number;
@@ -355,13 +401,36 @@ conf_parse(const char *text, size_t len, struct ruleset *rs,
 	return bad;
 }
 
+/*
+ * "file:LINE: 'FIELD' why", the field as it is in the text (escaped, and
+ * cut short if long), or "file:LINE: why" for a line as a whole.
+ */
 void
 conf_error_text(const struct ruleset *rs, const struct conf_error *e,
     struct text *t)
 {
+	const char *f = rs->text + e->field;
+	size_t len;
+
 	add_file_line(t, rs->path, (unsigned)e->line);
 	add(t, ": ");
+	if (e->field >= 0) {
+		len = strcspn(f, " \t\r\n#");
+		add(t, "'");
+		add_escaped(t, f, len > FIELD_SHOWN ? FIELD_SHOWN : len);
+		add(t, len > FIELD_SHOWN ? "...' " : "' ");
+	}
 	add(t, e->why);
+}
+
+/* The line of the first rule with a user list, or 0: -t's warning. */
+int
+conf_users_line(const struct ruleset *rs)
+{
+	for (int i = 0; i < rs->n; i++)
+		if (rs->rule[i].users_len != 0)
+			return rs->rule[i].line;
+	return 0;
 }
 
 /*

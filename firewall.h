@@ -1,6 +1,7 @@
 /*
  * socks.conf, the firewall: read once per client, parsed once into rules,
  * then asked about each address.  Pure apart from conf_open/conf_read.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef FIREWALL_H
 #define FIREWALL_H
@@ -52,6 +53,8 @@ struct conf_space {
 /* A malformed line: where, and why. */
 struct conf_error {
 	int		 line;
+	int		 field;		/* the bad field's offset in the
+					   text, or -1: the whole line */
 	const char	*why;
 };
 
@@ -69,6 +72,7 @@ int	conf_decide(const struct ruleset *, int,
 int	conf_may(const struct ruleset *, int, const struct sockaddr_storage *,
 	    const char *, int *);
 int	conf_has_sources(const struct ruleset *);
+int	conf_users_line(const struct ruleset *);
 int	conf_port_bounds(const struct ruleset *, uint16_t *, int);
 
 #endif

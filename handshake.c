@@ -3,6 +3,7 @@
  * one message, or SOCKS5's greeting, login and request.  The first byte
  * tells them apart.  Nothing is decided here but whether the messages are
  * well formed and the login passes.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>

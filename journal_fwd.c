@@ -13,6 +13,7 @@
  * what the session wrote).  A session waits half a second at most for the
  * forwarder; then its line goes to stderr, as when journald's socket is
  * full.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>

@@ -1,6 +1,7 @@
 /*
  * journal_fwd.h - the listener's journal forwarder: one process that
  * passes the sessions' journal entries on to journald as one sender.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef JOURNAL_FWD_H
 #define JOURNAL_FWD_H

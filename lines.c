@@ -1,4 +1,5 @@
-/* Walking a text line by line, and naming a line: see lines.h. */
+/* Walking a text line by line, and naming a line: see lines.h.
+   SPDX-License-Identifier: ISC */
 #include <string.h>
 
 #include "lines.h"

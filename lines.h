@@ -1,6 +1,7 @@
 /*
  * The lines of a configuration text (socks.conf, the users file) and how
  * a message names one: "file:LINE".
+ * SPDX-License-Identifier: ISC
  */
 #ifndef LINES_H
 #define LINES_H

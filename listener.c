@@ -13,6 +13,7 @@
  * The parent's only per-client state is what its limits need: the
  * children's PIDs and sources, the sources whose logins failed (caps.c),
  * and the clients over a limit it is refusing (turnaway.c).
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -464,25 +465,26 @@ announce(const struct listener_options *o)
 		nbound++;
 	}
 	logmsg(LOG_INFO, "listening on %s; at most %d sessions, %d from one "
-	    "source (IPv6: a /%d); %s", addrs, o->max_total,
-	    o->max_per_source, o->prefix6, penalty_text(o, pen, sizeof pen));
+	    "source (IPv6: a /%d); %s%s%s", addrs, o->max_total,
+	    o->max_per_source, o->prefix6, penalty_text(o, pen, sizeof pen),
+	    o->users != NULL ? "; " : "", o->users != NULL ? o->users : "");
 }
 
 /* -l [ADDR:]PORT, checked now: it is bound only once options are read. */
 static int
-listen_option(struct listener_options *o, const char *arg)
+listen_option(struct listener_options *o, const char *arg, struct text *why)
 {
 	struct sockaddr_storage ss;
 	int v6only;
 
 	if (parse_listen(arg, &ss, &v6only) == -1) {
-		fprintf(stderr, "socks4d: -l: '%s' is not [ADDR:]PORT "
-		    "(127.0.0.1:1080, [::1]:1080, 1080)\n", arg);
+		add(why, "is not [ADDR:]PORT (127.0.0.1:1080, [::1]:1080, "
+		    "1080)");
 		return -1;
 	}
 	if (o->nlisten == LISTENER_ADDRS_MAX) {
-		fprintf(stderr, "socks4d: -l: more than %d addresses\n",
-		    LISTENER_ADDRS_MAX);
+		add(why, "is one address too many (at most "
+		    XSTR(LISTENER_ADDRS_MAX) ")");
 		return -1;
 	}
 	o->listen[o->nlisten++] = arg;
@@ -490,21 +492,19 @@ listen_option(struct listener_options *o, const char *arg)
 }
 
 int
-listener_option(struct listener_options *o, int opt, const char *arg)
+listener_option(struct listener_options *o, int opt, const char *arg,
+    struct text *why)
 {
 	long max = opt == 'g' ? CAPS_SECS_MAX : opt == 'S' ? 128 :
 	    CAPS_SLOTS_MAX, v;
 	int min = opt == 'g' ? 0 : 1;
 
 	if (opt == 'l')
-		return listen_option(o, arg);
+		return listen_option(o, arg, why);
 	if (opt == 'f')
-		return caps_penalty_option(o, arg);
-	if ((v = number(arg, max)) < min) {
-		fprintf(stderr, "socks4d: -%c: '%s' is out of range %d..%ld\n",
-		    opt, arg, min, max);
+		return caps_penalty_option(o, arg, why);
+	if ((v = number_in(arg, min, max, why)) == -1)
 		return -1;
-	}
 	*(opt == 'm' ? &o->max_total : opt == 's' ? &o->max_per_source :
 	    opt == 'S' ? &o->prefix6 : &o->grace) = (int)v;
 	return 0;

@@ -3,11 +3,14 @@
  * privileges, accepts and forks a child per client, instead of a
  * super-server.  Each child returns from listener_run() and runs the same
  * session an inetd-started socks4d runs.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef LISTENER_H
 #define LISTENER_H
 
 #include <sys/socket.h>
+
+#include "text.h"
 
 #define LISTENER_ADDRS_MAX	16	/* -l options and inherited sockets */
 #define LISTENER_TOTAL		1024	/* socks4d.socket's MaxConnections= */
@@ -30,6 +33,8 @@ struct listener_options {
 	int		 log_to_syslog;		/* stderr was closed */
 	int		 inherited;		/* listening sockets systemd
 						   passed from fd 3 on */
+	const char	*users;			/* whether SOCKS5 logins are
+						   on, for the first line */
 };
 
 #define LISTENER_DEFAULTS { .max_total = LISTENER_TOTAL, \
@@ -37,8 +42,12 @@ struct listener_options {
 	.prefix6 = LISTENER_PREFIX6, .fails = LISTENER_FAILS, \
 	.fail_secs = LISTENER_FAIL_SECS, .ban_secs = LISTENER_BAN }
 
-/* An option of listener mode and its argument: -1 (and a message) if bad. */
-int	listener_option(struct listener_options *, int, const char *);
+/*
+ * An option of listener mode and its argument: -1 if bad, why saying
+ * what is wrong with the value ("is out of range 1..65536").
+ */
+int	listener_option(struct listener_options *, int, const char *,
+	    struct text *);
 
 /*
  * Returns -1 at once when there is nothing to listen on (no -l, and no

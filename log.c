@@ -3,6 +3,7 @@
  * and then the log goes to syslog, as it does when there is no stderr.
  * Under systemd, whose journal reads stderr, records go to journald as
  * one line with SOCKS_* fields.  Elsewhere stderr gets the classic record.
+ * SPDX-License-Identifier: ISC
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -1,6 +1,7 @@
 /*
  * Where socks4d's log goes (stderr, syslog or the journal) and what it
  * writes there: free-form lines, the request record, the end line.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef LOG_H
 #define LOG_H

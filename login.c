@@ -2,6 +2,7 @@
  * login.c - SOCKS5 username/password logins (RFC 1929) against the users
  * file: where that file is, and whether a login passes.  users.c parses
  * the file; this is the session's side.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,11 +33,9 @@ static char users_text[CONF_MAX + 1] __attribute__((aligned(4096)));
 void
 users_open(const struct options *opt, struct users_file *u)
 {
-	static char credential[PATH_MAX];
-	struct text t = TEXT(credential);
+	static char credential[PATH_MAX], error[PATH_MAX + 64];
+	struct text t = TEXT(credential), why = TEXT(error);
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char ignored[PATH_MAX + 64];
-	struct text why = TEXT(ignored);
 
 	u->path = opt->users_path;
 	if (u->path == NULL && dir != NULL) {
@@ -49,7 +48,34 @@ users_open(const struct options *opt, struct users_file *u)
 		u->path = SOCKS_PASSWD;
 	u->fd = conf_open(u->path, &why);
 	u->present = u->fd != -1 || errno != ENOENT;
+	u->error = u->fd == -1 ? error : NULL;
 	u->seen.fd = -1;
+}
+
+/*
+ * Whether SOCKS5 logins are on, in words, for the listener's first line
+ * and socks4d -t: 1 if there is a users file (readable or not), else 0.
+ */
+int
+users_describe(const struct users_file *u, struct text *t)
+{
+	if (u->fd != -1) {
+		add(t, "users file ");
+		add(t, u->path);
+		return 1;
+	}
+	if (u->present) {
+		add(t, "users file ");
+		add(t, u->error);
+		add(t, ": every SOCKS5 login fails");
+		return 1;
+	}
+	add(t, "no users file (");
+	add(t, u->error);
+	if (strcmp(u->path, SOCKS_PASSWD) == 0)
+		add(t, "; -u names one");
+	add(t, "): SOCKS5 clients get no login, 'user' rules never match");
+	return 0;
 }
 
 /*
@@ -60,14 +86,15 @@ users_open(const struct options *opt, struct users_file *u)
 void
 check_login(struct session *s, struct socks5_login *l)
 {
-	char msg[PATH_MAX + 128], more[3 * FIELD_MAX + PATH_MAX + 160];
+	char msg[PATH_MAX + 192], more[3 * FIELD_MAX + PATH_MAX + 224];
 	struct text why = TEXT(msg), t = TEXT(more);
 	size_t len;
 	int r = USERS_MALFORMED;
 
-	if (s->users.fd == -1)
-		add(&why, "the users file cannot be opened");
-	else
+	if (s->users.fd == -1) {
+		add(&why, "the users file cannot be opened: ");
+		add(&why, s->users.error);
+	} else
 		watch(&s->users.seen, s->users.fd);
 	if (s->users.fd != -1 && conf_read(s->users.fd, s->users.path,
 	    users_text, &len, &why) == 0) {
@@ -95,15 +122,24 @@ check_login(struct session *s, struct socks5_login *l)
 int
 login_current(struct session *s, int fd, struct text *why)
 {
+	char msg[PATH_MAX + 128];
 	size_t len;
-	int named;
+	int named = 0, valid;
 
 	if (conf_read(fd, s->users.path, users_text, &len, why) == -1)
 		return -1;
-	named = users_names(users_text, len, s->login);
+	/* A file that fails every login says why, as it does to a login. */
+	valid = users_validate(users_text, len, s->users.path, msg,
+	    sizeof msg) != USERS_MALFORMED;
+	if (valid)
+		named = users_names(users_text, len, s->login);
 	give_back(users_text, len);
 	if (named)
 		return 0;
+	if (!valid) {
+		add(why, msg);
+		return -1;
+	}
 	add(why, "user ");
 	add_escaped_str(why, s->login);
 	add(why, " is no longer in ");

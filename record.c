@@ -7,6 +7,7 @@
  * That hold lives here and only here.  A stop signal does not lose a held
  * record: a granted session reads those signals (signals.c) and ends by
  * finish(), which writes it.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>

@@ -3,6 +3,7 @@
  * passed on once everything before them is written.  Each direction
  * copies through a buffer until it proves bulky, then splices through a
  * pipe, and its bytes never enter user space.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -3,6 +3,7 @@
  * answers to the greeting and the login, the reply that grants, and the
  * refusal.  Which refusal a phase owes is decided here and only here:
  * SOCKS4 has one, 91, for every reason.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>

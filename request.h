@@ -1,4 +1,5 @@
-/* A parsed request, whichever protocol brought it. */
+/* A parsed request, whichever protocol brought it.
+   SPDX-License-Identifier: ISC */
 #ifndef REQUEST_H
 #define REQUEST_H
 

@@ -6,6 +6,7 @@
  * own while the session waits on a pipe by the deadline: past it, the
  * session goes on without the answer (and soon ends), and the thread is
  * left to die with the process.  Nothing runs in a signal handler.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>

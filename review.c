@@ -10,6 +10,7 @@
  * A session that dropped root may not be able to look the path up again
  * (a file under /root, say): it keeps the version it read open, and sees
  * edits in place through it; a replacement it cannot see.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>

@@ -2,6 +2,7 @@
  * rules.c - socks.conf for one session: read and parsed once, asked about
  * each address, and given back before a long relay.  firewall.c parses
  * and decides; this is the session's side.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>

@@ -2,6 +2,7 @@
  * session.h - one client's session: the options it runs with, what it
  * knows of its client and request, where it is (its phase), and the
  * functions main() and the phases call, file by file.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef SESSION_H
 #define SESSION_H
@@ -30,6 +31,13 @@ struct socks5_login;
  */
 #define PHASE	__attribute__((noinline))
 #define NORETURN __attribute__((noreturn))
+
+#ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup */
+#define RUN_AS_UID	65534
+#endif
+#ifndef RUN_AS_GID
+#define RUN_AS_GID	65534
+#endif
 
 /* Options: set once by main() from the command line, read-only after. */
 struct options {
@@ -64,6 +72,7 @@ struct watched {
 struct users_file {
 	const char	*path;
 	int		 fd;			/* opened early, or -1 */
+	const char	*error;			/* then "PATH: why" */
 	int		 present;		/* it exists: logins asked */
 	struct watched	 seen;			/* the version a login read */
 };
@@ -132,6 +141,7 @@ PHASE void	read_request(struct session *);
 
 /* login.c: the users file and RFC 1929 logins */
 void	users_open(const struct options *, struct users_file *);
+int	users_describe(const struct users_file *, struct text *);
 void	check_login(struct session *, struct socks5_login *);
 int	login_current(struct session *, int, struct text *);
 
@@ -200,6 +210,7 @@ NORETURN void	abandon(struct session *, const char *, const char *);
 NORETURN void	finish(struct session *, enum end);
 
 /* check.c: socks4d -t */
-PHASE int	check_config(const struct options *, int, char **);
+PHASE int	check_config(const struct options *, int, char **,
+	    struct text *);
 
 #endif

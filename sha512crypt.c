@@ -2,6 +2,7 @@
  * SHA-512 (FIPS 180-4) and SHA-512 crypt (Ulrich Drepper, "Unix crypt
  * using SHA-256 and SHA-512"): the "$6$" hashes of `openssl passwd -6`.
  * Checked against the C library's crypt(3) by fuzz/fuzz_users.c.
+ * SPDX-License-Identifier: ISC
  */
 #include <stdio.h>
 #include <string.h>

@@ -2,6 +2,7 @@
  * SHA-512 crypt, the "$6$" hashes `openssl passwd -6` makes (Ulrich
  * Drepper, "Unix crypt using SHA-256 and SHA-512"), built in because some
  * C libraries socks4d links with (Debian's static musl) have no crypt(3).
+ * SPDX-License-Identifier: ISC
  */
 #ifndef SHA512CRYPT_H
 #define SHA512CRYPT_H

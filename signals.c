@@ -6,6 +6,7 @@
  * or the idle timeout if that is shorter, on which it reviews its rules
  * (review.c) and counts idle time.  The
  * signals are blocked and read, never handled: nothing runs in a handler.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/time.h>

@@ -2,6 +2,7 @@
  * sockets.c - the sockets a session opens: a connection out by a
  * deadline, a socket near the client's (BIND's listener, UDP's relay),
  * and TCP keepalive for a relay's two ends.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>

@@ -3,6 +3,7 @@
  *
  * SOCKS4: Ying-Da Lee, "SOCKS: A protocol for TCP proxy across firewalls";
  * SOCKS4A: the same author's extension.  SOCKS5: RFC 1928, RFC 1929.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef SOCKS_H
 #define SOCKS_H

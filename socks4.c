@@ -2,6 +2,7 @@
  * SOCKS4 and SOCKS4a requests: Ying-Da Lee, "SOCKS: A protocol for TCP
  * proxy across firewalls" and "SOCKS 4A: A Simple Extension to SOCKS 4
  * Protocol".  Pure: no I/O.
+ * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* SOCKS4 and SOCKS4a: the request parser and the reply. */
+/* SOCKS4 and SOCKS4a: the request parser and the reply.
+   SPDX-License-Identifier: ISC */
 #ifndef SOCKS4_H
 #define SOCKS4_H
 

@@ -15,6 +15,7 @@
  * Protocol: Ying-Da Lee, "SOCKS: A protocol for TCP proxy across firewalls"
  * and "SOCKS 4A: A Simple Extension to SOCKS 4 Protocol"; RFC 1928 (SOCKS
  * Protocol Version 5) and RFC 1929 (Username/Password Authentication).
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -50,12 +51,6 @@
 #ifndef VERSION
 #define VERSION		"1.1"
 #endif
-#ifndef RUN_AS_UID		/* whom root becomes: nobody and nogroup */
-#define RUN_AS_UID	65534
-#endif
-#ifndef RUN_AS_GID
-#define RUN_AS_GID	65534
-#endif
 #ifndef SOCKS_CONF
 #define SOCKS_CONF	"/usr/local/etc/socks.conf"
 #endif
@@ -72,35 +67,56 @@ static struct options opt = {
 	.connect_timeout = 10, .bind_timeout = 120, .keepalive_idle = 120,
 };
 
-static NORETURN void	usage(void);
+static NORETURN void	usage(FILE *, int);
+static NORETURN void	usage_error(int, const char *, const char *);
 static NORETURN void	version(void);
 
+/* -h and --help: to stdout, exit 0; from a terminal: to stderr, exit 2. */
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr,
+	fprintf(f,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
 "               [-K secs] [-x]\n"
 "       socks4d -l [addr:]port ... [-m max] [-s max] [-S bits]\n"
 "               [-f count/secs/ban] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
-"       socks4d -V\n"
+"       socks4d -h | -V\n"
 "socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
 "standard input and output; a super-server starts it once per connection,\n"
 "e.g.  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
 "or systemd's socks4d.socket (Accept=yes), inetd or tcpserver.\n"
 "-c names the firewall (default %s),\n"
-"-u the SOCKS5 users file (default %s);\n"
+"-u the SOCKS5 users file (default %s;\n"
+"without one, SOCKS5 clients get no login and 'user' rules never match);\n"
 "-T -C -B -I set the request, connect, BIND-accept and idle deadlines in\n"
-"seconds (10, 10, 120, none); -K the TCP keepalive idle time (120; 0: off);\n"
-"-x keeps relayed bytes out of records; -t checks the firewall and the\n"
-"users file, or asks the firewall about one request, and exits; -V prints\n"
-"the version and build.  With -l (repeatable) or listening sockets from\n"
-"systemd (Accept=no) socks4d listens itself and forks a session per client:\n"
-"at most -m in all (1024) and -s from one source (128), an IPv6 source being\n"
-"its first -S bits (64); a source failing count logins within secs is\n"
-"refused for ban seconds (-f 10/60/60; -f 0: never); after SIGTERM sessions\n"
-"get -g seconds (10) to end.\n", SOCKS_CONF, SOCKS_PASSWD);
+"seconds (10, 10, 120, none; 1..86400, -I 0..86400); -K the TCP keepalive\n"
+"idle time (120; 0: off; 0..32767); -x keeps relayed bytes out of records;\n"
+"-t checks the firewall and the users file, or asks the firewall about one\n"
+"request, and exits; -h prints this; -V prints the version and build.\n"
+"With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
+"socks4d listens itself and forks a session per client: at most -m in all\n"
+"(1024) and -s from one source (128; both 1..65536), an IPv6 source being\n"
+"its first -S bits (64; 1..128); a source failing count logins within secs\n"
+"is refused for ban seconds (-f 10/60/60; -f 0: never); after SIGTERM\n"
+"sessions get -g seconds (10; 0..86400) to end.\n", SOCKS_CONF,
+	    SOCKS_PASSWD);
+	exit(status);
+}
+
+/*
+ * Every bad option, value or argument, in one line of one form: "socks4d:
+ * -T: '0' is out of range 1..86400; see socks4d -h".  Exit 2.
+ */
+static void
+usage_error(int o, const char *value, const char *what)
+{
+	fputs("socks4d: ", stderr);
+	if (o != 0)
+		fprintf(stderr, "-%c: ", o);
+	if (value != NULL)
+		fprintf(stderr, "'%s' ", value);
+	fprintf(stderr, "%s; see socks4d -h\n", what);
 	exit(EXIT_USAGE);
 }
 
@@ -118,31 +134,49 @@ version(void)
 	exit(0);
 }
 
-/* The value of -X secs, in [min, max], or usage. */
+/* The value of -X secs, in [min, max], or a usage error. */
 static long
 option_secs(int o, const char *arg, long min, long max)
 {
-	long v = number(arg, max);
+	char buf[64];
+	struct text why = TEXT(buf);
+	long v = number_in(arg, min, max, &why);
 
-	if (v >= min)
-		return v;
-	if (v == -1 && strspn(arg, "0123456789") != strlen(arg))
-		fprintf(stderr, "socks4d: -%c: '%s' is not a number of "
-		    "seconds\n", o, arg);
-	else
-		fprintf(stderr, "socks4d: -%c: %s is out of range %ld..%ld\n",
-		    o, arg, min, max);
-	usage();
+	if (v == -1)
+		usage_error(o, arg, buf);
+	return v;
+}
+
+/* An option getopt did not take: unknown, or its value missing. */
+static void
+option_unknown(int ch, char *argv[])
+{
+	/* "--help" is getopt's option '-', the rest of the word to come. */
+	const char *word = argv[optind];
+
+	if (ch == ':')
+		usage_error(optopt, NULL, "needs a value");
+	if (optopt == '-' && word != NULL && strncmp(word, "--", 2) == 0) {
+		if (strcmp(word, "--help") == 0)
+			usage(stdout, 0);
+		fprintf(stderr, "socks4d: %s: no such option (the one long "
+		    "option is --help); see socks4d -h\n", word);
+		exit(EXIT_USAGE);
+	}
+	usage_error(optopt, NULL, "no such option");
 }
 
 /* The command line into opt and lo: 1 for -t, else 0. */
 static int
 options(int argc, char *argv[], struct listener_options *lo)
 {
+	char buf[128];
+	struct text why = TEXT(buf);
 	int ch, check = 0;
 
+	opterr = 0;
 	while ((ch = getopt(argc, argv,
-	    "B:c:C:f:g:hI:K:l:m:s:S:tT:u:Vx")) != -1) {
+	    ":B:c:C:f:g:hI:K:l:m:s:S:tT:u:Vx")) != -1) {
 		switch (ch) {
 		case 'c': opt.conf_path = optarg; break;
 		case 'u': opt.users_path = optarg; break;
@@ -158,12 +192,13 @@ options(int argc, char *argv[], struct listener_options *lo)
 		    SECS_MAX); break;
 		case 'K': opt.keepalive_idle = option_secs(ch, optarg, 0,
 		    KEEPALIVE_MAX); break;
+		case 'h': usage(stdout, 0);
 		case 'V': version();
 		case 'f': case 'g': case 'l': case 'm': case 's': case 'S':
-			if (listener_option(lo, ch, optarg) == -1)
-				usage();
+			if (listener_option(lo, ch, optarg, &why) == -1)
+				usage_error(ch, optarg, buf);
 			break;
-		default: usage();
+		default: option_unknown(ch, argv);
 		}
 	}
 	return check;
@@ -195,15 +230,16 @@ drop_privileges(void)
 }
 
 /*
- * Listener mode: the sessions read socks.conf as the user the listener
- * became, so say at once if that user cannot (a clone under /root, say),
- * rather than in every session's record.
+ * Listener mode: the sessions read socks.conf and the users file as the
+ * user the listener became, so say at once if that user cannot (a clone
+ * under /root, say), rather than in every session's record.
  */
 static void
 drop_privileges_and_look(void)
 {
 	char why[REASON_MAX];
 	struct text t = TEXT(why);
+	struct users_file u;
 	int fd;
 
 	drop_privileges();
@@ -212,6 +248,27 @@ drop_privileges_and_look(void)
 	else
 		logmsg(LOG_WARNING, "%s: every request will be rejected until "
 		    "uid %d can read it", why, (int)geteuid());
+	users_open(&opt, &u);
+	if (u.fd != -1)
+		close(u.fd);
+	else if (u.present)
+		logmsg(LOG_WARNING, "%s: every SOCKS5 login will fail until "
+		    "uid %d can read it", u.error, (int)geteuid());
+}
+
+/* Whether SOCKS5 logins are on, for the listener's first line. */
+static const char *
+users_state(void)
+{
+	static char line[PATH_MAX + 192];
+	struct text t = TEXT(line);
+	struct users_file u;
+
+	users_open(&opt, &u);
+	if (u.fd != -1)
+		close(u.fd);
+	users_describe(&u, &t);
+	return line;
 }
 
 /*
@@ -277,25 +334,28 @@ main(int argc, char *argv[])
 	int stderr_closed, conf_fd, remote, passed, fd, forked, r;
 
 	if (options(argc, argv, &lo)) {
-		r = check_config(&opt, argc - optind, argv + optind);
+		r = check_config(&opt, argc - optind, argv + optind, &why);
 		if (r == -1)
-			usage();
+			usage_error('t', NULL, conf_why);
 		return r;
 	}
 	if (optind != argc)
-		usage();
+		usage_error(0, argv[optind], "is not an option (only -t takes "
+		    "arguments after its options)");
 
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = fill_low_fds();
 	lo.log_to_syslog = stderr_closed;
 	passed = activation_fds();
 	lo.inherited = passed > 0 && is_listening(3) ? passed : 0;
+	if (lo.nlisten > 0 || lo.inherited > 0)
+		lo.users = users_state();
 	/* Listener mode: returns only in a child, with its client. */
 	fd = listener_run(&lo, drop_privileges_and_look);
 	forked = fd != -1;
 	monotonic(&s.start);
 	if (!forked && (fd = client_socket(passed)) == -1)
-		usage();
+		usage(stderr, EXIT_USAGE);
 	take_client(&s, fd, stderr_closed);
 	conf_fd = conf_open(opt.conf_path, &why);
 	users_open(&opt, &s.users);

@@ -3,6 +3,7 @@
  * RFC 1928 (SOCKS Protocol Version 5), RFC 1929 (Username/Password).
  * Fields are checked in wire order as soon as their bytes are there, so
  * a bad byte is answered at once rather than after the rest arrives.
+ * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
 #include <string.h>

@@ -6,6 +6,7 @@
  * 0 when more bytes are needed, 1 when the message is complete; then its
  * len field says how many bytes it took, and any bytes after those belong
  * to the next message or to the relay.  No I/O, no global state.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef SOCKS5_H
 #define SOCKS5_H

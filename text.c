@@ -1,4 +1,5 @@
-/* Appending text: see text.h. */
+/* Appending text: see text.h.
+   SPDX-License-Identifier: ISC */
 #include <string.h>
 
 #include "text.h"

@@ -2,6 +2,7 @@
  * Text assembled by appending into a fixed buffer, cut short at its end.
  * The one way socks4d builds what it logs: musl's snprintf reads its format
  * twice, and a dozen calls were most of a short session's instructions.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef TEXT_H
 #define TEXT_H

@@ -10,6 +10,7 @@
  * for each step.  Of TURNAWAY_MAX clients at once, one only being read
  * until it closes gives its place to a new one; with none such, the new
  * one is closed cleanly with no reply.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>

@@ -3,6 +3,7 @@
  * its protocol has a way to say it, then closed cleanly, and the listener
  * never waits for one.  At most once a second a kind of refusal is logged;
  * those in between are counted.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef TURNAWAY_H
 #define TURNAWAY_H

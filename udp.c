@@ -4,6 +4,7 @@
  * (or the idle deadline passes).  Every datagram from the client is
  * checked: its source, whole (FRAG 0), and a destination socks.conf's u
  * rules permit; from outside, only destinations the client sent to.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>

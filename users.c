@@ -1,13 +1,15 @@
 /*
  * The users file for SOCKS5 username/password logins (RFC 1929).
  *
- * A login is checked against the whole text, and any malformed line fails
- * every login (as a malformed socks.conf rejects every request).  Timing
- * should not tell a known name from an unknown one: every check computes
- * exactly one hash, an unknown name's against another entry's hash, and
- * hashes are compared in constant time.  No password ever goes into a
- * message.  "$6$" hashes are computed here (sha512crypt.c); with
- * HAVE_CRYPT, the C library's crypt(3) verifies the others.
+ * A login is checked against the whole text, and any malformed line (or
+ * a name listed twice) fails every login (as a malformed socks.conf
+ * rejects every request).  Timing should not tell a known name from an
+ * unknown one: every check computes exactly one hash, an unknown name's
+ * against another entry's hash, and hashes are compared in constant time.
+ * No password ever goes into a message.  "$6$" hashes are computed here
+ * (sha512crypt.c); with HAVE_CRYPT, the C library's crypt(3) verifies the
+ * others.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE		/* crypt() in <unistd.h> */
 #include <string.h>
@@ -104,9 +106,59 @@ at_line(char *msg, size_t size, const char *file, unsigned line,
 	return t;
 }
 
+/* The shortest entry is "a:b" and its newline. */
+#define ENTRIES_MAX	(USERS_FILE_MAX / 4 + 1)
+#define SLOTS_MAX	65536	/* a power of 2, over 2 * ENTRIES_MAX */
+
+/* Where each name is in the text, plus 1 (0: free), by its hash. */
+static uint32_t slot[SLOTS_MAX];
+
+static uint32_t
+name_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h;
+}
+
 /*
- * The number of entries in the text, or -1 when it is too long or has a
- * malformed line (err says "file:line: reason").
+ * The line naming an entry's name again, or 0 if none does; *first: the
+ * line that named it first.  The text is well formed, with n entries.
+ */
+static unsigned
+listed_twice(const char *text, size_t len, int n, unsigned *first)
+{
+	struct lines ls = LINES(text, len);
+	struct entry e;
+	const char *why, *other, *p;
+	size_t size = 8, i;
+
+	while (size < 2 * (size_t)n)
+		size *= 2;
+	memset(slot, 0, size * sizeof slot[0]);
+	while (next_entry(&ls, &e, &why) == 1) {
+		for (i = name_hash(e.name, e.name_len) & (size - 1);
+		    slot[i] != 0; i = (i + 1) & (size - 1)) {
+			other = text + slot[i] - 1;
+			if (memchr(other, ':', e.name_len + 1) !=
+			    other + e.name_len ||
+			    memcmp(other, e.name, e.name_len) != 0)
+				continue;
+			for (*first = 1, p = text; p < other; p++)
+				*first += *p == '\n';
+			return ls.number;
+		}
+		slot[i] = (uint32_t)(e.name - text) + 1;
+	}
+	return 0;
+}
+
+/*
+ * The number of entries in the text, or -1 when it is too long, has a
+ * malformed line or names someone twice (err says "file:line: reason").
+ * Both a login and socks4d -t ask this, so they agree on what is bad.
  */
 int
 users_validate(const char *text, size_t len, const char *file, char *err,
@@ -114,12 +166,13 @@ users_validate(const char *text, size_t len, const char *file, char *err,
 {
 	struct lines ls = LINES(text, len);
 	struct entry e;
+	struct text t;
 	const char *why;
+	unsigned again, first;
 	int n = 0, r;
 
 	if (len > USERS_FILE_MAX) {
-		struct text t = { err, 0, size };
-
+		t = (struct text){ err, 0, size };
 		add(&t, file);
 		add(&t, ": longer than " XSTR(USERS_FILE_MAX) " bytes");
 		return USERS_MALFORMED;
@@ -128,6 +181,13 @@ users_validate(const char *text, size_t len, const char *file, char *err,
 		n++;
 	if (r == -1) {
 		at_line(err, size, file, ls.number, why);
+		return USERS_MALFORMED;
+	}
+	if ((again = listed_twice(text, len, n, &first)) != 0) {
+		t = at_line(err, size, file, again,
+		    "name listed again (first on line ");
+		add_num(&t, first, 1);
+		add(&t, ")");
 		return USERS_MALFORMED;
 	}
 	return n;
@@ -214,12 +274,12 @@ hash_matches(const char *hash, size_t hash_len, const uint8_t *password,
 
 /*
  * The entry named name into *user (its name NULL if there is none), the
- * first this build can check into *any: 0, or the line naming it again
- * (*first: where it was named first).
+ * first this build can check into *any.  The text is valid: no name is
+ * listed twice.
  */
-static unsigned
+static void
 find_user(struct lines *ls, const uint8_t *name, size_t name_len,
-    struct entry *user, struct entry *any, unsigned *first)
+    struct entry *user, struct entry *any)
 {
 	struct entry e;
 	const char *why;
@@ -230,21 +290,17 @@ find_user(struct lines *ls, const uint8_t *name, size_t name_len,
 			continue;
 		if (any->name == NULL && verifiable(&e))
 			*any = e;
-		if (e.name_len != name_len ||
-		    memcmp(e.name, name, name_len) != 0)
-			continue;
-		if (user->name != NULL)
-			return ls->number;
-		*user = e;
-		*first = ls->number;
+		if (e.name_len == name_len &&
+		    memcmp(e.name, name, name_len) == 0)
+			*user = e;
 	}
-	return 0;
 }
 
 /*
  * Checks a login against the users file's text: USERS_OK, USERS_DENIED
- * (unknown name, wrong password) or USERS_MALFORMED (the file is; or it
- * names this user twice).  msg says why, and never holds the password.
+ * (unknown name, wrong password) or USERS_MALFORMED (the file is: a bad
+ * line, or a name listed twice).  msg says why, and never holds the
+ * password.
  */
 int
 users_check(const char *text, size_t len, const char *file,
@@ -256,18 +312,11 @@ users_check(const char *text, size_t len, const char *file,
 	struct entry any = { NULL, dummy_hash, 0, sizeof dummy_hash - 1 };
 	const char *why;
 	struct text t;
-	unsigned first = 0, again;
 	int r, usable;
 
 	if (users_validate(text, len, file, msg, size) == USERS_MALFORMED)
 		return USERS_MALFORMED;
-	if ((again = find_user(&ls, name, name_len, &user, &any, &first))) {
-		t = at_line(msg, size, file, again,
-		    "name listed again (first on line ");
-		add_num(&t, first, 1);
-		add(&t, ")");
-		return USERS_MALFORMED;
-	}
+	find_user(&ls, name, name_len, &user, &any);
 	usable = password_len > 0 && password_len <= PASSWORD_MAX &&
 	    memchr(password, '\0', password_len) == NULL;
 	if (user.name != NULL && usable)
@@ -304,12 +353,11 @@ users_names(const char *text, size_t len, const char *name)
 {
 	struct lines ls = LINES(text, len);
 	struct entry user = { NULL, NULL, 0, 0 }, any = user;
-	unsigned first = 0;
 	char ignored[64];
 
 	if (users_validate(text, len, "", ignored, sizeof ignored) ==
 	    USERS_MALFORMED)
 		return 0;
-	return find_user(&ls, (const uint8_t *)name, strlen(name), &user,
-	    &any, &first) == 0 && user.name != NULL;
+	find_user(&ls, (const uint8_t *)name, strlen(name), &user, &any);
+	return user.name != NULL;
 }

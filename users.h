@@ -3,6 +3,7 @@
  * "name:hash" a line, as `openssl passwd -6` makes the hash (or any hash
  * the C library's crypt(3) verifies), "#" comments and blank lines.
  * The text is read whole by the caller; nothing here does I/O.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef USERS_H
 #define USERS_H

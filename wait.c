@@ -1,6 +1,7 @@
 /*
  * wait.c - the bounded waits a session makes: for one event on one
  * descriptor, and for a whole write, each by a deadline.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>

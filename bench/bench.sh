@@ -39,6 +39,7 @@
 #                           (default: all); direct, the sink, always runs
 #   FLOOR_CC=cc             compiler of the exec floor (default: musl-gcc where
 #                           installed, as make builds socks4d with it)
+# SPDX-License-Identifier: ISC
 set -u
 export LC_ALL=C
 

@@ -7,6 +7,7 @@
  *
  * It is what socks4d's session rate is compared with: the cost of the
  * super-server's fork+exec and of the sockets themselves, and nothing else.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>

@@ -31,6 +31,7 @@
  * Results go to stdout as one line of key=value pairs; errors to stderr.
  * Everything is nonblocking, driven by epoll or poll, and every wait has a
  * deadline.  Exit status: 0 when every byte was verified, 1 otherwise.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>

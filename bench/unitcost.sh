@@ -14,6 +14,7 @@
 # Knobs: ROUNDS=5 SECS=3 CLIENTS=8 SOCKS4D=./socks4d
 # Prints one line per variant: sessions, failed, CPU ms/session over all
 # rounds, the median and range of the per-round figures, sessions/s.
+# SPDX-License-Identifier: ISC
 set -u
 export LC_ALL=C
 

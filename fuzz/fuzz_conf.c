@@ -2,6 +2,7 @@
  * libFuzzer target for the socks.conf parser and matcher: the input's
  * first 35 bytes are a request (command, destination, source), the rest
  * is the file.
+ * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -54,9 +55,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bad = conf_parse(text, size, &rules, errs, 4);
 	if (bad < 0 || rules.n < 0 || rules.n > RULES_MAX)
 		abort();
-	for (int i = 0; i < bad && i < 4; i++)
-		if (errs[i].why == NULL || errs[i].line < 1)
+	for (int i = 0; i < bad && i < 4; i++) {
+		if (errs[i].why == NULL || errs[i].line < 1 ||
+		    errs[i].field < -1 || errs[i].field >= (int)size)
 			abort();
+		/* The message quotes the field from the text, bounded. */
+		t.len = 0;
+		conf_error_text(&rules, &errs[i], &t);
+		if (t.len >= sizeof why || why[t.len] != '\0')
+			abort();
+	}
+	t.len = 0;
 	cmd = data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
 	    SOCKS_CONNECT;
 	r = conf_decide(&rules, cmd, &dst, &src, data[0] & 2 ? "alice" : NULL,

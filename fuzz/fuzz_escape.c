@@ -8,6 +8,7 @@
  * own, so neither the string nor the <script> element can end inside it.
  * It must also fit its buffer, not depend on how the text is split
  * between reads, and stop where the budget says, as a prefix of the whole.
+ * SPDX-License-Identifier: ISC
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for socks4_parse(): the input is what a client sent,
  * fed as read_request() sees it, one growing prefix at a time.
+ * SPDX-License-Identifier: ISC
  */
 #include <stdlib.h>
 #include <string.h>

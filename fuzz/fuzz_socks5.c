@@ -4,6 +4,7 @@
  * negotiation, or a built reply); the rest is what a client sent, fed as
  * a session reads it: one growing prefix at a time, each in a buffer of its
  * own so that ASan sees any read past the bytes so far.
+ * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
 #include <stdlib.h>

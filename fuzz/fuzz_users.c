@@ -5,6 +5,7 @@
  * the password's hash (so that logins can succeed and the names around them
  * be explored).  SHA-512 crypt is checked against the C library's crypt(3)
  * on "$6$" settings found in the text.
+ * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE		/* crypt(), memmem() */
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  * A name has a letter and only the characters of the form's host field.
  * Unset, empty or anything it cannot read: nothing is permitted, and every
  * row says so; a typo must not open the door.
+ * SPDX-License-Identifier: ISC
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -1,4 +1,5 @@
-/* HW4_ALLOW: where hw4.cgi may connect, and what it may ask SOCKS for. */
+/* HW4_ALLOW: where hw4.cgi may connect, and what it may ask SOCKS for.
+   SPDX-License-Identifier: ISC */
 #ifndef ALLOW_H
 #define ALLOW_H
 

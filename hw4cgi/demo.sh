@@ -6,9 +6,13 @@
 #   paced (LINE_PAUSE seconds after each line, default 0.15) so that the
 #   panes are seen filling in
 # hw4.cgi may reach socks4d and the shells' port, nothing else (HW4_ALLOW):
-# rows 1-3 go through socks4d, rows 4-5 directly.  Prints the form's URL
-# and one that runs all five rows at once; Ctrl-C stops all of it.
-# Ports are free ones unless WEB_PORT, SOCKS_PORT or SHELL_PORT are set.
+# rows 1-3 go through socks4d, rows 4-5 directly.  Prints the form filled in
+# with the demo's values, and a URL that runs all five rows at once; the
+# logs stay in the directory it names until you remove it.  Ctrl-C (or
+# SIGTERM) stops all of it, with status 0.
+# Ports are free ones unless WEB_PORT, SOCKS_PORT or SHELL_PORT are set
+# (README names them too).
+# SPDX-License-Identifier: ISC
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,19 +40,24 @@ socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' \
 	done
 }
 
+# stop STATUS: every server down, then exit STATUS; the logs stay, to be
+# read afterwards.
 stop() {
 	trap - INT TERM EXIT
 	[ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true
-	rm -rf "$tmp"
-	echo "demo: stopped"
+	echo "demo: stopped; the logs are in $tmp (rm -r $tmp when done)"
+	exit "$1"
 }
 
 for f in "$top/socks4d" "$here/hw4.cgi"; do
 	[ -x "$f" ] || die "$f is missing: run make first"
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hw4demo.XXXXXX")
-trap stop INT TERM EXIT
+# Ctrl-C and SIGTERM are how a demo ends: status 0.  Anything else that
+# ends it (a server that did not start) keeps its status.
+trap 'stop 0' INT TERM
+trap 'stop $?' EXIT
 
 web_port=${WEB_PORT:-$(free_port)}
 socks_port=${SOCKS_PORT:-$(free_port)}
@@ -86,11 +95,15 @@ for i in 1 2 3 4 5; do
 done
 cat <<EOF
 hw4.cgi demo, all on loopback:
-  form:    http://127.0.0.1:$web_port/hw4.cgi
   shells:  127.0.0.2 .. 127.0.0.6, port $shell_port
            (test files t1.txt .. t5.txt)
-  SOCKS4:  127.0.0.1 port $socks_port (log: $tmp/socks4d.log)
+  socks4d: 127.0.0.1 port $socks_port
   HW4_ALLOW="$allow": socks4d and the shells, nothing else
+  logs:    $tmp (kept after the demo)
+The form, filled in with these values:
+
+  http://127.0.0.1:$web_port/hw4.cgi?form&$q
+
 All five sessions at once (rows 1-3 through SOCKS, 4-5 direct):
 
   http://127.0.0.1:$web_port/hw4.cgi?$q

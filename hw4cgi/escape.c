@@ -6,6 +6,7 @@
  * ASCII: a character becomes one numeric reference, and what is not a
  * character (invalid, overlong or cut-short UTF-8, surrogates, code points
  * past U+10FFFF) or is a control becomes U+FFFD, in every browser alike.
+ * SPDX-License-Identifier: ISC
  */
 #include <stdio.h>
 #include <string.h>

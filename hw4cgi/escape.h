@@ -2,6 +2,7 @@
  * The one escaper for text from outside (a shell, the query) on its way
  * into the page: the result is safe both in HTML and inside a JavaScript
  * string in a <script> element, and it is pure ASCII.
+ * SPDX-License-Identifier: ISC
  */
 #ifndef ESCAPE_H
 #define ESCAPE_H

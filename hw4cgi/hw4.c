@@ -39,6 +39,7 @@
  *
  * The page is written by page.c, and everything from a shell or the query
  * goes through escape.c.  Nothing is written to stderr.
+ * SPDX-License-Identifier: ISC
  */
 
 #include <arpa/inet.h>

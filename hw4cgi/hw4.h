@@ -1,4 +1,5 @@
-/* hw4.cgi's sessions and the query's fields, shared by its files. */
+/* hw4.cgi's sessions and the query's fields, shared by its files.
+   SPDX-License-Identifier: ISC */
 #ifndef HW4_H
 #define HW4_H
 

@@ -3,6 +3,7 @@
  * and then one <script> chunk per event, flushed as it happens so that
  * the browser shows output as it arrives.  All text from outside goes
  * through the escaper; the rest is the writer's own markup.
+ * SPDX-License-Identifier: ISC
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ static const struct {
 } ends[] = {
 	[END_CLOSED] =		{ "info", "closed", "closed" },
 	[END_TRUNCATED] =	{ "err", "closed", "closed: output truncated" },
-	[END_ERROR] =		{ "err", "error", "error: " },
+	[END_ERROR] =		{ "err", "error", "error" },
 };
 
 static void	page_start(const char *);
@@ -41,7 +42,7 @@ static void	form_files(void);
 static void	pane(const struct session *);
 static void	put_query(const struct session *);
 static void	pane_state(const struct session *, const char *, const char *,
-		    const char *, long long);
+		    long long);
 static void	chunk_begin(const struct session *);
 static void	chunk_end(void);
 static void	put_str(const char *);
@@ -61,11 +62,12 @@ page_form(const struct session *sess)
 {
 	int i, k;
 
-	page_start("hw4.cgi: remote shells through SOCKS4");
-	fputs("</head><body>\n<header class=\"top\"><h1>Remote shells through "
-	    "SOCKS4</h1></header>\n<p>Each row is one session: the shell's "
-	    "host and port, a test file (a name from the CGI's test "
-	    "directory), and optionally a SOCKS4 server to go through. Empty "
+	page_start("hw4.cgi: remote shells, direct or through SOCKS");
+	fputs("</head><body>\n<header class=\"top\"><h1>Remote shells, "
+	    "direct or through SOCKS</h1></header>\n<p>Each row is one "
+	    "session: the shell's host and port, a test file (a name from the "
+	    "CGI's test directory), and optionally a SOCKS server (SOCKS4, "
+	    "SOCKS4a for a name) to go through. Empty "
 	    "rows are skipped; a row without a SOCKS server connects "
 	    "directly. The CGI reaches only the hosts and SOCKS servers its "
 	    "HW4_ALLOW permits.</p>\n", stdout);
@@ -96,7 +98,8 @@ page_head(struct session *const *run, int n, const struct session *sess)
 
 	page_start("hw4.cgi: remote shells");
 	printf("<script>\n%s</script>\n</head><body>\n<header class=\"top\">"
-	    "<h1>Remote shells through SOCKS4</h1> <a id=\"back\" href=\"",
+	    "<h1>Remote shells, direct or through SOCKS</h1> "
+	    "<a id=\"back\" href=\"",
 	    js);
 	put_query(sess);
 	fputs("\">Back to the form</a></header>\n", stdout);
@@ -148,10 +151,13 @@ pane_command(const struct session *s, const char *line, size_t len)
 void
 pane_running(const struct session *s)
 {
-	pane_state(s, "running", "running", "", -1);
+	pane_state(s, "running", "running", -1);
 }
 
-/* A session's end: a note in its pane, its final state and time. */
+/*
+ * A session's end: a note in its pane, its final state and time.  An
+ * error's message is in the note alone: the state says "error".
+ */
 void
 pane_end(struct session *s, enum end how, const char *msg, long long ms)
 {
@@ -161,8 +167,7 @@ pane_end(struct session *s, enum end how, const char *msg, long long ms)
 	put_str(msg);
 	fputs("]<\\/div>", stdout);
 	chunk_end();
-	pane_state(s, ends[how].state, ends[how].label,
-	    how == END_ERROR ? msg : "", ms);
+	pane_state(s, ends[how].state, ends[how].label, ms);
 }
 
 /* Both pages start alike: one stylesheet, light and dark. */
@@ -268,11 +273,10 @@ put_query(const struct session *sess)
 /* A pane's state (a class: running, closed, error) and, once final, time. */
 static void
 pane_state(const struct session *s, const char *cls, const char *label,
-    const char *detail, long long ms)
+    long long ms)
 {
-	printf("<script>st(%d,\"%s\",\"%s", s->row, cls, label);
-	put_str(detail);
-	printf("\",%lld)</script>\n", ms);
+	printf("<script>st(%d,\"%s\",\"%s\",%lld)</script>\n", s->row, cls,
+	    label, ms);
 	if (fflush(stdout) == EOF)
 		exit(0);		/* the client is gone: nobody to tell */
 }

@@ -1,4 +1,5 @@
-/* hw4.cgi's page: the form, or the result page and its panes' chunks. */
+/* hw4.cgi's page: the form, or the result page and its panes' chunks.
+   SPDX-License-Identifier: ISC */
 #ifndef PAGE_H
 #define PAGE_H
 

@@ -2,6 +2,7 @@
  * The test files a session sends lines from.  They are plain names looked
  * up in one directory: no '/', no leading '.', and no symlinks, so nothing
  * outside that directory can be read through the form.
+ * SPDX-License-Identifier: ISC
  */
 #include <dirent.h>
 #include <fcntl.h>

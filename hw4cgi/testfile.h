@@ -1,4 +1,5 @@
-/* The test files: plain names in one directory. */
+/* The test files: plain names in one directory.
+   SPDX-License-Identifier: ISC */
 #ifndef TESTFILE_H
 #define TESTFILE_H
 

@@ -2,6 +2,7 @@
 # BIND (CD 2) at the protocol level: bind_client.py is the SOCKS4 client and
 # the peer that connects back; it checks both 8-byte replies byte by byte and
 # the data both ways by sha256 (see its --help for the modes).
+# SPDX-License-Identifier: ISC
 
 load test_helper
 bats_require_minimum_version 1.5.0

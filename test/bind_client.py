@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A SOCKS4 BIND client and its peer, for the bats suites.
 
 The client sends a BIND request to the proxy and checks the first reply byte

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A burst of SOCKS4 clients, opened as fast as one process can, for \
 systemd.bats.
 

@@ -11,6 +11,7 @@
 # curl's --preproxy puts a SOCKS proxy in front of an HTTP(S) proxy only;
 # given a SOCKS --proxy as well, curl 7.88 uses the preproxy alone and asks
 # it for the destination itself.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=90
 load test_helper

@@ -2,6 +2,7 @@
 # CONNECT through socks4d to real peers on loopback: curl over SOCKS4 and
 # SOCKS4a, 100 MiB each way, half-close both ways, pipelined data, and the
 # record and end line in the log.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

@@ -6,6 +6,7 @@
 # systemd), upgraded with an edited conffile, purged.  The tests run in
 # order and share that one installation; teardown_file purges it whatever
 # failed.  Needs root, debhelper and lintian.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=180
 load test_helper
@@ -154,6 +155,30 @@ served_by_package() {
 @test "deb: apt installs it from the file, socks4d.socket enabled" {
 	touch "$BATS_FILE_TMPDIR/installed"
 	run -0 apt_get install "$DEB1"
+	# Where PID 1 is not systemd (no /run/systemd/system), postinst says
+	# once that nothing listens, and what to run instead; else nothing.
+	local said want=0 doc=/usr/share/doc/socks4d
+	said=$(grep -c 'systemd is not running here' <<<"$output" || true)
+	[ -d /run/systemd/system ] || want=1
+	[ "$said" = "$want" ] || die "said $said times, not $want: $output"
+	said=$(grep -c "$doc/examples/inetd.conf.example" <<<"$output" ||
+		true)
+	[ "$said" = "$want" ] || die "the example named $said times: $output"
+	# README, the man pages' examples and the example configs
+	for f in "$doc/README.md.gz" "$doc/examples/inetd.conf.example" \
+	    "$doc/examples/socks.conf" "$doc/examples/socks4d-strict.conf" \
+	    "$doc/examples/socks4d-listener-records-file.conf" \
+	    "$doc/examples/haproxy.cfg" \
+	    "$doc/examples/fail2ban/filter.d/socks4d.conf" \
+	    "$doc/examples/fail2ban/jail.d/socks4d.local"; do
+		[ -f "$f" ] || die "missing $f"
+	done
+	zcat "$doc/README.md.gz" | cmp - "$TOP/README.md"
+	# the examples name the package's paths, not make install's
+	run ! grep -r /usr/local "$doc/examples"
+	grep -q '/usr/sbin/socks4d.*-c /etc/socks4d/socks\.conf' \
+		"$doc/examples/inetd.conf.example"
+	run -0 grep -c '^License: ISC$' "$doc/copyright"
 	[ "$(pkg_status)" = installed ] || die "status $(pkg_status)"
 	[ "$(dpkg-query -W -f '${Version}' socks4d)" = "$V1" ] ||
 		die "not version $V1"
@@ -208,6 +233,24 @@ served_by_package() {
 	[[ $output == permit*"/etc/socks4d/socks.conf:"* ]] || die "$output"
 	run -1 /usr/sbin/socks4d -t c 192.0.2.1 80
 	[[ $output == reject* ]] || die "$output"
+}
+
+# `make uninstall` with the package's own paths, as if a `make install` had
+# been overwritten by the package: dpkg-query names each file's owner, and
+# every one is kept (dpkg --verify: none missing)
+@test "deb: make uninstall removes no file the package owns" {
+	run -0 make -C "$TOP" --no-print-directory uninstall PREFIX=/usr \
+		sysconfdir=/etc/socks4d unitdir="$UNITDIR" \
+		cgidir=/usr/lib/cgi-bin/socks4d
+	local f
+	for f in "$UNITDIR/socks4d.socket" /usr/sbin/socks4d \
+	    /etc/socks4d/socks.conf /usr/lib/cgi-bin/socks4d/hw4.cgi; do
+		[[ $output == *"kept $f: the package socks4d owns it"* ]] ||
+			die "$f not kept: $output"
+	done
+	[[ $output != *"rm -f"* ]] || die "removed: $output"
+	run dpkg --verify socks4d
+	[ -z "$output" ] || die "dpkg --verify: $output"
 }
 
 @test "deb: the installed units serve a curl --socks4a request" {

@@ -3,7 +3,8 @@
 # socks.conf only loopback is reachable; the shipped socket unit listens on
 # loopback only; started as root, socks4d serves the session as nobody
 # (65534), with no core dumps and not dumpable; `socks4d -t` accepts the
-# shipped file.
+# shipped file, whose header shows today's grammar.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper
@@ -17,6 +18,7 @@ setup_file() {
 	ulimit -c unlimited
 	start_peer ECHO echo 127.0.0.2
 	start_peer ECHO6 echo ::1
+	start_peer UECHO udp-echo 127.0.0.2
 	start_socks4d "$SHIPPED_CONF"
 	# and the same, started as nobody from the start
 	export NOBODY_PORT NOBODY_PID NOBODY_LOG=$BATS_FILE_TMPDIR/nobody.log
@@ -31,7 +33,7 @@ setup_file() {
 
 teardown_file() {
 	stop_socks4d
-	kill_pids "$NOBODY_PID" "$ECHO_PID" "$ECHO6_PID"
+	kill_pids "$NOBODY_PID" "$ECHO_PID" "$ECHO6_PID" "$UECHO_PID"
 }
 
 teardown() {
@@ -147,11 +149,52 @@ session_pid() {
 
 @test "socks4d -t accepts the shipped socks.conf, and answers for one request" {
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF"
-	[ "$output" = "$SHIPPED_CONF: 4 rules, OK" ]
+	[ "${lines[0]}" = "$SHIPPED_CONF: 4 rules, OK" ]
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF" c 127.0.0.1 80
 	[[ "$output" == "permit ("* ]]
 	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF" c ::1 80
 	run -1 "$SOCKS4D" -t -c "$SHIPPED_CONF" c 192.0.2.1 80
 	[ "$output" = "reject (no rule in $SHIPPED_CONF matches)" ]
 	run -1 "$SOCKS4D" -t -c "$SHIPPED_CONF" b 192.0.2.1
+}
+
+# as CONNECT is, and nothing else
+@test "the shipped socks.conf permits UDP ASSOCIATE to loopback" {
+	run -0 udp5 "$SOCKS_PORT" "127.0.0.2:$UECHO_PORT:over-udp"
+	[[ $output == "reply 0500"* ]] || die "not granted: $output"
+	[[ $output == *"got 127.0.0.2 $UECHO_PORT over-udp"* ]] ||
+		die "no answer: $output"
+	run -0 "$SOCKS4D" -t -c "$SHIPPED_CONF" u ::1 53
+	[[ $output == permit* ]] || die "$output"
+	run -1 "$SOCKS4D" -t -c "$SHIPPED_CONF" u 192.0.2.1 53
+	[[ $output == reject* ]] || die "$output"
+	# and says why
+	grep -q '^# UDP ASSOCIATE is permitted to loopback' "$SHIPPED_CONF"
+}
+
+# c, b, u, port, from, user, CIDR and IPv6: each example rule passes -t
+@test "the shipped socks.conf's header shows today's grammar" {
+	local ex=$BATS_TEST_TMPDIR/examples.conf gram
+	gram=$(grep '^# *permit|deny ' "$SHIPPED_CONF")
+	for w in CMDS ADDRESS '[port N[-M]]' '[from SOURCE]' '[user NAME'; do
+		[[ $gram == *"$w"* ]] || die "the grammar lacks $w: $gram"
+	done
+	for w in 'c (CONNECT' 'b (BIND' 'u (UDP ASSOCIATE'; do
+		grep -qF "$w" "$SHIPPED_CONF" || die "no $w in the header"
+	done
+	# The example rules, uncommented.
+	sed -n 's/^# *\(\(permit\|deny\) .*\)/\1/p' "$SHIPPED_CONF" |
+		sed 's/ *#.*//' >"$ex"
+	cat "$ex"
+	[ "$(grep -c . "$ex")" -ge 4 ] || die "not four example rules"
+	run -0 "$SOCKS4D" -t -c "$ex"
+	for w in c b u; do
+		awk -v w="$w" 'index($2, w) { f = 1 } END { exit !f }' "$ex" ||
+			die "no example of $w"
+	done
+	for w in port from user; do
+		grep -qw "$w" "$ex" || die "no example of $w"
+	done
+	grep -q '[0-9]/[0-9]' "$ex" || die "no CIDR example"
+	grep -q '[0-9a-f]:[0-9a-f:]*/' "$ex" || die "no IPv6 example"
 }

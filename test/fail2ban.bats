@@ -11,6 +11,7 @@
 # config directory of its own (file backend, and an action that only writes
 # the address to a file: no firewall is touched), bans 127.0.0.1 at its
 # tenth failure within a minute, not at its ninth.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=90
 load test_helper

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A broken or recording SOCKS server for hw4.cgi's tests.
 
 One connection on stdin/stdout, run by a super-server:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A SOCKS4 CONNECT client for faults.bats: one scenario, facts on stdout.
 
 usage: fault_client.py SCENARIO PROXYPORT DSTIP DSTPORT [--bytes N]

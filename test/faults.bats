@@ -5,6 +5,7 @@
 # right reply, with no socks4d left behind (children of this file's
 # super-server), and with every byte of the paths that completed (sha256).
 # Deadlines here: -C 2 (connect), -B 2 (BIND accept).
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

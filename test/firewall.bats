@@ -2,6 +2,7 @@
 # The socks.conf firewall: live decisions (90/91, and a rejected request
 # never reaches its destination), the classic rule files and the extensions
 # through `socks4d -t`, malformed and missing files, edits without restart.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=30
 load test_helper
@@ -223,7 +224,7 @@ assert_rejected_untouched() {
 	local f=('permit c 140.114.*.*' 'permit c 140.113.*.*' \
 		'permit b *.*.*.*')
 	run -0 fwcheck "${f[@]}"
-	[ "$output" = "$BATS_TEST_TMPDIR/check.conf: 3 rules, OK" ]
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf: 3 rules, OK" ]
 	run -0 fwcheck "${f[@]}" -- c 140.114.3.4
 	[[ "$output" == *":1 permits)" ]]
 	run -0 fwcheck "${f[@]}" -- c 140.113.3.4
@@ -336,14 +337,11 @@ assert_rejected_untouched() {
 	done
 	# every bad line is named, and a good file gets a short verdict
 	run -1 fwcheck 'bogus' 'permit c 1.2.3.4' 'also bogus' --
-	[ "${lines[0]}" \
-		= \
-		"$BATS_TEST_TMPDIR/check.conf:1: expected 'permit' or 'deny'" ]
-	[ "${lines[1]}" \
-		= \
-		"$BATS_TEST_TMPDIR/check.conf:3: expected 'permit' or 'deny'" ]
+	local not="is not 'permit' or 'deny'"
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: 'bogus' $not" ]
+	[ "${lines[1]}" = "$BATS_TEST_TMPDIR/check.conf:3: 'also' $not" ]
 	run -0 fwcheck 'permit c 1.2.3.4' '' '# comment' --
-	[ "$output" = "$BATS_TEST_TMPDIR/check.conf: 1 rule, OK" ]
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf: 1 rule, OK" ]
 }
 
 # the log names file:line
@@ -356,7 +354,8 @@ assert_rejected_untouched() {
 		"$(req 1 "$ECHO_PORT" 127.0.0.2 fw)ping\n"
 	assert_rejected_untouched "$before"
 	run -0 record_of "$CPORT"
-	[[ "$output" == *"<Reason> :$CONF:3: bad port or port range"* ]]
+	[[ "$output" == \
+		*"<Reason> :$CONF:3: 'eighty' is not a port or range"* ]]
 }
 
 @test "a missing socks.conf rejects everything, with a clear message" {
@@ -427,12 +426,84 @@ assert_rejected_untouched() {
 	run -0 fwcheck 'deny c ::ffff:127.0.0.0/104' 'permit c *' -- c \
 		10.0.0.1 80
 	run -1 fwcheck 'deny c ::ffff:0.0.0.0/64' -- c 10.0.0.1 80
-	[[ "$output" == *":1: bad address pattern"* ]]
+	[[ "$output" == *":1: '::ffff:0.0.0.0/64' is not an address pattern"* ]]
 }
 
-@test "socks4d -t with a command but no address is a usage error, not a crash" {
-	run -2 fwcheck 'permit c *' -- c
-	[[ "$output" == usage:* ]]
+# table: the request | what is wrong with it (exit 2, one line)
+@test "socks4d -t with a malformed request says what is malformed" {
+	local args want form=": c|b|u ADDRESS [PORT [SOURCE [USER]]]"
+	while IFS='|' read -r args want; do
+		read -ra argv <<<"$args"
+		run -2 fwcheck 'permit c *' -- "${argv[@]}"
+		[ "$output" = "socks4d: -t: ${want# }; see socks4d -h" ] ||
+			die "-t $args: $output"
+	done <<ROWS
+c                        | 'c' needs an address$form
+z 1.2.3.4                | 'z' is not c, b or u
+cb 1.2.3.4               | 'cb' is not c, b or u
+c 1.2.3.4 99999          | port '99999' is out of range 0..65535
+c 1.2.3.4 http           | port 'http' is not a number in 0..65535
+c 1.2.3.4 80 nowhere     | source 'nowhere' is not a numeric address
+c 1.2.3.4 80 ::1 bob one | 'one' is one argument too many$form
+ROWS
+}
+
+# table: the line | the field quoted, and what belongs there
+@test "socks.conf errors quote the field and say what belongs there" {
+	local line want pat='(a.b.c.d with * octets, ADDR, ADDR/BITS, or *)'
+	local form='(permit|deny c|b|u ADDRESS [port N[-M]] [from SOURCE]'
+	form+=' [user NAME[,NAME...]])'
+	local comma='follows a user list: names are comma-separated'
+	comma+=' (user NAME,NAME)'
+	local ports='is not a port or range (N or N-M, 0..65535)'
+	local list='is not a user list (NAME[,NAME...], no blanks, names of'
+	list+=' 1..255 bytes)'
+	while IFS='|' read -r line want; do
+		line=${line%"${line##*[! ]}"}
+		run -1 fwcheck "$line" --
+		[ "$output" = "$BATS_TEST_TMPDIR/check.conf:1: ${want# }
+$BATS_TEST_TMPDIR/check.conf: rejects every request until fixed" ] ||
+			die "'$line': $output"
+	done <<ROWS
+allow c *                     | 'allow' is not 'permit' or 'deny'
+permit                        | 'permit' needs commands and an address \
+after it $form
+permit c                      | 'c' needs an address after it $form
+permit cx *                   | 'cx' is not commands: letters of c, b and u
+permit c x.y.z                | 'x.y.z' is not an address pattern $pat
+permit c * from 10.0.0.0/33   | '10.0.0.0/33' is not a source pattern $pat
+permit c * port 90-80         | '90-80' $ports
+permit c * port               | 'port' needs a port or range
+permit c * from * from *      | 'from' is given twice
+permit c * user alice bob     | 'bob' $comma
+permit c * user alice, bob    | 'alice,' $list
+permit c * user               | 'user' needs names (NAME[,NAME...])
+permit c * to 1.2.3.4         | 'to' is not 'port', 'from' or 'user' $form
+permit c * from * user a b c  | 'b' $comma
+permit c * port 1 user a to   | 'to' $comma
+ROWS
+	# a long field is cut short, outside bytes escaped
+	run -1 fwcheck "permit c $(printf 'x%.0s' {1..100})"$'\x01' --
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: '$(printf 'x%.0s' \
+		{1..64})...' is not an address pattern $pat" ] || die "$output"
+	run -1 fwcheck $'permit c \x01' --
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: '\x01' is not an \
+address pattern $pat" ] || die "$output"
+}
+
+@test "socks4d -t says when there is no users file, and warns of 'user' rules" {
+	local f=$BATS_TEST_TMPDIR/check.conf
+	printf 'permit c * from 127.0.0.0/8\n' >"$f"
+	run -0 no_default_users "$SOCKS4D" -t -c "$f"
+	[ "${lines[0]}" = "$f: 1 rule, OK" ]
+	[ "${lines[1]}" = "no users file ($(default_users): No such file or\
+ directory; -u names one): SOCKS5 clients get no login, 'user' rules never\
+ match" ]
+	[ "${#lines[@]}" = 2 ]
+	printf 'permit c * from 127.0.0.0/8\npermit c * user alice,bob\n' >"$f"
+	run -0 no_default_users "$SOCKS4D" -t -c "$f"
+	[ "${lines[2]}" = "socks4d: warning: $f:2: 'user' never matches without\
+ a users file" ]
 }
 
 @test "no sanitizer reports in the log" {

@@ -7,6 +7,7 @@
 # 127.0.0.0/8), so by default only the data connections use the proxy.
 # SOCKS_AUTOADD_LANROUTES=no sends the control connection through socks4d
 # too (CONNECT); Dante then names the server in its BIND requests.
+# SPDX-License-Identifier: ISC
 
 load test_helper
 bats_require_minimum_version 1.5.0

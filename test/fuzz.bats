@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # A short libFuzzer run of each parser under ASan+UBSan (make fuzz runs
 # them longer). A crash, a sanitizer report or a broken invariant fails it.
+# SPDX-License-Identifier: ISC
 load test_helper
 
 # the request, socks.conf, SOCKS5 and users-file parsers

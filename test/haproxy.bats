@@ -4,6 +4,7 @@
 # loopback.  The configuration is examples/haproxy.cfg, rendered with free
 # ports, a log on stdout and a stats socket of the test; a third server whose
 # listener accepts but runs no socks4d shows what the health check catches.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

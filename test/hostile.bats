@@ -14,6 +14,7 @@
 #   label | steps | reply | end | exit | reason | ms
 # $EP is the echo server's port (127.0.0.2, 7f000002), $TP the trap's: a
 # listener that a rejected request must never reach.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=120
 load test_helper

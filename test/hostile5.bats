@@ -15,6 +15,7 @@
 # Table columns (see hostile_probe.py):
 #   label | steps | reply | end | exit | reason | ms
 # $EP is the echo server's port (127.0.0.2, 7f000002), $TP the trap's.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=180
 load test_helper

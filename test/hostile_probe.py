@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Run a table of raw SOCKS4 client scripts against socks4d running under
 systemd-socket-activate, and check every one of them.
 

@@ -7,6 +7,7 @@
 # test creates the file: that is "mid-stream", whatever the machine's speed.
 # HW4_SHOTS=DIR keeps the two screenshots there (hw4cgi/doc/ has them,
 # made smaller with pngquant --quality 70-95).
+# SPDX-License-Identifier: ISC
 
 load test_helper
 

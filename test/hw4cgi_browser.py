@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Headless Chromium (Debian's chromium and chromium-driver, through
 Selenium) looks at hw4.cgi's pages for test/hw4cgi_browser.bats.
 

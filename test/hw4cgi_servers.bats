@@ -7,6 +7,7 @@
 # directory (loopback, a free port, pid and log files there), starts the
 # server, fetches the form and result pages through it, and stops what it
 # started by PID.
+# SPDX-License-Identifier: ISC
 
 load test_helper
 

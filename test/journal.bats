@@ -3,6 +3,7 @@
 # goes to the journal as one line with SOCKS_* fields, through journald's
 # native protocol. The test stands in for journald with its own datagram
 # socket at /run/systemd/journal/socket, in a mount namespace of its own.
+# SPDX-License-Identifier: ISC
 load test_helper
 bats_require_minimum_version 1.5.0
 

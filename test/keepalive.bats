@@ -4,6 +4,7 @@
 # network namespaces of this test's own, joined by a veth pair: socks4d and
 # its client in one, the destination in the other; the veth is deleted
 # mid-session, and TCP keepalive (-K) ends the session within its budget.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=90
 load test_helper

@@ -6,6 +6,7 @@
 # SIGHUP, a failing fork(), crashes of a child, the drain on SIGTERM,
 # socks.conf read fresh by a child that is no longer root, and the shipped
 # socks4d-listener units.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=90
 load test_helper
@@ -452,6 +453,42 @@ login5() {
 		--proxy-user "alice:$1" "${@:2}" "http://127.0.0.1:$HTTP_PORT/"
 }
 
+# (make run USERS=FILE passes -u FILE); without one, SOCKS5 clients get no
+# login and the first line says so
+@test "listener: its first line names the users file, or says there is none" {
+	local first="^socks4d\[[0-9]*\]: listening on 127.0.0.1:[0-9]*; .*"
+	alice
+	start_listener -u "$USERS"
+	run -0 grep -m1 "listening on" "$L_LOG"
+	[[ $output == *"failed logins within 60 s; users file $USERS" ]] ||
+		die "$output"
+	stop_listener
+	: >"$L_LOG"
+	start_listener -u "$CONFDIR/none"
+	run -0 grep -m1 "listening on" "$L_LOG"
+	[[ $output == *"; no users file ($CONFDIR/none: No such file or\
+ directory): SOCKS5 clients get no login, 'user' rules never match" ]] ||
+		die "$output"
+	stop_listener
+	: >"$L_LOG"
+	no_default_users
+	L_WRAP=("${NO_DEFAULT_USERS[@]}")
+	start_listener
+	run -0 grep -m1 "listening on" "$L_LOG"
+	[[ $output == *"; no users file ($(default_users): No such file or\
+ directory; -u names one): SOCKS5 clients get no login, 'user' rules never\
+ match" ]] || die "$output"
+	[[ $output =~ $first ]] || die "$output"
+	stop_listener
+	: >"$L_LOG"
+	# one root may read but not the sessions: said at once
+	L_WRAP=()
+	chmod 600 "$USERS"
+	start_listener -u "$USERS"
+	wait_for_log "$L_LOG" "socks4d\[$L_PID\]: $USERS: Permission denied:\
+ every SOCKS5 login will fail until uid 65534 can read it"
+}
+
 # -f 3/60/2: three failed logins from a source, and its clients are refused
 # (05 ff) for 2 s, others' not; then it is served again
 @test "listener: -f: failed logins bring their source a penalty" {
@@ -490,7 +527,7 @@ its clients are refused until [0-9-]* [0-9:]*$"
 @test "listener: -f 0: no penalty, however many logins fail" {
 	alice
 	start_listener -u "$USERS" -f 0
-	grep -q "; no penalty for failed logins$" "$L_LOG" ||
+	grep -q "; no penalty for failed logins; users file $USERS$" "$L_LOG" ||
 		die "$(cat "$L_LOG")"
 	for _ in $(seq 12); do run -97 login5 wrong; done
 	wait_cmd 20 "sessions left" reaped_all
@@ -657,7 +694,7 @@ every session reads socks.conf and the users file afresh$"
 	curl_page "$port" --local-port "$c2"
 	local re="listening on 127.0.0.1:$port; at most 1024 sessions, 128"
 	re+=" from one source (IPv6: a /64); a 60 s penalty for 10 failed"
-	wait_for_log "$L_LOG" "$re logins within 60 s$"
+	wait_for_log "$L_LOG" "$re logins within 60 s; .*users file"
 	# socks-activate execs socks4d in its own place: one listener, two
 	# sessions
 	run -0 grep -c "listening on 127.0.0.1:$port" "$L_LOG"
@@ -707,12 +744,15 @@ every session reads socks.conf and the users file afresh$"
 	[[ ${lines[0]} == *"-m: '0' is out of range 1..65536"* ]] ||
 		die "$output"
 	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -s x
-	for bad in 0 129 x; do
+	for bad in 0 129; do
 		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 \
 			-S "$bad"
 		[[ ${lines[0]} == *"-S: '$bad' is out of range 1..128"* ]] ||
 			die "-S $bad: $output"
 	done
+	run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 -S x
+	[[ ${lines[0]} == *"-S: 'x' is not a number in 1..128"* ]] ||
+		die "-S x: $output"
 	for bad in 10 10/60 1/2/3/4 a/60/60 10//60 ''; do
 		run -2 timeout 10 "$SOCKS4D" -c "$CONF" -l 127.0.0.1:1080 \
 			-f "$bad"
@@ -911,6 +951,33 @@ childless() { ! sd pgrep -P "$1" >/dev/null; }
 		childless "$main"
 	[ -z "$(records -u "$UNIT.service")" ] ||
 		die "records in the journal too"
+}
+
+# as README and the unit's comment say: the dynamic user could not read the
+# file itself; socks4d finds it in $CREDENTIALS_DIRECTORY (with no users
+# file, no login is asked for, and the rule's "user alice" denies)
+@test "units: the users file through LoadCredential= (a drop-in): logins" {
+	units_test
+	local sys=/run/systemd/system run=/run/$UNIT
+	UNIT_CONF_TEXT='permit c 127.0.0.0/8 user alice'
+	install_listener_units
+	users_file "$BATS_TEST_TMPDIR/socks.passwd" alice 's3cret pass'
+	put "$run/socks.passwd" <"$BATS_TEST_TMPDIR/socks.passwd"
+	sd chmod 600 "$run/socks.passwd"
+	printf '%s\n' '[Service]' \
+		"LoadCredential=socks.passwd:$run/socks.passwd" |
+		put "$sys/$UNIT.service.d/credential.conf"
+	sd systemctl daemon-reload
+	# (the first connection starts the service, with the drop-in)
+	wait_for_port 127.0.0.1 "$PORT"
+	run curl -sS --fail --max-time 20 --proxy-user 'alice:s3cret pass' \
+		--socks5 "127.0.0.1:$PORT" "http://127.0.0.1:$HTTP_PORT/"
+	[ "$output" = "$MARKER" ] || die "not the page: $output;" \
+		"$(sd journalctl --no-pager -o cat -u "$UNIT.service" | tail)"
+	run ! curl -sS --fail --max-time 20 --proxy-user alice:wrong \
+		--socks5 "127.0.0.1:$PORT" "http://127.0.0.1:$HTTP_PORT/"
+	[[ $output == *"rejected by the SOCKS5 server"* ]] ||
+		die "not a failed login: $output"
 }
 
 # most of them, under a journald allowing 10 entries in 30 s

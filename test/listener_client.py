@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """SOCKS4 clients for listener.bats, where the order of connections matters.
 
 caps PORT ECHO_PORT SRC...

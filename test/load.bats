@@ -9,6 +9,7 @@
 # systemd-socket-activate has no limit of its own on concurrent children;
 # its listen backlog is SOMAXCONN (4096 here), checked below. (tcpserver
 # would need -c 1000 -b 1024.)
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=170
 load test_helper

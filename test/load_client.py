@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Many concurrent SOCKS4 CONNECT sessions through socks4d, for load.bats.
 
 usage: load_client.py PROXYPORT DSTIP DSTPORT --sessions N

@@ -5,6 +5,7 @@
 # super-server in a private mount namespace (unshare -m) where /dev is a
 # test directory holding a stand-in syslog socket; the real /dev is never
 # touched.  Also: the socket as fd 3 (LISTEN_FDS), and usage from a terminal.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=30
 load test_helper
@@ -215,11 +216,14 @@ syslog_line() {
 	[[ "${lines[0]}" == "usage: socks4d "* ]]
 	out=$("$SOCKS4D" -c "$conf" < /dev/null 2>/dev/null) || [ $? = 2 ]
 	[ -z "$out" ]
-	# and bad options, from anywhere
+	# and bad options, from anywhere: one line (help.bats has them all)
 	run -2 "$SOCKS4D" -x
 	run -2 "$SOCKS4D" -T 0 -c "$conf"
+	[ "$output" = "socks4d: -T: '0' is out of range 1..86400; see\
+ socks4d -h" ]
 	run -2 "$SOCKS4D" -T soon -c "$conf"
-	[[ "$output" == *"usage: socks4d "* ]]
+	[ "$output" = "socks4d: -T: 'soon' is not a number in 1..86400; see\
+ socks4d -h" ]
 }
 
 @test "no sanitizer reports in any log" {

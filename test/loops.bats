@@ -2,6 +2,7 @@
 # A client must not be able to chain socks4d into itself: a CONNECT to the
 # port socks4d serves on, at any address of this host, is rejected before
 # any connect, so pipelined self-requests cost one process, not one each.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

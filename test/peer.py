@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The destination servers of the bats suites.
 
 usage: peer.py MODE ADDR PORT [--ready FILE] [--out FILE] [--accept-log FILE]

@@ -31,6 +31,7 @@
 #   remove ... NAME stopped and its files gone
 #   (enter and boot are its own steps into the namespaces)
 # PID "-" is this machine's own systemd (PID 1).
+# SPDX-License-Identifier: ISC
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -145,6 +146,11 @@ boot)	# GROUPS LOG: PID 1 of the new namespaces, soon systemd
 		mount --bind "$d" "$d"
 		mount -o remount,bind,ro "$d"
 	done
+	# Shared within these namespaces (the host's stay apart: private
+	# above), as a booted systemd makes / and as it needs for what it
+	# mounts in a service's namespace from its own, LoadCredential='s
+	# credentials; in a container (container=) it leaves that to us.
+	mount --make-rshared /
 	mkdir -p /run/systemd/system
 	printf '[Unit]\nDescription=nothing\nDefaultDependencies=no\n' \
 		>/run/systemd/system/private.target

@@ -6,6 +6,7 @@
 # limits, 0.0.0.0 and port 0, deadlines) are hostile.bats' tables; the
 # columns are the same (see hostile_probe.py).  Deadline here: -T 6, far
 # from the second or so that the slowest request here takes.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A stand-in for the course's "ras/rwg" remote shell, for hw4.cgi.
 
 One process per connection, the connection on stdin/stdout, as a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A SOCKS4/4a test client: connect through the proxy, then pipe stdin to the
 connection and the connection to stdout, passing stdin's EOF on as a
 half-close (shutdown SHUT_WR) and reading until the other side ends.

@@ -2,7 +2,9 @@
 # SOCKS5 CONNECT through socks4d with real clients on loopback: curl
 # --socks5 (ATYP 1), --socks5-hostname and socks5h:// (ATYP 3, socks4d
 # resolves), an IPv6 destination, username/password right and wrong, and
-# what the record says. SOCKS4 on the same port keeps working.
+# what the record says. SOCKS4 on the same port keeps working. The users
+# file as socks4d -t checks it, the same way a login reads it.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper
@@ -48,6 +50,7 @@ teardown() {
 		"${ECHO_PID:-}"; do
 		[ -z "$p" ] || kill "$p" 2>/dev/null || true
 	done
+	[ -z "${SHARED:-}" ] || rm -rf "$SHARED"
 }
 
 @test "curl --socks5 (ATYP 1) fetches files byte for byte" {
@@ -272,16 +275,21 @@ chromium5() { chromium_via "socks5://127.0.0.1:$1" "$2" "$3"; }
 		die "logins not recorded"
 }
 
-# and a hash this build cannot check
+# and a hash this build cannot check; as root, in a directory nobody may
+# search, as a listener's sessions need
 @test "socks4d -t checks the users file: good, malformed (file:line)" {
-	local u=$BATS_TEST_TMPDIR/users
+	local u
+	shared_dir
+	u=$SHARED/users
 	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
 	users_file "$u" alice wonderland bob builder
+	chmod 644 "$u"
 	run -0 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
 	[ "${lines[1]}" = "$u: 2 users, OK" ]
 	printf 'carol\n' >>"$u"
 	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
-	[[ "$output" == *"$u:3: "* ]] || die "$output"
+	[ "${lines[1]}" = "$u:3: no ':' between name and hash" ]
+	[ "${lines[2]}" = "$u: every SOCKS5 login fails until fixed" ]
 	# it checks what crypt(3) does
 	case $("$SOCKS4D" -V) in *glibc*) return 0 ;; esac
 	users_file "$u" alice wonderland
@@ -291,4 +299,69 @@ chromium5() { chromium_via "socks5://127.0.0.1:$1" "$2" "$3"; }
 	local why="a kind of hash this build cannot check (it checks \$6\$):"
 	[[ "$output" == *"$u:2: $why that login always fails"* ]] ||
 		die "$output"
+}
+
+@test "socks4d -t: a name listed twice fails, as every login then does" {
+	local u
+	shared_dir
+	u=$SHARED/users
+	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
+	users_file "$u" alice wonderland bob builder alice other
+	chmod 644 "$u"
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	[ "${lines[1]}" = "$u:3: name listed again (first on line 1)" ]
+	[ "${lines[2]}" = "$u: every SOCKS5 login fails until fixed" ]
+	# the live path agrees: bob, listed once, cannot log in either
+	SOCKS_LOG=$BATS_TEST_TMPDIR/twice.log
+	start_socks4d "$BATS_TEST_TMPDIR/conf" -u "$u"
+	run ! curl -sS --fail --max-time 20 --proxy-user bob:builder \
+		--socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	wait_for_log "$SOCKS_LOG" "login failed for bob: $u:3: name listed\
+ again (first on line 1)"
+}
+
+# (a listener started as root opens it in each session as nobody)
+@test "socks4d -t as root: a users file nobody cannot read fails" {
+	local u why
+	shared_dir
+	u=$SHARED/users
+	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
+	users_file "$u" alice wonderland
+	chmod 600 "$u"
+	[ "$(id -u)" = 0 ]
+	[ "$(stat -c %u "$u")" = 0 ]
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	why="socks4d: $u: Permission denied, as uid 65534 gid 65534, whom root"
+	why+=" becomes: a listener (-l) started as root fails every SOCKS5"
+	[ "${lines[1]}" = "$why login" ] || die "$output"
+	[ "${#lines[@]}" = 2 ]
+	# group nogroup may read it: good
+	chgrp 65534 "$u"
+	chmod 640 "$u"
+	run -0 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u "$u"
+	[ "${lines[1]}" = "$u: 1 user, OK" ]
+}
+
+@test "socks4d -t -u FILE that does not exist: said, exit 1" {
+	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" -u /nonexistent
+	[ "${lines[1]}" = "socks4d: -u: /nonexistent: No such file or\
+ directory: SOCKS5 clients would get no login" ]
+}
+
+@test "a users file that cannot be opened: the login names it and why" {
+	printf 'permit c 127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/conf"
+	mkdir "$BATS_TEST_TMPDIR/users.d"
+	run -1 "$SOCKS4D" -t -c "$BATS_TEST_TMPDIR/conf" \
+		-u "$BATS_TEST_TMPDIR/users.d"
+	[ "${lines[1]}" = "socks4d: $BATS_TEST_TMPDIR/users.d: not a regular\
+ file: every SOCKS5 login fails" ]
+	SOCKS_LOG=$BATS_TEST_TMPDIR/unopened.log
+	start_socks4d "$BATS_TEST_TMPDIR/conf" -u "$BATS_TEST_TMPDIR/users.d"
+	run ! curl -sS --fail --max-time 20 --proxy-user alice:wonderland \
+		--socks5 "127.0.0.1:$SOCKS_PORT" \
+		"http://127.0.0.2:$HTTP_PORT/index.html"
+	wait_for_log "$SOCKS_LOG" "login failed for alice: the users file\
+ cannot be opened: $BATS_TEST_TMPDIR/users.d: not a regular file"
 }

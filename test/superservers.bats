@@ -12,6 +12,7 @@
 # namespace whose /dev/log is a test-owned socket (devlog_exec).  They run
 # socks4d as "nobody", as the examples do (inetd itself runs as nobody too),
 # so socks.conf lives in a world-readable directory of its own.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=60
 load test_helper

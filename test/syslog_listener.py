@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A stand-in syslog daemon: a unix datagram socket at PATH (the tests
 mount it as /dev/log inside a private mount namespace) that appends every
 message it receives, one a line, to FILE.  Prints "ready" once it listens.

@@ -4,6 +4,7 @@
 # the program and socks.conf changed.  Where PID 1 is systemd, they run
 # there; elsewhere (containers, CI) under a private systemd booted for this
 # file by private_systemd.sh, which shares the network and nothing else.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=150
 load test_helper

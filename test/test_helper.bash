@@ -10,6 +10,7 @@
 #   hw4.cgi      its servers, lighttpd, headless Chromium, its page
 # Every server a test starts listens on loopback, on a free port, and is
 # stopped by the test file that started it.
+# SPDX-License-Identifier: ISC
 
 bats_require_minimum_version 1.5.0
 
@@ -365,6 +366,30 @@ users_file() {
 		printf '%s:%s\n' "$name" "$(openssl passwd -6 "$password")" \
 			>> "$file"
 	done
+}
+
+# default_users: the users file socks4d looks for without -u, as its usage
+# says (the build's sysconfdir).
+default_users() {
+	"$SOCKS4D" -h |
+		sed -n 's/^-u the SOCKS5 users file (default \(.*\);$/\1/p'
+}
+
+# no_default_users CMD...: CMD in a mount namespace where the default users
+# file's directory is an empty tmpfs: "no users file" on any machine.
+# NO_DEFAULT_USERS: the command that runs (execs) it so, set by the first.
+no_default_users() {
+	NO_DEFAULT_USERS=(unshare -m bash -c '[ ! -d "$1" ] ||
+		mount -t tmpfs tmpfs "$1" && shift && exec "$@"' - \
+		"$(dirname "$(default_users)")")
+	[ $# = 0 ] || "${NO_DEFAULT_USERS[@]}" "$@"
+}
+
+# shared_dir: a directory nobody (whom root becomes) may search, unlike
+# bats' own, removed with the test's (teardown: rm -rf "$SHARED").
+shared_dir() {
+	SHARED=$(mktemp -d /tmp/socks4d-shared.XXXXXX)
+	chmod 755 "$SHARED"
 }
 
 # S5_GREETED: Python that bind5 and udp5 run (exec) once they know port: a

@@ -4,6 +4,7 @@
 # stopped session keeps its record; -x keeps relayed bytes out of records;
 # a failed login is told apart by its exit status; -I ends idle relays.
 # socks4d runs under systemd-socket-activate, as the Accept=yes units run it.
+# SPDX-License-Identifier: ISC
 
 BATS_TEST_TIMEOUT=120
 load test_helper
@@ -138,9 +139,10 @@ udp_login() {
 	[[ "$output" == *", revoked: "*"socks.conf:1 denies" ]]
 }
 
-@test "rules reach running sessions: a user removed from the users file" {
-	rules 'permit c 127.0.0.0/8'
-	cp "$USERS" "$BATS_TEST_TMPDIR/saved"
+# hold_alice: a SOCKS5 session logged in as alice, relaying, held open
+# until the proxy ends it ("eof" in $BATS_TEST_TMPDIR/out); pid: its
+# socks4d.
+hold_alice() {
 	"$PYTHON" - "$SOCKS_PORT" "$ECHO_PORT" >"$BATS_TEST_TMPDIR/out" \
 		2>&1 3>&- <<-'EOF' &
 	import socket, struct, sys
@@ -157,12 +159,33 @@ udp_login() {
 	wait_cmd 10 "no login" grep -q '^port' "$BATS_TEST_TMPDIR/out"
 	cport=$(awk '/^port/ { print $2 }' "$BATS_TEST_TMPDIR/out")
 	pid=$(conn_pid "$cport")
+}
+
+@test "rules reach running sessions: a user removed from the users file" {
+	rules 'permit c 127.0.0.0/8'
+	cp "$USERS" "$BATS_TEST_TMPDIR/saved"
+	hold_alice
 	sed -i '/^alice:/d' "$USERS"
 	wait_cmd 6 "the session went on" grep -q '^eof' "$BATS_TEST_TMPDIR/out"
 	cp "$BATS_TEST_TMPDIR/saved" "$USERS"
 	chmod 644 "$USERS"
 	run -0 end_line "$pid"
 	[[ "$output" == *", revoked: user alice is no longer in "* ]]
+}
+
+# as it fails every login: the session says why, with file:line
+@test "rules reach running sessions: a users file naming someone twice" {
+	rules 'permit c 127.0.0.0/8'
+	cp "$USERS" "$BATS_TEST_TMPDIR/saved"
+	hold_alice
+	printf 'bob:%s\n' "$(openssl passwd -6 x)" "$(openssl passwd -6 y)" \
+		>>"$USERS"
+	wait_cmd 6 "the session went on" grep -q '^eof' "$BATS_TEST_TMPDIR/out"
+	cp "$BATS_TEST_TMPDIR/saved" "$USERS"
+	chmod 644 "$USERS"
+	run -0 end_line "$pid"
+	[[ "$output" == *", revoked: $USERS:3: name listed again (first on\
+ line 2)" ]] || die "$output"
 }
 
 @test "a relaying session stopped by SIGTERM writes its record and end" {
