@@ -1,16 +1,24 @@
 #!/usr/bin/env bats
 # A short libFuzzer run of each parser under ASan+UBSan (make fuzz runs
-# them longer). A crash, a sanitizer report or a broken invariant fails it.
+# them longer), one test each: a busy machine builds and runs one well
+# within a test's deadline.  A crash, a sanitizer report or a broken
+# invariant fails it.
 # SPDX-License-Identifier: ISC
 load test_helper
 
-# the request, socks.conf, SOCKS5 and users-file parsers
-@test "fuzz: the parsers survive ${FUZZ_SECONDS:-15} s each" {
-	run make -C "$TOP" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+# fuzz_one NAME: fuzz/fuzz_NAME built and run FUZZ_SECONDS (15), and it
+# says how many inputs it ran.
+fuzz_one() {
+	run make -C "$TOP" fuzz FUZZERS="fuzz/fuzz_$1" \
+		FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"fuzz/fuzz_request: stat::number_of_executed_units"* ]]
-	[[ "$output" == *"fuzz/fuzz_conf: stat::number_of_executed_units"* ]]
-	[[ "$output" == *"fuzz/fuzz_socks5: stat::number_of_executed_units"* ]]
-	[[ "$output" == *"fuzz/fuzz_users: stat::number_of_executed_units"* ]]
+	[ "$status" -eq 0 ] || die "fuzz_$1 failed"
+	[[ "$output" == *"fuzz/fuzz_$1: stat::number_of_executed_units"* ]] ||
+		die "fuzz_$1 ran nothing"
 }
+
+@test "fuzz: the SOCKS4 request parser" { fuzz_one request; }
+@test "fuzz: the socks.conf parser and its decisions" { fuzz_one conf; }
+@test "fuzz: the SOCKS5 parsers" { fuzz_one socks5; }
+@test "fuzz: the users file parser" { fuzz_one users; }
+@test "fuzz: hw4.cgi's escaper" { fuzz_one escape; }
