@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/bench.sh - `make bench`: socks4d against a direct connection, a
-# minimal static handler (the exec floor), Debian's danted and, for what
-# relaying alone costs here, HAProxy forwarding TCP with splice; in one run.
+# minimal static handler (the exec floor, and behind its own accept-and-fork
+# loop the fork floor), Debian's danted and, for what relaying alone costs
+# here, HAProxy forwarding TCP with splice; in one run.
 #
 # Everything listens on 127.0.0.1 on free ports and is stopped at the end.
 # Each figure is the median of BENCH_REPS repetitions, configurations
@@ -9,6 +10,11 @@
 # every stream's byte count and checksum were verified by loadtool; a
 # session counts only when its 100 bytes came back intact and the server's
 # close (it closes first, as an HTTP/1.0 server does) came through.
+#
+# Each server the script starts runs in a memory cgroup of its own, made
+# under the script's own (cgroup v1's memory hierarchy, or v2 where the
+# script's cgroup lets it), so that an idle session's memory is counted
+# whole: what the cgroup is charged, user and kernel.
 #
 # Knobs (environment):
 #   SOCKS4D=path            socks4d binary (default: ./socks4d)
@@ -22,7 +28,7 @@
 #   BENCH_MULTI_BUDGET=N    seconds for the aggregate test, overriding that
 #   BENCH_CLIENTS=32 BENCH_SECS=10    session-rate clients and seconds
 #   BENCH_SLICES=5          the seconds of each repetition, in turns
-#   BENCH_IDLE=500          idle sessions held for the memory figure
+#   BENCH_IDLE=500          idle sessions held for the memory figures
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
 #   BENCH_FIGURES="one multi rate idle startup s5one s5rate s5auth udp"
 #                           which figures to run; the last four are SOCKS5:
@@ -36,9 +42,12 @@
 #                           time in the paced test (the other sends flat out)
 #   BENCH_VARIANTS="name=path ..."  extra socks4d builds, measured like socks4d
 #   BENCH_CONFIGS="socks4d/listener danted ..."  measure only these servers
-#                           (default: all); direct, the sink, always runs
-#   FLOOR_CC=cc             compiler of the exec floor (default: musl-gcc where
-#                           installed, as make builds socks4d with it)
+#                           (default: all), named as in the table's header
+#                           (the fork floor: floor/fork); direct, the sink,
+#                           always runs
+#   FLOOR_CC=cc             compiler of the exec and fork floors (default:
+#                           musl-gcc where installed, as make builds socks4d
+#                           with it)
 # SPDX-License-Identifier: ISC
 set -u
 export LC_ALL=C
@@ -106,6 +115,7 @@ cleanup() {
 		    kill -KILL "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
+	cg_remove
 	[ -n "${S5_USER_MADE:-}" ] && userdel "$S5_USER" 2>/dev/null
 	if [ -n "${SD:-}" ]; then
 		"$top/test/private_systemd.sh" remove "$SD" "$SD_UNIT"
@@ -119,6 +129,91 @@ cleanup() {
 		rm -rf "$W"
 	fi
 }
+
+# ---- memory cgroups -------------------------------------------------------
+# CG: a cgroup of the script's own, made under the one it runs in, and in it
+# one for each server start() starts (cg_make), which its children inherit.
+# A cgroup's charge is read from cgroup v1's memory.usage_in_bytes (with
+# kernel memory accounted, unless booted with cgroup.memory=nokmem, that
+# includes the kernel's share: kernel stacks, page tables and the slab
+# objects charged to it, which memory.kmem.usage_in_bytes gives alone;
+# checked on 6.18, bench/RESULTS.md) or v2's memory.current (the same, and
+# socket buffers).  v2 lets a cgroup give its children the memory
+# controller only when it holds no processes: the script's own seldom can,
+# so there the whole figure is often not measured (a note says why).
+CG= CG_V= CG_WHY=
+cg_setup() {
+	local own base
+	if [ "$(id -u)" != 0 ]; then
+		CG_WHY="making cgroups needs root"
+		return 1
+	fi
+	if [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ]; then
+		CG_V=1 own=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+		base=/sys/fs/cgroup/memory${own%/}
+		if grep -qw 'cgroup.memory=nokmem' /proc/cmdline; then
+			CG_WHY="cgroup v1 without kernel memory (nokmem)"
+			return 1
+		fi
+	elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		CG_V=2 own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+		base=/sys/fs/cgroup${own%/}
+	else
+		CG_WHY="no memory cgroup hierarchy"
+		return 1
+	fi
+	if ! mkdir "$base/socks4d-bench-$$" 2>/dev/null; then
+		CG_WHY="cannot make a cgroup under $base"
+		return 1
+	fi
+	CG=$base/socks4d-bench-$$
+	if [ "$CG_V" = 2 ] && ! { grep -qw memory "$CG/cgroup.controllers" &&
+	    echo +memory >"$CG/cgroup.subtree_control"; } 2>/dev/null; then
+		rmdir "$CG"
+		CG=
+		CG_WHY="cgroup v2: the script's cgroup ($own) does not give"\
+" its children the memory controller"
+		return 1
+	fi
+}
+# cg_make NAME: the cgroup for server NAME, made; its path
+cg_make() {
+	[ -n "$CG" ] && mkdir "$CG/${1//\//-}" && echo "$CG/${1//\//-}"
+}
+# cg_read CONFIG: "charged kernel", bytes, of CONFIG's cgroup
+cg_read() {
+	local d=${CGOF[$1]:-}
+	[ -n "$d" ] || return 1
+	if [ "$CG_V" = 1 ]; then
+		echo "$(cat "$d/memory.usage_in_bytes")" \
+		    "$(cat "$d/memory.kmem.usage_in_bytes" 2>/dev/null)"
+	else
+		echo "$(cat "$d/memory.current")" "$(awk '
+		$1 == "kernel" {k = $2; f = 1}
+		$1 ~ /^(kernel_stack|pagetables|percpu|sock|vmalloc|slab)$/ {
+			s += $2}
+		END {print f ? k : s}' "$d/memory.stat")"
+	fi
+}
+# The servers' cgroups, once their processes are gone; what is still in
+# one, the script started: it is stopped first.
+cg_remove() {
+	local d pid left
+	[ -n "$CG" ] && [ -d "$CG" ] || return 0
+	for d in "$CG"/*/; do
+		[ -f "$d/cgroup.procs" ] || continue
+		for _ in $(seq 20); do
+			left=$(cat "$d/cgroup.procs")
+			[ -n "$left" ] || break
+			for pid in $left; do kill -KILL "$pid" 2>/dev/null; done
+			sleep 0.1
+		done
+		rmdir "$d" || say "bench: cgroup $d not removed"
+	done
+	rmdir "$CG" || say "bench: cgroup $CG not removed"
+}
+memavail() { awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo; }
+
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -151,12 +246,14 @@ $CC -O2 -Wall -Wextra -Werror -o "$LT" "$here/loadtool.c" ||
     die "loadtool does not build"
 $FLOOR_CC -static -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/floor.c" ||
     die "floor does not build"
+cg_setup
 for tool in systemd-socket-activate tcpserver danted haproxy setsid; do
 	command -v $tool >/dev/null || die "$tool is missing (make deps)"
 done
 
 # ---- servers ----------------------------------------------------------
 declare -A PORT SPID KIND
+declare -A CGOF		# a server's memory cgroup
 declare -A KEEPS	# children a server keeps between sessions
 CONFIGS=()
 NOTES=()
@@ -174,11 +271,16 @@ wait_listen() {		# PORT PID: until 127.0.0.1:PORT is in LISTEN state
 }
 
 # start NAME KIND CMD...: CMD listens on $port (set before), in its own
-# process group so that cleanup reaches its children too.
+# process group so that cleanup reaches its children too, and in a memory
+# cgroup of its own where there are (cg_setup).
 start() {
-	local name=$1 kind=$2 pid log=$W/${1//\//-}.log
+	local name=$1 kind=$2 pid log=$W/${1//\//-}.log cg
 	shift 2
 	wanted "$name" || return 0
+	if cg=$(cg_make "$name"); then
+		CGOF[$name]=$cg
+		set -- sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+	fi
 	setsid "$@" </dev/null >/dev/null 2>>"$log" &
 	pid=$!
 	PIDS+=("$pid")
@@ -228,6 +330,9 @@ start socks4d/listener listener "$W/socks4d" -c "$CONF" -l "127.0.0.1:$port" \
     -m 2048 -s 2048
 port=$("$LT" freeport); ssa floor/ssa "$FLOOR"
 port=$("$LT" freeport); tcps floor/tcpserver "$FLOOR"
+# The fork floor: the same handler behind its own accept-and-fork loop, the
+# least a server of the listener's design can do.
+port=$("$LT" freeport); start floor/fork listener "$FLOOR" -l "$port"
 VNAMES=()
 for v in $VARIANTS; do
 	vn=${v%%=*} vp=$(readlink -f "${v#*=}")
@@ -348,7 +453,7 @@ fi
 # under systemd-socket-activate.  Session rate and start-up under both.
 BULK=(direct socks4d/ssa danted haproxy)
 RATE=(socks4d/ssa floor/ssa socks4d/tcpserver floor/tcpserver danted
-    socks4d/listener)
+    floor/fork socks4d/listener)
 # (listener-sd-file right after the listener: the target's pair in adjacent
 # slices)
 [ -n "$SD" ] &&
@@ -357,7 +462,7 @@ for vn in "${VNAMES[@]}"; do
 	BULK+=("$vn/ssa")
 	RATE+=("$vn/ssa" "$vn/tcpserver")
 done
-MEM=(socks4d/ssa danted socks4d/listener)
+MEM=(socks4d/ssa danted floor/fork socks4d/listener)
 for vn in "${VNAMES[@]}"; do MEM+=("$vn/ssa"); done
 
 # Only what was started (BENCH_CONFIGS) is measured.
@@ -369,6 +474,18 @@ mapfile -t BULK < <(only_started "${BULK[@]}")
 mapfile -t RATE < <(only_started "${RATE[@]}")
 mapfile -t MEM < <(only_started "${MEM[@]}")
 mapfile -t S5 < <(only_started socks4d/ssa+5 socks4d/listener+5 danted+5)
+for c in $ONLY; do
+	[ -n "${PORT[$c]:-}" ] || NOTES+=("BENCH_CONFIGS: $c not started"\
+" (not a configuration, or see the notes above)")
+done
+if ! has idle; then
+	:
+elif [ -z "$CG" ]; then
+	NOTES+=("idle memory counted whole not measured: $CG_WHY")
+elif [ -n "$SD" ]; then
+	NOTES+=("idle memory: the configurations under systemd not measured"\
+" (their processes are in systemd's cgroups, not the bench's)")
+fi
 
 # loadtool's way there: a SOCKS4 CONNECT through a proxy (SOCKS5 through a
 # twin, logged in while S5_LOGIN is set), or straight to the sink or to the
@@ -553,12 +670,14 @@ rate_turns() {
 }
 
 if has rate; then
-	section "session rate, $CLIENTS clients, $SECS s in $SLICES slices"
+	# loadtool counts whole seconds (-t 0.6 would be its default, 10)
+	slice=$(( SECS / SLICES > 0 ? SECS / SLICES : 1 ))
+	section "session rate, $CLIENTS clients, $((slice * SLICES)) s in"\
+" $SLICES slices"
 	# warm up: page cache, danted's children
 	for cfg in "${RATE[@]}"; do
 		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
-	slice=$(awk -v s="$SECS" -v k="$SLICES" 'BEGIN {print s / k}')
 	# Accept=yes's units alone and last: PID 1 goes on starting units for
 	# the connections still queued when a slice ends, into the next slice.
 	turns=()
@@ -575,6 +694,7 @@ if has idle; then
 	for cfg in "${MEM[@]}"; do
 		quiesce "$cfg"
 		base=$(proc_line "$cfg")
+		cg0=$(cg_read "$cfg") avail0=$(memavail)
 		rm -f "$W/idle.in"; mkfifo "$W/idle.in"; : >"$W/idle.out"
 		"$LT" idle $(route "$cfg") -k "$IDLE" -t 120 \
 		    <"$W/idle.in" >"$W/idle.out" 2>>"$W/errors" &
@@ -587,6 +707,7 @@ if has idle; then
 		done
 		sleep 0.5
 		held=$(proc_line "$cfg")
+		cg1=$(cg_read "$cfg") avail1=$(memavail)
 		ready=$(grep 'state=ready' "$W/idle.out")
 		echo release >&7
 		exec 7>&-
@@ -596,8 +717,25 @@ if has idle; then
 		    [ "$(kv "$done_line" dropped)" != 0 ]; then
 			say "bench: idle $cfg: $ready / $done_line"
 			fail "idle:$cfg"
+			[ -z "$cg0" ] || fail "idle_whole:$cfg"
 			continue
 		fi
+		# Counted whole: what the server's cgroup was charged for them,
+		# user and kernel, and of that the kernel's; the drop in the
+		# machine's MemAvailable over the same sessions, for comparison
+		# (the client's and the sink's sockets in it, and the rest of
+		# the machine's doings).
+		if [ -n "$cg0" ] && [ -n "$cg1" ]; then
+			read -r u0 k0 <<<"$cg0"
+			read -r u1 k1 <<<"$cg1"
+			add "idle_whole:$cfg" "$(awk -v a="$u1" -v b="$u0" \
+			    -v n="$IDLE" 'BEGIN {printf "%.1f\n", (a - b) / 1024 / n}')"
+			add "idle_kernel:$cfg" "$(awk -v a="$k1" -v b="$k0" \
+			    -v n="$IDLE" 'BEGIN {if (a != "" && b != "")
+				printf "%.1f\n", (a - b) / 1024 / n}')"
+		fi
+		add "idle_avail:$cfg" "$(awk -v a="$avail0" -v b="$avail1" \
+		    -v n="$IDLE" 'BEGIN {printf "%.1f\n", (a - b) / n}')"
 		if [ "${KIND[$cfg]}" = perconn ]; then
 			kids=$(kv "$held" children)
 			[ "$kids" = "$IDLE" ] ||
@@ -714,12 +852,14 @@ echo "figure,config,unit,median,values,failures" >"$CSV"
 declare -A MED
 COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener
 	socks4d/listener-sd socks4d/listener-sd-file floor/ssa floor/tcpserver
-	danted haproxy)
+	floor/fork danted haproxy)
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
-FIGS=(one multi rate cpu_session startup idle cpu_one cpu_multi cpu_path
-	idle_server
+FIGS=(one multi rate cpu_session startup idle idle_whole cpu_one cpu_multi
+	cpu_path idle_server idle_kernel idle_avail
 	s5one s5rate s5auth udp udp_loss udpflood udpflood_loss)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
+	[idle_whole]="KiB/session" [idle_kernel]="KiB/session"
+	[idle_avail]="KiB/session"
 	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us
 	[idle_server]=KiB
 	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB"
@@ -728,7 +868,11 @@ declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
 	[udpflood]=datagrams/s [udpflood_loss]=%)
 declare -A LABEL=([one]="one stream ($ONE)"
 	[multi]="$STREAMS streams (aggregate)"
-	[rate]="sessions/s ($CLIENTS clients)" [idle]="idle KiB/session, PSS+PT"
+	[rate]="sessions/s ($CLIENTS clients)"
+	[idle]="idle KiB/session, partial: PSS+PT"
+	[idle_whole]="idle KiB/session, whole"
+	[idle_kernel]="idle KiB/session, whole: kernel"
+	[idle_avail]="idle KiB/session, MemAvailable"
 	[cpu_one]="CPU s/GiB, one stream"
 	[cpu_multi]="CPU s/GiB, $STREAMS streams"
 	[startup]="start-up median, us" [idle_server]="server baseline KiB"
@@ -775,16 +919,18 @@ check() {	# NAME VALUE OP LIMIT
 	echo "socks4d benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r)," \
 	    "$(nproc) CPUs, load average at end" \
 	    "$(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "socks4d: $SOCKS4D_ID; floor built by ${FLOOR_CC##*/} -static;" \
+	echo "socks4d: $SOCKS4D_ID; floors (exec, fork) built by ${FLOOR_CC##*/} -static;" \
 	    "medians of $REPS; super-servers: systemd-socket-activate -a" \
 	    "--inetd (ssa), tcpserver -H -R -c 1000 -b 1024"
-	printf '%-30s' "figure"
+	printf '%-34s' "figure"
 	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
 	echo
 	for f in "${FIGS[@]}"; do
 		# SOCKS5 rows when run
 		case $f in s5*|udp*) measured "$f" || continue ;; esac
-		printf '%-30s' "${LABEL[$f]}"
+		# in the line on memory below the table (and the CSV)
+		case $f in idle_kernel|idle_avail) continue ;; esac
+		printf '%-34s' "${LABEL[$f]}"
 		for c in "${COLS[@]}"; do
 			printf ' %17s' \
 			    "$(sed 's/^$/-/; s/^NA$/-/' <<<"${MED[$f:$c]}")"
@@ -805,9 +951,9 @@ check() {	# NAME VALUE OP LIMIT
 	check "sessions/s: socks4d / floor (tcpserver)" \
 	    "$(ratio "${MED[rate:socks4d/tcpserver]}" \
 		"${MED[rate:floor/tcpserver]}")" ">=" 0.9
-	check "idle memory: socks4d / danted" \
+	check "idle memory (PSS+PT): socks4d / danted" \
 	    "$(ratio "${MED[idle:socks4d/ssa]}" "${MED[idle:danted]}")" "<=" 1
-	check "idle memory: socks4d KiB/session" \
+	check "idle memory (PSS+PT): socks4d KiB/session" \
 	    "${MED[idle:socks4d/ssa]}" "<=" 200
 	check "CPU/GiB: socks4d / danted" \
 	    "$(ratio "${MED[cpu_one:socks4d/ssa]}" \
@@ -818,11 +964,17 @@ check() {	# NAME VALUE OP LIMIT
 	check "start-up: listener / danted" \
 	    "$(ratio "${MED[startup:socks4d/listener]}" \
 		"${MED[startup:danted]}")" "<=" 1
+	check "sessions/s: listener / fork floor" \
+	    "$(ratio "${MED[rate:socks4d/listener]}" \
+		"${MED[rate:floor/fork]}")" ">=" 0.9
 	check "sessions/s: listener Accept=no / listener, to files" \
 	    "$(ratio "${MED[rate:socks4d/listener-sd-file]}" \
 		"${MED[rate:socks4d/listener]}")" ">=" 0.9
-	check "idle memory: listener KiB/session" \
+	check "idle memory (PSS+PT): listener KiB/session" \
 	    "${MED[idle:socks4d/listener]}" "<=" 54
+	check "idle memory (whole): listener / danted" \
+	    "$(ratio "${MED[idle_whole:socks4d/listener]}" \
+		"${MED[idle_whole:danted]}")" "<=" 0.25
 	check "SOCKS5 one stream: socks4d / danted" \
 	    "$(ratio "${MED[s5one:socks4d/ssa]}" "${MED[s5one:danted]}")" ">=" 1
 	check "SOCKS5 sessions/s: listener / danted" \
@@ -850,6 +1002,28 @@ check() {	# NAME VALUE OP LIMIT
 	    "UDP through the listener against danted:" \
 	    "$(ratio "${MED[udp:socks4d/listener]}" \
 		"${MED[udp:danted]}")x paced"
+	echo "listener against the fork floor (no target but sessions/s):" \
+	    "CPU per session $(ratio "${MED[cpu_session:socks4d/listener]}" \
+		"${MED[cpu_session:floor/fork]}")x," \
+	    "start-up $(ratio "${MED[startup:socks4d/listener]}" \
+		"${MED[startup:floor/fork]}")x," \
+	    "idle memory, whole $(ratio "${MED[idle_whole:socks4d/listener]}" \
+		"${MED[idle_whole:floor/fork]}")x"
+	if measured idle_whole; then
+		echo -n "idle memory counted whole, a memory cgroup a server" \
+		    "(cgroup v$CG_V $([ "$CG_V" = 1 ] &&
+			echo memory.usage_in_bytes || echo memory.current))," \
+		    "KiB/session (of it the kernel's: stacks, page tables," \
+		    "slab; and the drop in MemAvailable, machine-wide, the" \
+		    "client's sockets and all else in it: a check only on" \
+		    "a quiet machine):"
+		for c in "${COLS[@]}"; do
+			[ -n "${VALS[idle_whole:$c]:-}" ] || continue
+			printf ' %s %s (%s; %s)' "$c" "${MED[idle_whole:$c]}" \
+			    "${MED[idle_kernel:$c]}" "${MED[idle_avail:$c]}"
+		done
+		echo
+	fi
 	echo "against preforked danted" \
 	    "(no target: it pays no fork+exec per client):" \
 	    "sessions/s $(ratio "${MED[rate:socks4d/tcpserver]}" \
