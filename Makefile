@@ -22,14 +22,14 @@ CPPFLAGS += -DSOCKS_CONF='"$(sysconfdir)/socks.conf"' \
 # The sources but socks4d.c are linked into the fuzzers.
 SESSION	 = handshake.c login.c rules.c resolve.c sockets.c connect.c bind.c \
 	   udp.c relay.c signals.c review.c reply.c record.c finish.c \
-	   check.c wait.c
+	   check.c wait.c proxied.c
 PURE	 = addr.c firewall.c socks4.c socks5.c text.c number.c lines.c \
-	   users.c sha512crypt.c
+	   users.c sha512crypt.c proxy_header.c
 SRCS	 = socks4d.c $(SESSION) $(PURE) log.c listener.c caps.c turnaway.c \
 	   journal_fwd.c activation.c
 HDRS	 = session.h addr.h clock.h exits.h firewall.h log.h request.h \
 	   socks.h socks4.h socks5.h text.h number.h lines.h users.h \
-	   sha512crypt.h \
+	   sha512crypt.h proxy_header.h \
 	   listener.h caps.h turnaway.h journal_fwd.h activation.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
@@ -86,13 +86,13 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
 	  test/requests.bats test/hostile.bats test/hostile5.bats \
 	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats \
-	  test/trust.bats
+	  test/trust.bats test/proxy.bats
 
-# libFuzzer targets for the request, socks.conf, SOCKS5 and users-file
-# parsers and hw4.cgi's escaper, ASan+UBSan.
+# libFuzzer targets for the request, socks.conf, SOCKS5, users-file and
+# PROXY header parsers and hw4.cgi's escaper, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users \
-	  fuzz/fuzz_escape
+	  fuzz/fuzz_escape fuzz/fuzz_proxy
 FUZZ_CC	 = clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)

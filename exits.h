@@ -3,7 +3,8 @@
 #ifndef EXITS_H
 #define EXITS_H
 
-#define EXIT_RELAYED	0	/* the session ran and both sides closed */
+#define EXIT_RELAYED	0	/* the session ran and both sides closed, or
+				   was a balancer's health check */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed */
 #define EXIT_USAGE	2	/* a bad option or argument */
 #define EXIT_LOGIN_FAILED 3	/* a SOCKS5 login failed: the listener

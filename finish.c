@@ -84,7 +84,8 @@ close_gracefully(struct session *s)
 /*
  * The one way a session ends: a granted one with its end line (and its
  * record, if that is not out yet); one turned down with its record, after
- * a drain of what the client still sends.
+ * a drain of what the client still sends; a balancer's health check with
+ * the drain alone, and as a success.
  */
 void
 finish(struct session *s, enum end end)
@@ -92,9 +93,10 @@ finish(struct session *s, enum end end)
 	if (s->phase >= PHASE_GRANTED) {
 		record_end(s, end);
 	} else {
-		record_now(s);
+		if (end != END_HEALTH_CHECK)
+			record_now(s);
 		close_gracefully(s);
 	}
-	_exit(end == END_CLOSED ? EXIT_RELAYED :
+	_exit(end == END_CLOSED || end == END_HEALTH_CHECK ? EXIT_RELAYED :
 	    end == END_LOGIN_FAILED ? EXIT_LOGIN_FAILED : EXIT_REJECTED);
 }

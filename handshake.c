@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proxy_header.h"
 #include "session.h"
 #include "socks.h"
 #include "socks4.h"
@@ -129,7 +130,8 @@ negotiate5(struct session *s, size_t len, long long deadline)
 /*
  * Read until the request is complete.  The request has no length field
  * and may come in any number of segments; bytes past it are the client's
- * first data and stay in the buffer for the relay.
+ * first data and stay in the buffer for the relay.  Bytes that came
+ * behind a PROXY header (proxied.c) are in the buffer already.
  */
 void
 read_request(struct session *s)
@@ -137,10 +139,11 @@ read_request(struct session *s)
 	long long deadline = ms_of(&s->start) +
 	    s->opt->request_timeout * 1000LL;
 	const char *why = NULL;
-	size_t len = 0;
+	size_t len = s->head_len;
 	int r;
 
-	read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
+	if (len == 0)
+		read_more(s, &len, SOCKS4_REQUEST_MAX, deadline);
 	if (s->head[0] == SOCKS5_VERSION) {
 		s->protocol = SOCKS5_VERSION;
 		negotiate5(s, len, deadline);
@@ -151,7 +154,9 @@ read_request(struct session *s)
 	s->head_len = len;
 	/* Not SOCKS: no reply it could read. */
 	if (r == -1 && s->head[0] != SOCKS4_VERSION)
-		abandon(s, why, NULL);
+		abandon(s, len >= PROXY_SIGNATURE_MIN &&
+		    proxy_header_starts(s->head, len) ? "not SOCKS but a PROXY "
+		    "header, from a sender -P does not name" : why, NULL);
 	s->protocol = SOCKS4_VERSION;
 	s->phase = PHASE_REQUEST;
 	if (r == -1)

@@ -42,6 +42,7 @@ static int journal_via = -1;	/* the listener's forwarder, or -1 */
  */
 struct where {
 	char	 src[ADDR_TEXT], dst[ADDR_TEXT], peer[ADDR_TEXT];
+	char	 via[ADDR_TEXT];
 };
 
 /* Whether fds a and b are the same open file (the client, under inetd). */
@@ -197,9 +198,11 @@ static void
 where_of(const struct record *r, struct where *w)
 {
 	struct text src = TEXT(w->src), dst = TEXT(w->dst);
-	struct text peer = TEXT(w->peer);
+	struct text peer = TEXT(w->peer), via = TEXT(w->via);
 
 	add_addr(&src, r->src);
+	if (r->via != NULL)
+		add_addr(&via, r->via);
 	if (r->dst != NULL)
 		add_addr(&dst, r->dst);
 	if (r->peer != NULL)
@@ -269,6 +272,8 @@ record_classic(const struct record *r, const struct where *w)
 
 	add(field(&t, "S_IP"), w->src);
 	add_num(field(&t, "S_PORT"), port_of(r->src), 1);
+	if (r->via != NULL)
+		add_endpoint(field(&t, "Via"), w->via, r->via);
 	if (r->dst != NULL) {
 		add(field(&t, "D_IP"), w->dst);
 		add_num(field(&t, "D_PORT"), port_of(r->dst), 1);
@@ -315,6 +320,10 @@ journal(int prio, const char *msg, const struct record *r,
 	add_num(&t, (unsigned)prio, 1);
 	add(&t, "\nSYSLOG_IDENTIFIER=socks4d\nSOCKS_SRC=");
 	add_endpoint(&t, w->src, r->src);
+	if (r->via != NULL) {
+		add(&t, "\nSOCKS_VIA=");
+		add_endpoint(&t, w->via, r->via);
+	}
 	add(&t, "\nSOCKS_DST=");
 	add_endpoint(&t, w->dst, r->dst);
 	add(&t, "\nSOCKS_COMMAND=");
@@ -369,6 +378,10 @@ one_line_record(const struct record *r, const struct where *w,
 	add(t, cmd != NULL ? cmd : "request");
 	add(t, " ");
 	add_endpoint(t, w->src, r->src);
+	if (r->via != NULL) {
+		add(t, " via ");
+		add_endpoint(t, w->via, r->via);
+	}
 	if (r->dst != NULL) {
 		add(t, " -> ");
 		add_endpoint(t, w->dst, r->dst);

@@ -15,6 +15,8 @@
  */
 struct record {
 	const struct sockaddr_storage *src;	/* the client, port too */
+	const struct sockaddr_storage *via;	/* the balancer whose PROXY
+						   header named it, or NULL */
 	const struct sockaddr_storage *dst;	/* NULL: no request named one */
 	const char	*name;			/* a name to resolve, or "" */
 	const char	*user;			/* USERID or login, raw */

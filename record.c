@@ -56,6 +56,7 @@ describe(struct session *s, struct record *r)
 	name_destination(s);
 	*r = (struct record){
 		.src = &s->src, .dst = s->req.cmd != 0 ? &s->named : NULL,
+		.via = s->via.ss_family != 0 ? &s->via : NULL,
 		.name = s->req.host, .user = s->req.user,
 		.version = s->req.version, .login = s->login,
 		.command = s->req.cmd, .granted = granted,

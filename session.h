@@ -23,6 +23,7 @@ struct socks5_login;
 #define EXCERPT_MAX	48	/* bytes of relayed data shown in <Content> */
 #define REASON_MAX	(CONF_LINE_MAX + 2 * FIELD_MAX + 128)
 #define TICK_MS		2000	/* a relay reviews its rules this often */
+#define BALANCERS_MAX	16	/* -P options */
 
 /*
  * The phases main() calls in turn each get a frame of their own, used and
@@ -39,6 +40,13 @@ struct socks5_login;
 #define RUN_AS_GID	65534
 #endif
 
+/* A balancer (-P ADDR/BITS): an IPv4 or IPv6 prefix, a mapped one as IPv4. */
+struct balancer {
+	int		 family;
+	uint8_t		 addr[16];
+	int		 bits;
+};
+
 /* Options: set once by main() from the command line, read-only after. */
 struct options {
 	const char	*conf_path;
@@ -48,6 +56,9 @@ struct options {
 	long		 keepalive_idle;	/* 0: no TCP keepalive */
 	int		 no_content;		/* -x: no relayed bytes in
 						   records */
+	/* -P: the senders whose connections start with a PROXY header */
+	struct balancer	 balancer[BALANCERS_MAX];
+	int		 nbalancers;
 };
 
 /* Which version of a file a session read: to see that it changed. */
@@ -102,6 +113,7 @@ enum end {
 	END_REJECTED,		/* the request was turned down */
 	END_LOGIN_FAILED,	/* and by a failed login */
 	END_ABANDONED,		/* no request to answer: not SOCKS, gone */
+	END_HEALTH_CHECK,	/* a balancer's health check: no record */
 };
 
 /* Everything one client costs: the record that is logged is built here. */
@@ -114,6 +126,9 @@ struct session {
 	const char	*login;			/* SOCKS5: req.user logged in */
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
+	struct sockaddr_storage via;		/* the balancer whose PROXY
+						   header named src, or
+						   AF_UNSPEC */
 	struct sockaddr_storage named;		/* the destination the record
 						   names (record.c) */
 	struct ruleset	 rules;			/* socks.conf, parsed once */
@@ -135,6 +150,10 @@ struct session {
 	 */
 	uint8_t		 head[HEAD_MAX];	/* the request, early data */
 };
+
+/* proxied.c: the balancers -P names, and their PROXY headers */
+int	balancer_option(struct options *, const char *, struct text *);
+PHASE void	read_proxy_header(struct session *);
 
 /* handshake.c: the request, and SOCKS5's greeting and login before it */
 PHASE void	read_request(struct session *);

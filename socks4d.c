@@ -8,9 +8,10 @@
  * mode (-l, or listening sockets from systemd), listener.c accepts and
  * forks and each child carries on here with its client.  main() reads the
  * options, takes the client, drops privileges, then runs the phases of a
- * session in the order they happen: read the request (handshake.c), load
- * socks.conf (rules.c), then CONNECT, BIND or UDP ASSOCIATE (connect.c,
- * bind.c, udp.c), the relay (relay.c), and the end (finish.c).
+ * session in the order they happen: read a balancer's PROXY header
+ * (proxied.c) and the request (handshake.c), load socks.conf (rules.c),
+ * then CONNECT, BIND or UDP ASSOCIATE (connect.c, bind.c, udp.c), the
+ * relay (relay.c), and the end (finish.c).
  *
  * Protocol: Ying-Da Lee, "SOCKS: A protocol for TCP proxy across firewalls"
  * and "SOCKS 4A: A Simple Extension to SOCKS 4 Protocol"; RFC 1928 (SOCKS
@@ -77,7 +78,7 @@ usage(FILE *f, int status)
 {
 	fprintf(f,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
-"               [-K secs] [-x]\n"
+"               [-K secs] [-x] [-P addr[/bits] ...]\n"
 "       socks4d -l [addr:]port ... [-m max] [-s max] [-S bits]\n"
 "               [-f count/secs/ban] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
@@ -92,6 +93,8 @@ usage(FILE *f, int status)
 "-T -C -B -I set the request, connect, BIND-accept and idle deadlines in\n"
 "seconds (10, 10, 120, none; 1..86400, -I 0..86400); -K the TCP keepalive\n"
 "idle time (120; 0: off; 0..32767); -x keeps relayed bytes out of records;\n"
+"-P names a balancer (up to 16) whose connections start with a PROXY header\n"
+"(v1 or v2) that names the client;\n"
 "-t checks the firewall and the users file, or asks the firewall about one\n"
 "request, and exits; -h prints this; -V prints the version and build.\n"
 "With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
@@ -176,7 +179,7 @@ options(int argc, char *argv[], struct listener_options *lo)
 
 	opterr = 0;
 	while ((ch = getopt(argc, argv,
-	    ":B:c:C:f:g:hI:K:l:m:s:S:tT:u:Vx")) != -1) {
+	    ":B:c:C:f:g:hI:K:l:m:P:s:S:tT:u:Vx")) != -1) {
 		switch (ch) {
 		case 'c': opt.conf_path = optarg; break;
 		case 'u': opt.users_path = optarg; break;
@@ -192,6 +195,10 @@ options(int argc, char *argv[], struct listener_options *lo)
 		    SECS_MAX); break;
 		case 'K': opt.keepalive_idle = option_secs(ch, optarg, 0,
 		    KEEPALIVE_MAX); break;
+		case 'P':
+			if (balancer_option(&opt, optarg, &why) == -1)
+				usage_error(ch, optarg, buf);
+			break;
 		case 'h': usage(stdout, 0);
 		case 'V': version();
 		case 'f': case 'g': case 'l': case 'm': case 's': case 'S':
@@ -363,6 +370,7 @@ main(int argc, char *argv[])
 	if (!forked)
 		drop_privileges();
 
+	read_proxy_header(&s);
 	read_request(&s);
 	if (s.users.fd != -1)		/* no login was asked for */
 		close(s.users.fd);

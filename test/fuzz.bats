@@ -22,3 +22,4 @@ fuzz_one() {
 @test "fuzz: the SOCKS5 parsers" { fuzz_one socks5; }
 @test "fuzz: the users file parser" { fuzz_one users; }
 @test "fuzz: hw4.cgi's escaper" { fuzz_one escape; }
+@test "fuzz: the PROXY header parser" { fuzz_one proxy; }

@@ -50,6 +50,7 @@ load test_helper
 -f 0/60/60 | -f: '0/60/60' is out of range: COUNT 1..100, SECS and BAN 1..86400
 -f 10/60   | -f: '10/60' is not COUNT/SECS/BAN (10/60/60), or 0 for no penalties
 -l nowhere | -l: 'nowhere' is not [ADDR:]PORT (127.0.0.1:1080, [::1]:1080, 1080)
+-P 10.0.0.0/33 | -P: '10.0.0.0/33' is not ADDR/BITS with BITS in 0..32
 -T         | -T: needs a value
 -q         | -q: no such option
 ROWS

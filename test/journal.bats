@@ -247,3 +247,31 @@ PY
 	kill "$CLIENT" 2>/dev/null
 	wait "$CLIENT" 2>/dev/null || true
 }
+
+# behind a balancer (-P): the client its PROXY header names, and the
+# balancer beside it
+@test "journal: a client behind a balancer, SOCKS_SRC and SOCKS_VIA" {
+	start_under_journal yes -P 127.0.0.1
+	run -0 "$PYTHON" - "$SA_PORT" "$ECHO_PORT" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+body = (socket.inet_aton("198.51.100.7") + socket.inet_aton("127.0.0.1")
+        + struct.pack(">HH", 40123, 1080))
+s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack(">H", len(body))
+          + body + b"\x04\x01" + struct.pack(">H", int(sys.argv[2]))
+          + b"\x7f\x00\x00\x02\x00hi")
+s.shutdown(socket.SHUT_WR)
+r = b""
+while len(r) < 8 and (more := s.recv(8 - len(r))):
+    r += more
+print(s.getsockname()[1], r.hex())
+PY
+	local balancer=${output%% *} j=$BATS_TEST_TMPDIR/journal
+	[ "${output#* }" = "005a$(hex4 "$ECHO_PORT")7f000002" ]
+	wait_for_log "$j" '^SOCKS_END='
+	cat "$j"
+	grep -q '^SOCKS_SRC=198.51.100.7:40123$' "$j"
+	grep -q "^SOCKS_VIA=127.0.0.1:$balancer\$" "$j"
+	grep -q "^MESSAGE=CONNECT 198.51.100.7:40123 via 127.0.0.1:$balancer\
+ -> 127.0.0.2:$ECHO_PORT " "$j"
+}
