@@ -86,7 +86,7 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
 	  test/requests.bats test/hostile.bats test/hostile5.bats \
 	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats \
-	  test/trust.bats test/proxy.bats
+	  test/trust.bats test/proxy.bats test/eyeballs.bats
 
 # libFuzzer targets for the request, socks.conf, SOCKS5, users-file and
 # PROXY header parsers and hw4.cgi's escaper, ASan+UBSan.

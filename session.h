@@ -185,7 +185,7 @@ int	is_socks4d_itself(const struct session *,
 	    const struct sockaddr_storage *);
 
 /* sockets.c: the sockets a session opens */
-int	connect_within(const struct sockaddr_storage *, long long);
+int	connect_start(const struct sockaddr_storage *);
 int	socket_near(const struct sockaddr_storage *, int,
 	    struct sockaddr_storage *);
 void	keep_alive(int, long);

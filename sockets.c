@@ -1,6 +1,6 @@
 /*
- * sockets.c - the sockets a session opens: a connection out by a
- * deadline, a socket near the client's (BIND's listener, UDP's relay),
+ * sockets.c - the sockets a session opens: a connection out (begun: its
+ * caller waits), a socket near the client's (BIND's listener, UDP's relay),
  * and TCP keepalive for a relay's two ends.
  * SPDX-License-Identifier: ISC
  */
@@ -10,41 +10,27 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "session.h"
 
-/* A nonblocking connect() with a deadline: the socket, or -1 with errno. */
+/*
+ * A nonblocking connect() begun: the socket, connected or connecting (it
+ * polls writable once done, and SO_ERROR says how it went), or -1 with
+ * errno.
+ */
 int
-connect_within(const struct sockaddr_storage *dst, long long deadline)
+connect_start(const struct sockaddr_storage *dst)
 {
-	int fd, err = 0;
-	socklen_t elen = sizeof err;
+	int fd, err;
 
 	if ((fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) == 0)
+	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) == 0 ||
+	    errno == EINPROGRESS)
 		return fd;
-	if (errno == EINPROGRESS) {
-		switch (wait_fd(fd, POLLOUT, deadline)) {
-		case 1:
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-			    &elen) == -1)
-				err = errno;
-			else if (err == 0)
-				return fd;
-			break;
-		case 0:
-			err = ETIMEDOUT;
-			break;
-		default:
-			err = errno;
-		}
-		errno = err;
-	}
 	err = errno;
 	close(fd);
 	errno = err;
