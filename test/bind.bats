@@ -49,11 +49,6 @@ bind_client() {
 	[ "$status" -eq 0 ] || die "bind_client.py $*: exit $status"
 }
 
-# has RECORD LINE: the record holds exactly this line.
-has() {
-	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
-}
-
 # also checks the record
 @test "BIND: both replies byte by byte, 4 MiB each way byte-identical" {
 	conf 'permit c 127.0.0.0/8' 'permit b *.*.*.*'

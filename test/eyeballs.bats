@@ -212,11 +212,6 @@ print(c.recv(2, socket.MSG_WAITALL).hex())
 PY
 }
 
-# has RECORD LINE: the record holds exactly this line.
-has() {
-	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
-}
-
 # and not before RFC 8305's Connection Attempt Delay: the IPv4 attempt
 # waited for the IPv6 one that long (socks4d's own clock, a lower bound)
 @test "SOCKS4a: IPv6 black-holed, IPv4 granted well under a second" {

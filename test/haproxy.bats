@@ -177,9 +177,6 @@ record_at() {
 	done
 }
 
-# has LINE: the record on stdin has the field LINE.
-has() { grep -qxF -- "$1" || die "no '$1' in the record"; }
-
 # via_lb: the record on stdin names HAProxy's address, any port, as <Via>.
 via_lb() { grep -qxE -- "<Via> :${LB_SRC//./\\.}:[0-9]+" ||
 	die "no '<Via> :$LB_SRC:PORT' in the record"; }
@@ -245,16 +242,16 @@ connections() {
 		run -0 fetch "$OK_SRC" "$c"
 		[[ $output == *"$MARKER"* ]]
 		rec=$(record_at "$c")
-		has "<S_IP> :$OK_SRC" <<<"$rec"
-		has '<Reply> :Accept' <<<"$rec"
+		has "$rec" "<S_IP> :$OK_SRC"
+		has "$rec" '<Reply> :Accept'
 		via_lb <<<"$rec"
 
 		c=$(client_port)
 		run ! fetch "$NO_SRC" "$c"
 		rec=$(record_at "$c")
-		has "<S_IP> :$NO_SRC" <<<"$rec"
-		has '<Reply> :Reject' <<<"$rec"
-		has "<Reason> :$CONF:1 denies" <<<"$rec"
+		has "$rec" "<S_IP> :$NO_SRC"
+		has "$rec" '<Reply> :Reject'
+		has "$rec" "<Reason> :$CONF:1 denies"
 		via_lb <<<"$rec"
 	done
 }

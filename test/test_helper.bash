@@ -524,6 +524,11 @@ record_of() {
 	die "no record of client port $1 in $log"
 }
 
+# has RECORD LINE: the record (one field a line) holds exactly this line.
+has() {
+	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
+}
+
 # wait_recs LOG OFFSET ERE N [SECS]: until LOG, after OFFSET, holds at least
 # N records matching ERE (recs form); then print those records.
 wait_recs() { wait_matching recs records "$@"; }
