@@ -86,7 +86,7 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
 	  test/requests.bats test/hostile.bats test/hostile5.bats \
 	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats \
-	  test/trust.bats test/proxy.bats test/eyeballs.bats
+	  test/trust.bats test/proxy.bats test/eyeballs.bats test/nat.bats
 
 # libFuzzer targets for the request, socks.conf, SOCKS5, users-file and
 # PROXY header parsers and hw4.cgi's escaper, ASan+UBSan.
@@ -211,6 +211,8 @@ TEST_DEBS += debhelper lintian
 TEST_DEBS += ncat openssl
 # fail2ban.bats
 TEST_DEBS += fail2ban python3-systemd
+# nat.bats: the router's NAT
+TEST_DEBS += nftables
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:

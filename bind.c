@@ -124,18 +124,15 @@ reject_no_peer(struct session *s)
 static int
 listen_for_peer(struct session *s)
 {
+	char err[64];
+	struct text why = TEXT(err);
 	struct sockaddr_storage bnd;
-	uint8_t ip[4];
 	int lfd;
 
-	if ((lfd = socket_near(&s->local, SOCK_STREAM, &bnd)) == -1)
-		reject(s, SOCKS5_GENERAL_FAILURE, "BIND listener: ",
-		    strerror(errno));
+	if ((lfd = socket_near(s, SOCK_STREAM, &bnd, &why)) == -1)
+		reject(s, SOCKS5_GENERAL_FAILURE, "BIND listener: ", err);
 	s->bound_port = port_of(&bnd);
-	ipv4_of(&s->local, ip);
-	bnd = s->local;
-	set_port(&bnd, s->bound_port);
-	reply_grant(s, s->bound_port, ip, &bnd);
+	reply_bound(s, &bnd);
 	return lfd;
 }
 

@@ -1,14 +1,16 @@
 /*
  * reply.c - what a session tells its client before the relay: SOCKS5's
- * answers to the greeting and the login, the reply that grants, and the
- * refusal.  Which refusal a phase owes is decided here and only here:
- * SOCKS4 has one, 91, for every reason.
+ * answers to the greeting and the login, the reply that grants (and the
+ * address a BIND or UDP reply gives: -A's behind NAT), and the refusal.
+ * Which refusal a phase owes is decided here and only here: SOCKS4 has
+ * one, 91, for every reason.
  * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "session.h"
 #include "socks.h"
 #include "socks4.h"
@@ -44,6 +46,27 @@ reply_grant(struct session *s, uint16_t port, const uint8_t ip[4],
 	else
 		socks4_reply(reply, SOCKS4_GRANTED, port, ip);
 	reply_send(s, reply, len);
+}
+
+/*
+ * BIND's first reply and UDP ASSOCIATE's: where the client reaches our
+ * socket, bound.  Behind NAT that is -A's address of bound's family (an
+ * IPv4-mapped address is IPv4), at bound's port; without one, bound.
+ */
+void
+reply_bound(struct session *s, const struct sockaddr_storage *bound)
+{
+	struct sockaddr_storage told = *bound;
+	uint8_t ip[4];
+	int family;
+
+	if (addr_bytes(bound, &family) != NULL &&
+	    s->opt->advertise[family == AF_INET6].ss_family != AF_UNSPEC) {
+		told = s->opt->advertise[family == AF_INET6];
+		set_port(&told, port_of(bound));
+	}
+	ipv4_of(&told, ip);
+	reply_grant(s, port_of(&told), ip, &told);
 }
 
 /*

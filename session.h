@@ -59,6 +59,10 @@ struct options {
 	/* -P: the senders whose connections start with a PROXY header */
 	struct balancer	 balancer[BALANCERS_MAX];
 	int		 nbalancers;
+	struct sockaddr_storage advertise[2];	/* -A: IPv4's, IPv6's; or
+						   AF_UNSPEC: our own */
+	uint16_t	 ports_low, ports_high;	/* -U: BIND and UDP ports;
+						   0: any */
 };
 
 /* Which version of a file a session read: to see that it changed. */
@@ -186,8 +190,8 @@ int	is_socks4d_itself(const struct session *,
 
 /* sockets.c: the sockets a session opens */
 int	connect_start(const struct sockaddr_storage *);
-int	socket_near(const struct sockaddr_storage *, int,
-	    struct sockaddr_storage *);
+int	socket_near(const struct session *, int, struct sockaddr_storage *,
+	    struct text *);
 void	keep_alive(int, long);
 
 /* signals.c and review.c: a granted session's stop, tick and review */
@@ -205,6 +209,7 @@ size_t	write_within(int, const uint8_t *, size_t, long);
 void	reply_send(struct session *, const uint8_t *, size_t);
 void	reply_grant(struct session *, uint16_t, const uint8_t [4],
 	    const struct sockaddr_storage *);
+void	reply_bound(struct session *, const struct sockaddr_storage *);
 void	reply_refusal(struct session *, int);
 
 /* connect.c, bind.c, udp.c: the three commands */

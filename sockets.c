@@ -1,19 +1,24 @@
 /*
  * sockets.c - the sockets a session opens: a connection out (begun: its
- * caller waits), a socket near the client's (BIND's listener, UDP's relay),
- * and TCP keepalive for a relay's two ends.
+ * caller waits), a socket near the client's (BIND's listener, UDP's relay)
+ * on a port of -U's range if there is one, and TCP keepalive for a relay's
+ * two ends.
  * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "session.h"
+#include "text.h"
 
 /*
  * A nonblocking connect() begun: the socket, connected or connecting (it
@@ -38,28 +43,78 @@ connect_start(const struct sockaddr_storage *dst)
 }
 
 /*
+ * Where a walk of -U's range starts: anywhere in it, so that sessions
+ * (forked ones too) do not all queue for its first ports.
+ */
+static unsigned
+walk_start(unsigned n)
+{
+	unsigned r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+		r = (unsigned)getpid() ^ (unsigned)now_ms();
+	return r % n;
+}
+
+/*
+ * Bind fd to bound's address: any port, or one of -U's.  The range is
+ * walked once from a random port, each port tried once: a port taken
+ * (EADDRINUSE) moves on to the next, any other error ends the walk.
+ */
+static int
+bind_near(const struct options *o, int fd, int type,
+    struct sockaddr_storage *bound, struct text *why)
+{
+	unsigned n, start, i;
+	int on = 1;
+
+	if (o->ports_low == 0)
+		return bind(fd, (struct sockaddr *)bound, addr_len(bound));
+	/* a port a finished BIND left in TIME_WAIT is free to listen on */
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+		return -1;
+	n = (unsigned)o->ports_high - o->ports_low + 1;
+	start = walk_start(n);
+	for (i = 0; i < n; i++) {
+		set_port(bound, (uint16_t)(o->ports_low + (start + i) % n));
+		if (bind(fd, (struct sockaddr *)bound, addr_len(bound)) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	add(why, "no free port in -U ");
+	add_num(why, o->ports_low, 1);
+	add(why, "-");
+	add_num(why, o->ports_high, 1);
+	return -1;
+}
+
+/*
  * A socket of type (SOCK_STREAM, listening, or SOCK_DGRAM) on the address
- * the client reached us by, any port: the socket, with its address in
- * *bound, or -1 with errno.
+ * the client reached us by, any port or one of -U's: the socket, with its
+ * address in *bound, or -1 with why saying why not.
  */
 int
-socket_near(const struct sockaddr_storage *local, int type,
-    struct sockaddr_storage *bound)
+socket_near(const struct session *s, int type, struct sockaddr_storage *bound,
+    struct text *why)
 {
 	socklen_t len = sizeof *bound;
-	int fd, err;
+	int fd;
 
-	*bound = *local;
+	*bound = s->local;
 	set_port(bound, 0);
 	if ((fd = socket(bound->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+	    0)) == -1) {
+		add(why, strerror(errno));
 		return -1;
-	if (bind(fd, (struct sockaddr *)bound, addr_len(bound)) == -1 ||
+	}
+	if (bind_near(s->opt, fd, type, bound, why) == -1 ||
 	    (type == SOCK_STREAM && listen(fd, 1) == -1) ||
 	    getsockname(fd, (struct sockaddr *)bound, &len) == -1) {
-		err = errno;
+		if (why->len == 0)
+			add(why, strerror(errno));
 		close(fd);
-		errno = err;
 		return -1;
 	}
 	return fd;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "activation.h"
+#include "addr.h"
 #include "clock.h"
 #include "exits.h"
 #include "firewall.h"
@@ -78,7 +79,7 @@ usage(FILE *f, int status)
 {
 	fprintf(f,
 "usage: socks4d [-c file] [-u file] [-T secs] [-C secs] [-B secs] [-I secs]\n"
-"               [-K secs] [-x] [-P addr[/bits] ...]\n"
+"               [-K secs] [-x] [-P addr[/bits] ...] [-A addr] [-U low-high]\n"
 "       socks4d -l [addr:]port ... [-m max] [-s max] [-S bits]\n"
 "               [-f count/secs/ban] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
@@ -95,6 +96,9 @@ usage(FILE *f, int status)
 "idle time (120; 0: off; 0..32767); -x keeps relayed bytes out of records;\n"
 "-P names a balancer (up to 16) whose connections start with a PROXY header\n"
 "(v1 or v2) that names the client;\n"
+"-A names the address (numeric; one IPv4, one IPv6) that BIND and UDP\n"
+"ASSOCIATE replies give clients, for a host behind NAT; -U the ports their\n"
+"sockets take (low-high in 1..65535; default: any);\n"
 "-t checks the firewall and the users file, or asks the firewall about one\n"
 "request, and exits; -h prints this; -V prints the version and build.\n"
 "With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
@@ -150,6 +154,45 @@ option_secs(int o, const char *arg, long min, long max)
 	return v;
 }
 
+/* -A ADDR: the address BIND and UDP replies give, one per family. */
+static void
+option_advertise(const char *arg)
+{
+	struct sockaddr_storage a;
+	int family;
+
+	if (address_of(arg, 0, &a) == -1)
+		usage_error('A', arg, "is not a numeric IPv4 or IPv6 address");
+	addr_bytes(&a, &family);
+	if (opt.advertise[family == AF_INET6].ss_family != AF_UNSPEC)
+		usage_error('A', arg, family == AF_INET6 ?
+		    "is a second IPv6 address (one -A a family)" :
+		    "is a second IPv4 address (one -A a family)");
+	opt.advertise[family == AF_INET6] = a;
+}
+
+/* -U LOW-HIGH: the ports BIND and UDP sockets take. */
+static void
+option_ports(const char *arg)
+{
+	const char *dash = strchr(arg, '-');
+	char low[8] = "";
+	long l = -1, h = -1;
+
+	if (dash != NULL && (size_t)(dash - arg) < sizeof low) {
+		memcpy(low, arg, (size_t)(dash - arg));
+		l = number(low, 99999);
+		h = number(dash + 1, 99999);
+	}
+	if (l == -1 || h == -1)
+		usage_error('U', arg, "is not LOW-HIGH (40000-40009)");
+	if (l < 1 || h > 65535 || l > h)
+		usage_error('U', arg, "is out of range: 1..65535, LOW no more "
+		    "than HIGH");
+	opt.ports_low = (uint16_t)l;
+	opt.ports_high = (uint16_t)h;
+}
+
 /* An option getopt did not take: unknown, or its value missing. */
 static void
 option_unknown(int ch, char *argv[])
@@ -179,7 +222,7 @@ options(int argc, char *argv[], struct listener_options *lo)
 
 	opterr = 0;
 	while ((ch = getopt(argc, argv,
-	    ":B:c:C:f:g:hI:K:l:m:P:s:S:tT:u:Vx")) != -1) {
+	    ":A:B:c:C:f:g:hI:K:l:m:P:s:S:tT:u:U:Vx")) != -1) {
 		switch (ch) {
 		case 'c': opt.conf_path = optarg; break;
 		case 'u': opt.users_path = optarg; break;
@@ -195,6 +238,8 @@ options(int argc, char *argv[], struct listener_options *lo)
 		    SECS_MAX); break;
 		case 'K': opt.keepalive_idle = option_secs(ch, optarg, 0,
 		    KEEPALIVE_MAX); break;
+		case 'A': option_advertise(optarg); break;
+		case 'U': option_ports(optarg); break;
 		case 'P':
 			if (balancer_option(&opt, optarg, &why) == -1)
 				usage_error(ch, optarg, buf);

@@ -193,14 +193,15 @@ udp_from_peer(struct session *s, struct association *a, int fd, uint8_t *buf)
 static void
 grant_association(struct session *s, struct association *a)
 {
+	char err[64];
+	struct text why = TEXT(err);
 	struct sockaddr_storage bound;
 
 	require_rule_for(s, SOCKS_UDP_ASSOCIATE);
-	if ((a->client_fd = socket_near(&s->local, SOCK_DGRAM, &bound)) == -1)
-		reject(s, SOCKS5_GENERAL_FAILURE, "UDP socket: ",
-		    strerror(errno));
+	if ((a->client_fd = socket_near(s, SOCK_DGRAM, &bound, &why)) == -1)
+		reject(s, SOCKS5_GENERAL_FAILURE, "UDP socket: ", err);
 	s->bound_port = port_of(&bound);
-	reply_grant(s, 0, NULL, &bound);
+	reply_bound(s, &bound);
 	s->phase = PHASE_GRANTED;
 }
 

@@ -43,6 +43,13 @@ load test_helper
 -B -1      | -B: '-1' is not a number in 1..86400
 -I 999999  | -I: '999999' is out of range 0..86400
 -K 32768   | -K: '32768' is out of range 0..32767
+-A 10.0.0  | -A: '10.0.0' is not a numeric IPv4 or IPv6 address
+-A ::ffff:1.2.3.4 -A 1.2.3.5 | -A: '1.2.3.5' is a second IPv4 address (one -A a family)
+-A ::1 -A 1.2.3.4 -A ::2 | -A: '::2' is a second IPv6 address (one -A a family)
+-U 40000   | -U: '40000' is not LOW-HIGH (40000-40009)
+-U 0-9     | -U: '0-9' is out of range: 1..65535, LOW no more than HIGH
+-U 9-5     | -U: '9-5' is out of range: 1..65535, LOW no more than HIGH
+-U 1-65536 | -U: '1-65536' is out of range: 1..65535, LOW no more than HIGH
 -m 0       | -m: '0' is out of range 1..65536
 -s x       | -s: 'x' is not a number in 1..65536
 -S 129     | -S: '129' is out of range 1..128
