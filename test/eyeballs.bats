@@ -89,11 +89,8 @@ teardown() {
 # answers.
 own_netns() {
 	local in_ns
-	unshare --net sleep 3600 </dev/null >/dev/null 2>&1 3>&- &
-	export NS_PID=$!
-	wait_cmd 10 "no network namespace" netns_entered
+	netns_new NS_PID
 	in_ns=(nsenter -t "$NS_PID" -n)
-	"${in_ns[@]}" ip link set lo up
 	"${in_ns[@]}" ip addr add 2001:db8:1::1/64 dev lo nodad
 	"${in_ns[@]}" ip link add bh0 type veth peer name bh1
 	# no link-local addresses: nothing but SYNs leaves through bh0
@@ -105,12 +102,6 @@ own_netns() {
 		dev bh0
 	"${in_ns[@]}" ip -6 neigh add fe80::dead lladdr 02:00:00:00:de:ad \
 		dev bh0 nud permanent
-}
-
-netns_entered() {
-	local ns
-	ns=$(readlink "/proc/$NS_PID/ns/net") &&
-		[ "$ns" != "$(readlink /proc/$$/ns/net)" ]
 }
 
 # hosts_file: NAMES as /etc/hosts lines.

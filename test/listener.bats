@@ -293,19 +293,10 @@ PY
 netns() {
 	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
 	local a
-	unshare --net sleep 600 </dev/null >/dev/null 2>&1 3>&- &
-	NS_PID=$!
-	wait_cmd 10 "no network namespace" own_netns
+	netns_new NS_PID
 	IN_NS=(nsenter -t "$NS_PID" -n)
-	"${IN_NS[@]}" ip link set lo up
 	for a; do "${IN_NS[@]}" ip addr add "$a/64" dev lo nodad; done
 	L_WRAP=("${IN_NS[@]}")
-}
-
-own_netns() {
-	local ns
-	ns=$(readlink "/proc/$NS_PID/ns/net") &&
-		[ "$ns" != "$(readlink /proc/$$/ns/net)" ]
 }
 
 # the fifth of -s 4 from five addresses of one /64 is refused (05 ff), and

@@ -21,13 +21,7 @@ setup_file() {
 	command -v nft >/dev/null || skip "no nft (nftables)"
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
 	local n
-	for n in OUT RTR INS; do
-		unshare --net sleep 3600 </dev/null >/dev/null 2>&1 3>&- &
-		declare -gx "${n}_NS=$!"
-	done
-	for n in OUT RTR INS; do
-		wait_cmd 10 "no network namespace for $n" own_netns "$n"
-	done
+	for n in OUT RTR INS; do netns_new "${n}_NS"; done
 	nat_up
 	# the UDP echo server, outside, that relayed datagrams reach
 	export UECHO_PORT=7007
@@ -81,12 +75,6 @@ in_ns() {
 	local pid=${1}_NS
 	shift
 	nsenter -t "${!pid}" -n "$@"
-}
-
-own_netns() {
-	local pid=${1}_NS ns
-	ns=$(readlink "/proc/${!pid}/ns/net") &&
-		[ "$ns" != "$(readlink /proc/$$/ns/net)" ]
 }
 
 nat_up() {

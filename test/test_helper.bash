@@ -524,6 +524,24 @@ record_of() {
 	die "no record of client port $1 in $log"
 }
 
+# netns_new VAR: a network namespace of the test's own, loopback up, held
+# by a sleep whose PID goes into VAR (exported; the test stops it).
+netns_new() {
+	local pid
+	unshare --net sleep 3600 </dev/null >/dev/null 2>&1 3>&- &
+	pid=$!
+	declare -gx "$1=$pid"
+	wait_cmd 10 "no network namespace" netns_entered "$pid"
+	nsenter -t "$pid" -n ip link set lo up
+}
+
+# netns_entered PID: PID is in a network namespace other than ours.
+netns_entered() {
+	local ns
+	ns=$(readlink "/proc/$1/ns/net") &&
+		[ "$ns" != "$(readlink /proc/$$/ns/net)" ]
+}
+
 # has RECORD LINE: the record (one field a line) holds exactly this line.
 has() {
 	grep -qxF -- "$2" <<<"$1" || die "record lacks '$2':"$'\n'"$1"
