@@ -165,8 +165,9 @@ check_users(const struct options *opt, const struct ruleset *rules)
 
 	users_open(opt, &u);
 	if (!u.present && opt->users_path != NULL) {
+		users_why(&u, &t);
 		fprintf(stderr, "socks4d: -u: %s: SOCKS5 clients would get no "
-		    "login\n", u.error);
+		    "login\n", buf);
 		return 1;
 	}
 	if (!u.present) {

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,8 +59,8 @@ static int listening[LISTENER_ADDRS_MAX];
 static int nlistening;
 static struct sockaddr_storage bound[LISTENER_ADDRS_MAX];
 static int nbound;
-static sigset_t old_mask, wait_mask;	/* as inherited; in ppoll() */
-static volatile sig_atomic_t stop_requested, hup_requested;
+static sigset_t old_mask;		/* as inherited */
+static int signals = -1;		/* caught[], read (signalfd) */
 
 /*
  * What the parent changes while children run.  Not inherited
@@ -71,8 +73,9 @@ static volatile sig_atomic_t stop_requested, hup_requested;
 static struct {
 	struct caps	 caps;		/* the sessions, failing sources */
 	struct turnaway	 away;		/* clients being refused */
-	struct pollfd	 ready[LISTENER_ADDRS_MAX + TURNAWAY_MAX];
+	struct pollfd	 ready[LISTENER_ADDRS_MAX + TURNAWAY_MAX + 1];
 	int		 draining;
+	int		 stop_requested, hup_requested;
 	pid_t		 forwarder;	/* journal_fwd.c's, or -1 */
 } parent __attribute__((section(".lbss"), aligned(4096)));
 
@@ -196,37 +199,44 @@ take_inherited(const struct listener_options *o)
 
 static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 
-/* SIGCHLD only ends a wait in ppoll(): the loop reaps on every pass. */
-static void
-on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		hup_requested = 1;
-	else if (sig != SIGCHLD)
-		stop_requested = 1;
-}
-
 /*
- * The signals the parent handles are blocked except while it waits in
- * ppoll(), so that none is lost between a check and the wait; there they
- * are open even if they came blocked.
+ * The signals the parent handles are blocked, and read from a signalfd
+ * that its poll() waits on with the sockets: no handler, so a child's end
+ * costs no signal frame, and a child, whose dispositions are the default
+ * already (even where they came ignored), need only unblock them.
  */
 static void
 catch_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block;
 
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++)
 		sigaddset(&block, caught[i]);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
-	wait_mask = old_mask;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) {
-		sigdelset(&wait_mask, caught[i]);
-		sigaction(caught[i], &sa, NULL);
+	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++)
+		signal(caught[i], SIG_DFL);
+	if ((signals = signalfd(-1, &block, SFD_NONBLOCK)) == -1) {
+		logmsg(LOG_ERR, "signalfd: %s", strerror(errno));
+		exit(EXIT_SYSTEM);
 	}
+}
+
+/*
+ * What the signals say: stop, or SIGHUP.  SIGCHLD needs nothing, the loop
+ * reaps on every pass.  Each is pending once at most: one read takes all.
+ */
+static void
+heard(void)
+{
+	struct signalfd_siginfo si[sizeof caught / sizeof *caught];
+	ssize_t n = read(signals, si, sizeof si);
+
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof *si; i++)
+		if (si[i].ssi_signo == SIGHUP)
+			parent.hup_requested = 1;
+		else if (si[i].ssi_signo != SIGCHLD)
+			parent.stop_requested = 1;
 }
 
 static void
@@ -236,13 +246,19 @@ close_listening(void)
 		close(listening[i]);
 }
 
+/* What a child (a session, the journal forwarder) must not hold. */
+static void
+close_inherited(void)
+{
+	close_listening();
+	close(signals);
+}
+
 /* The child: nothing of the parent's but its client. */
 static void
 become_session(void)
 {
-	close_listening();
-	for (size_t i = 0; i < sizeof caught / sizeof *caught; i++)
-		signal(caught[i], SIG_DFL);
+	close_inherited();
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	/*
 	 * A process group of its own: Ctrl-C at the listener's terminal is
@@ -315,10 +331,11 @@ fork_failed(int fd, const struct sockaddr_storage *ss)
 
 /*
  * Accept what one listening socket has waiting: 1 in a child (*client is
- * its socket), 0 in the parent.
+ * its socket, nonblocking, and *peer its address), 0 in the parent.
  */
 static int
-accept_some(int lfd, const struct listener_options *o, int *client)
+accept_some(int lfd, const struct listener_options *o, int *client,
+    struct sockaddr_storage *peer)
 {
 	struct sockaddr_storage ss;
 	struct source from;
@@ -328,7 +345,8 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 
 	for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
 		len = sizeof ss;
-		if ((fd = accept(lfd, (struct sockaddr *)&ss, &len)) == -1) {
+		if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -344,6 +362,7 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 		if ((pid = fork()) == 0) {
 			become_session();
 			*client = fd;
+			memcpy(peer, &ss, len < sizeof ss ? len : sizeof ss);
 			return 1;
 		}
 		if (pid == -1) {
@@ -356,29 +375,27 @@ accept_some(int lfd, const struct listener_options *o, int *client)
 	return 0;
 }
 
-/* ppoll()'s timeout for a wait until the moment wake (ms); -1: none. */
-static struct timespec *
-wait_until(long long wake, struct timespec *ts)
+/* poll()'s timeout for a wait until the moment wake (ms); -1: none. */
+static int
+wait_until(long long wake)
 {
-	long long left = wake - now_ms();
+	long long left;
 
 	if (wake == -1)
-		return NULL;
-	if (left < 0)
-		left = 0;
-	ts->tv_sec = left / 1000;
-	ts->tv_nsec = left % 1000 * 1000000;
-	return ts;
+		return -1;
+	left = wake - now_ms();
+	return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
 /* Reap sessions as they end, until none is left or the deadline (ms). */
 static void
 reap_until(const struct listener_options *o, long long deadline)
 {
-	struct timespec ts;
+	struct pollfd p = { .fd = signals, .events = POLLIN };
 
 	while (parent.caps.used > 0 && now_ms() < deadline) {
-		ppoll(NULL, 0, wait_until(deadline, &ts), &wait_mask);
+		if (poll(&p, 1, wait_until(deadline)) == 1)
+			heard();
 		reap(o);
 	}
 }
@@ -442,7 +459,7 @@ penalty_text(const struct listener_options *o, char *buf, size_t size)
 static void
 hangup(void)
 {
-	hup_requested = 0;
+	parent.hup_requested = 0;
 	logmsg(LOG_INFO, "SIGHUP: nothing to reload: every session reads "
 	    "socks.conf and the users file afresh");
 }
@@ -511,7 +528,8 @@ listener_option(struct listener_options *o, int opt, const char *arg,
 }
 
 int
-listener_run(const struct listener_options *o, void (*drop_privileges)(void))
+listener_run(const struct listener_options *o, void (*drop_privileges)(void),
+    struct sockaddr_storage *peer)
 {
 	int client = -1;
 
@@ -530,27 +548,27 @@ listener_run(const struct listener_options *o, void (*drop_privileges)(void))
 	catch_signals();
 	drop_privileges();
 	parent.forwarder = log_is_journal() ?
-	    journal_fwd_start(close_listening) : -1;
+	    journal_fwd_start(close_inherited) : -1;
 	for (;;) {
-		struct timespec ts;
 		int n = nlistening + turnaway_pollfds(&parent.away,
 		    parent.ready + nlistening);
 
-		ppoll(parent.ready, (nfds_t)n, wait_until(turnaway_wake(
-		    &parent.away), &ts), &wait_mask);
-		if (stop_requested)
+		parent.ready[n] = (struct pollfd){ .fd = signals,
+						   .events = POLLIN };
+		poll(parent.ready, (nfds_t)n + 1,
+		    wait_until(turnaway_wake(&parent.away)));
+		if (parent.ready[n].revents & POLLIN)
+			heard();
+		if (parent.stop_requested)
 			drain(o);
-		if (hup_requested)
+		if (parent.hup_requested)
 			hangup();
-		/*
-		 * Every time: while a socket is ready, ppoll() returns that and
-		 * leaves SIGCHLD pending, so under steady load it never comes.
-		 */
+		/* Every time: a session that ended frees its slot at once. */
 		reap(o);
 		turnaway_serve(&parent.away, parent.ready + nlistening);
 		for (int i = 0; i < nlistening; i++)
 			if ((parent.ready[i].revents & POLLIN) &&
-			    accept_some(listening[i], o, &client) == 1)
+			    accept_some(listening[i], o, &client, peer) == 1)
 				return client;
 	}
 }

@@ -52,10 +52,13 @@ int	listener_option(struct listener_options *, int, const char *,
 /*
  * Returns -1 at once when there is nothing to listen on (no -l, and no
  * listening sockets passed by systemd with Accept=no).  Otherwise it never
- * returns in the parent; in each child it returns the client's socket, with
- * the listening sockets closed and the signal dispositions reset.
+ * returns in the parent; in each child it returns the client's socket,
+ * already nonblocking, with its address in *peer, the listening sockets
+ * closed and the signals the listener caught unblocked, at their default
+ * dispositions.
  */
-int	listener_run(const struct listener_options *, void (*)(void));
+int	listener_run(const struct listener_options *, void (*)(void),
+	    struct sockaddr_storage *);
 
 /* In a child: every address socks4d listens on (*out), and how many. */
 int	listener_addresses(const struct sockaddr_storage **);

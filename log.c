@@ -88,15 +88,31 @@ stderr_is_journal(void)
 	    fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-/* Choose the log for a client on fd client; no_stderr: fd 2 was closed. */
+/*
+ * log_to becomes to.  Written only if it changes: a listener's child
+ * mostly keeps its parent's choice, and a write of the same value would
+ * still cost it a private copy of the page (a fault and 4 KiB a session).
+ */
+static void
+log_to_be(enum log_to to)
+{
+	if (log_to != to)
+		log_to = to;
+}
+
+/*
+ * Choose the log for a client on fd client, or -1 for a listener's child,
+ * whose client is a socket of its own and never stderr; no_stderr: fd 2
+ * was closed.
+ */
 void
 log_choose(int client, int no_stderr)
 {
-	if (no_stderr || same_file(2, client)) {
-		log_to = LOG_TO_SYSLOG;
+	if (no_stderr || (client != -1 && same_file(2, client))) {
+		log_to_be(LOG_TO_SYSLOG);
 		openlog("socks4d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	} else if (stderr_is_journal()) {
-		log_to = LOG_TO_JOURNAL;
+		log_to_be(LOG_TO_JOURNAL);
 		/*
 		 * Nonblocking: a stalled journald must not stall the relay
 		 * (the forwarder's end waits half a second at most); what
@@ -105,7 +121,7 @@ log_choose(int client, int no_stderr)
 		journal_fd = journal_via != -1 ? journal_via :
 		    journal_connect(SOCK_NONBLOCK);
 	} else
-		log_to = LOG_TO_STDERR;
+		log_to_be(LOG_TO_STDERR);
 }
 
 /*

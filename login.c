@@ -29,12 +29,16 @@ static char users_text[CONF_MAX + 1] __attribute__((aligned(4096)));
  * The users file: -u, else the systemd credential socks.passwd when there
  * is one, else the default.  Opened before privileges are dropped, read
  * only when a client logs in.  When it does not exist, no login is asked.
+ * Why it cannot be opened is kept (u->error) only if it exists: a session
+ * without one (most) writes no page for the message; users_why() says it
+ * from the path.
  */
 void
 users_open(const struct options *opt, struct users_file *u)
 {
 	static char credential[PATH_MAX], error[PATH_MAX + 64];
-	struct text t = TEXT(credential), why = TEXT(error);
+	char none[1];
+	struct text t = TEXT(credential), why = TEXT(none);
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 
 	u->path = opt->users_path;
@@ -47,9 +51,29 @@ users_open(const struct options *opt, struct users_file *u)
 	if (u->path == NULL)
 		u->path = SOCKS_PASSWD;
 	u->fd = conf_open(u->path, &why);
+	if (u->fd == -1 && errno != ENOENT) {	/* there is one: say why */
+		why = (struct text)TEXT(error);
+		u->fd = conf_open(u->path, &why);
+	}
 	u->present = u->fd != -1 || errno != ENOENT;
-	u->error = u->fd == -1 ? error : NULL;
+	u->error = u->fd == -1 && u->present ? error : NULL;
 	u->seen.fd = -1;
+}
+
+/*
+ * Why the users file cannot be opened (u->fd is -1): "PATH: Permission
+ * denied", or for none there, "PATH: No such file or directory".
+ */
+void
+users_why(const struct users_file *u, struct text *t)
+{
+	if (u->error != NULL) {
+		add(t, u->error);
+		return;
+	}
+	add(t, u->path);
+	add(t, ": ");
+	add(t, strerror(ENOENT));
 }
 
 /*
@@ -66,12 +90,12 @@ users_describe(const struct users_file *u, struct text *t)
 	}
 	if (u->present) {
 		add(t, "users file ");
-		add(t, u->error);
+		users_why(u, t);
 		add(t, ": every SOCKS5 login fails");
 		return 1;
 	}
 	add(t, "no users file (");
-	add(t, u->error);
+	users_why(u, t);
 	if (strcmp(u->path, SOCKS_PASSWD) == 0)
 		add(t, "; -u names one");
 	add(t, "): SOCKS5 clients get no login, 'user' rules never match");
@@ -93,7 +117,7 @@ check_login(struct session *s, struct socks5_login *l)
 
 	if (s->users.fd == -1) {
 		add(&why, "the users file cannot be opened: ");
-		add(&why, s->users.error);
+		users_why(&s->users, &why);
 	} else
 		watch(&s->users.seen, s->users.fd);
 	if (s->users.fd != -1 && conf_read(s->users.fd, s->users.path,

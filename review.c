@@ -34,7 +34,11 @@ file_id_from(const struct stat *st, struct file_id *id)
 	    .size = st->st_size, .mtime = st->st_mtim, .ctime = st->st_ctim };
 }
 
-/* Keep watching the version of a file that fd is, about to be read. */
+/*
+ * Keep watching the version of a file that fd is, about to be read.  The
+ * copy without close-on-exec, as conf_open()'s: socks4d runs nothing, and
+ * musl's F_DUPFD_CLOEXEC pays an fcntl() more.
+ */
 void
 watch(struct watched *w, int fd)
 {
@@ -43,7 +47,7 @@ watch(struct watched *w, int fd)
 	memset(&w->id, 0, sizeof w->id);
 	if (fstat(fd, &st) == 0)
 		file_id_from(&st, &w->id);
-	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	w->fd = fcntl(fd, F_DUPFD, 3);
 }
 
 /*
@@ -68,7 +72,7 @@ new_version(const char *path, struct watched *w, struct text *why)
 		return UNCHANGED;
 	if (hidden) {
 		lseek(w->fd, 0, SEEK_SET);
-		fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 3);
+		fd = fcntl(w->fd, F_DUPFD, 3);
 	} else
 		fd = conf_open(path, why);
 	if (fd == -1)

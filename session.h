@@ -87,7 +87,9 @@ struct watched {
 struct users_file {
 	const char	*path;
 	int		 fd;			/* opened early, or -1 */
-	const char	*error;			/* then "PATH: why" */
+	const char	*error;			/* then "PATH: why", or NULL
+						   if there is none (ENOENT):
+						   users_why() says it */
 	int		 present;		/* it exists: logins asked */
 	struct watched	 seen;			/* the version a login read */
 };
@@ -165,6 +167,7 @@ PHASE void	read_request(struct session *);
 /* login.c: the users file and RFC 1929 logins */
 void	users_open(const struct options *, struct users_file *);
 int	users_describe(const struct users_file *, struct text *);
+void	users_why(const struct users_file *, struct text *);
 void	check_login(struct session *, struct socks5_login *);
 int	login_current(struct session *, int, struct text *);
 

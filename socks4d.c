@@ -353,9 +353,13 @@ client_socket(int passed)
 	return is_stream_socket(0) ? 0 : -1;
 }
 
-/* The session's ends and addresses, from its client's socket. */
+/*
+ * The session's ends and addresses, from its client's socket.  A
+ * listener's child (forked) has its client's address and a nonblocking
+ * socket from the listener already, and its client is never stderr.
+ */
 static void
-take_client(struct session *s, int fd, int stderr_closed)
+take_client(struct session *s, int fd, int forked, int stderr_closed)
 {
 	socklen_t len;
 	int on = 1;
@@ -363,12 +367,14 @@ take_client(struct session *s, int fd, int stderr_closed)
 	s->opt = &opt;
 	s->in = fd;
 	s->out = s->in == 0 && same_file(0, 1) ? 1 : s->in;
-	log_choose(s->in, stderr_closed);
+	log_choose(forked ? -1 : s->in, stderr_closed);
 	len = sizeof s->src;
-	getpeername(s->in, (struct sockaddr *)&s->src, &len);
+	if (!forked)
+		getpeername(s->in, (struct sockaddr *)&s->src, &len);
 	len = sizeof s->local;
 	getsockname(s->in, (struct sockaddr *)&s->local, &len);
-	ioctl(s->in, FIONBIO, &on);
+	if (!forked)
+		ioctl(s->in, FIONBIO, &on);
 }
 
 int
@@ -403,12 +409,12 @@ main(int argc, char *argv[])
 	if (lo.nlisten > 0 || lo.inherited > 0)
 		lo.users = users_state();
 	/* Listener mode: returns only in a child, with its client. */
-	fd = listener_run(&lo, drop_privileges_and_look);
+	fd = listener_run(&lo, drop_privileges_and_look, &s.src);
 	forked = fd != -1;
 	monotonic(&s.start);
 	if (!forked && (fd = client_socket(passed)) == -1)
 		usage(stderr, EXIT_USAGE);
-	take_client(&s, fd, stderr_closed);
+	take_client(&s, fd, forked, stderr_closed);
 	conf_fd = conf_open(opt.conf_path, &why);
 	users_open(&opt, &s.users);
 	/* A listener's child inherits the privileges its parent dropped. */

@@ -166,7 +166,11 @@ turnaway_pollfds(const struct turnaway *t, struct pollfd *out)
 void
 turnaway_serve(struct turnaway *t, const struct pollfd *polled)
 {
-	long long now = now_ms();
+	long long now;
+
+	if (turnaway_wake(t) == -1)	/* no client, no count held */
+		return;
+	now = now_ms();
 
 	/* From the end: the last client takes the place of one done with. */
 	for (int i = t->n - 1; i >= 0; i--)
