@@ -39,4 +39,7 @@ now_ms(void)
 	return ms_of(&ts);
 }
 
+/* wait.c: poll fd for events until deadline (ms): 1 ready, 0 timed out. */
+int	wait_fd(int, short, long long);
+
 #endif

@@ -409,12 +409,13 @@ void
 conf_error_text(const struct ruleset *rs, const struct conf_error *e,
     struct text *t)
 {
-	const char *f = rs->text + e->field;
+	const char *f;
 	size_t len;
 
 	add_file_line(t, rs->path, (unsigned)e->line);
 	add(t, ": ");
 	if (e->field >= 0) {
+		f = rs->text + e->field;
 		len = strcspn(f, " \t\r\n#");
 		add(t, "'");
 		add_escaped(t, f, len > FIELD_SHOWN ? FIELD_SHOWN : len);

@@ -391,10 +391,8 @@ wait_until(long long wake)
 static void
 reap_until(const struct listener_options *o, long long deadline)
 {
-	struct pollfd p = { .fd = signals, .events = POLLIN };
-
 	while (parent.caps.used > 0 && now_ms() < deadline) {
-		if (poll(&p, 1, wait_until(deadline)) == 1)
+		if (wait_fd(signals, POLLIN, deadline) == 1)
 			heard();
 		reap(o);
 	}

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "listener.h"
 #include "session.h"

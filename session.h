@@ -205,7 +205,6 @@ void	watch(struct watched *, int);
 int	review(struct session *);
 
 /* wait.c: bounded waits */
-int	wait_fd(int, short, long long);
 size_t	write_within(int, const uint8_t *, size_t, long);
 
 /* reply.c: what the client is told before the relay */

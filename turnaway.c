@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -147,7 +146,6 @@ turnaway(struct turnaway *t, int fd, const struct sockaddr_storage *ss,
 	int i;
 
 	note(&t->hush[kind], ss, why);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (serve_one(&a, 1, now) || (i = free_place(t)) == -1)
 		close_cleanly(fd);
 	else

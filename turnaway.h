@@ -29,7 +29,10 @@ struct turnaway {
 	}		 hush[REFUSALS];
 };
 
-/* Turn the client on fd away; why is logged unless one was this second. */
+/*
+ * Turn the client on fd (nonblocking, as accept4() gave it) away; why is
+ * logged unless one was this second.
+ */
 void	turnaway(struct turnaway *, int, const struct sockaddr_storage *,
 	    enum refusal, const char *);
 
