@@ -13,8 +13,10 @@ fuzz_one() {
 		FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 	echo "$output"
 	[ "$status" -eq 0 ] || die "fuzz_$1 failed"
-	[[ "$output" == *"fuzz/fuzz_$1: stat::number_of_executed_units"* ]] ||
-		die "fuzz_$1 ran nothing"
+	local runs
+	runs=$(sed -n "s|^fuzz/fuzz_$1: stat::number_of_executed_units: *||p" \
+		<<<"$output")
+	(( ${runs:-0} > 0 )) || die "fuzz_$1 ran nothing"
 }
 
 @test "fuzz: the SOCKS4 request parser" { fuzz_one request; }

@@ -268,8 +268,8 @@ connections() {
 	done
 	echo "# socks4d-1: $a sessions, socks4d-2: $b" >&3
 	[ $((a + b)) -eq "$N" ]
-	[ "$a" -ge $((N / 4)) ]
-	[ "$b" -ge $((N / 4)) ]
+	[ "$a" -ge $((N / 8)) ]
+	[ "$b" -ge $((N / 8)) ]
 }
 
 # socks4d counts HAProxy as the one source; the frontend counts clients:

@@ -33,12 +33,13 @@ setup_file() {
 
 teardown_file() {
 	stop_socks4d
-	kill_pids "${ECHO_PID:-}" "${UECHO_PID:-}" "${MAPPED_PID:-}"
+	kill_pids "${ECHO_PID:-}" "${UECHO_PID:-}"
 	rm -rf "$FILES"
 }
 
 teardown() {
 	[ -z "${L_PID:-}" ] || kill_pids "$L_PID"
+	[ -z "${MAPPED_PID:-}" ] || kill_pids "$MAPPED_PID"
 	no_sanitizer_reports "$SOCKS_LOG"
 	no_crash "$SOCKS_LOG"
 }
@@ -272,7 +273,7 @@ PY
 	[ "$(field S_IP <<<"$rec")" = 127.0.0.3 ]
 	[ "$(field Reply <<<"$rec")" = Reject ]
 	[ "$(field Reason <<<"$rec")" = "$why" ]
-	! grep -q '^<Via>' <<<"$rec"
+	if grep -q '^<Via>' <<<"$rec"; then die "a <Via> line: $rec"; fi
 	FROM=127.0.0.3 run -0 proxied v2 198.51.100.7 40999 \
 		"$(s4 "$ECHO_PORT")"
 	[ -z "$(replied)" ]
