@@ -20,33 +20,49 @@
 #include "text.h"
 
 /*
- * Read what the client has sent so far into head, up to max bytes in all;
- * the session is abandoned when the deadline passes or the client leaves.
+ * Read what the client (or its balancer, proxied.c) has sent so far into
+ * head, up to max bytes in all: 1 when some came, 0 when the deadline
+ * passed, -1 when the sender closed (errno 0) or reading failed.
  */
+int
+read_some(struct session *s, size_t *len, size_t max, long long deadline)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (wait_fd(s->in, POLLIN, deadline) != 1)
+			return 0;
+		n = read(s->in, s->head + *len, max - *len);
+		if (n > 0) {
+			*len += (size_t)n;
+			return 1;
+		}
+		if (n == 0)
+			errno = 0;
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			return -1;
+	}
+}
+
+/* The same; the session is abandoned when no more of the request comes. */
 static void
 read_more(struct session *s, size_t *len, size_t max, long long deadline)
 {
 	char secs[24];
 	struct text t = TEXT(secs);
-	ssize_t n;
 
-	for (;;) {
-		if (wait_fd(s->in, POLLIN, deadline) != 1) {
-			add_num(&t, (unsigned long long)s->opt->request_timeout,
-			    1);
-			add(&t, " s");
-			abandon(s, "no complete request within ", secs);
-		}
-		n = read(s->in, s->head + *len, max - *len);
-		if (n == 0)
+	switch (read_some(s, len, max, deadline)) {
+	case 1:
+		return;
+	case 0:
+		add_num(&t, (unsigned long long)s->opt->request_timeout, 1);
+		add(&t, " s");
+		abandon(s, "no complete request within ", secs);
+	default:
+		if (errno == 0)
 			abandon(s, "client closed before a complete request",
 			    NULL);
-		if (n > 0) {
-			*len += (size_t)n;
-			return;
-		}
-		if (errno != EINTR && errno != EAGAIN)
-			abandon(s, "request read: ", strerror(errno));
+		abandon(s, "request read: ", strerror(errno));
 	}
 }
 

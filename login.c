@@ -78,28 +78,27 @@ users_why(const struct users_file *u, struct text *t)
 
 /*
  * Whether SOCKS5 logins are on, in words, for the listener's first line
- * and socks4d -t: 1 if there is a users file (readable or not), else 0.
+ * and socks4d -t.
  */
-int
+void
 users_describe(const struct users_file *u, struct text *t)
 {
 	if (u->fd != -1) {
 		add(t, "users file ");
 		add(t, u->path);
-		return 1;
+		return;
 	}
 	if (u->present) {
 		add(t, "users file ");
 		users_why(u, t);
 		add(t, ": every SOCKS5 login fails");
-		return 1;
+		return;
 	}
 	add(t, "no users file (");
 	users_why(u, t);
 	if (strcmp(u->path, SOCKS_PASSWD) == 0)
 		add(t, "; -u names one");
 	add(t, "): SOCKS5 clients get no login, 'user' rules never match");
-	return 0;
 }
 
 /*

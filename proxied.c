@@ -17,9 +17,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "clock.h"
@@ -102,39 +100,14 @@ is_balancer(const struct options *o, const struct sockaddr_storage *ss)
 	return 0;
 }
 
-/*
- * Read what the balancer has sent so far into head, up to max bytes in
- * all: 1 when some came, 0 when the deadline passed, -1 when the sender
- * closed (errno 0) or reading failed.
- */
-static int
-read_more(struct session *s, size_t *len, size_t max, long long deadline)
-{
-	ssize_t n;
-
-	for (;;) {
-		if (wait_fd(s->in, POLLIN, deadline) != 1)
-			return 0;
-		n = read(s->in, s->head + *len, max - *len);
-		if (n > 0) {
-			*len += (size_t)n;
-			return 1;
-		}
-		if (n == 0)
-			errno = 0;
-		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			return -1;
-	}
-}
-
-/* The same, abandoning the session when no more of the header comes. */
+/* read_some(), abandoning the session when no more of the header comes. */
 static void
 read_header(struct session *s, size_t *len, long long deadline)
 {
 	char secs[24];
 	struct text t = TEXT(secs);
 
-	switch (read_more(s, len, PROXY_HEADER_MAX, deadline)) {
+	switch (read_some(s, len, PROXY_HEADER_MAX, deadline)) {
 	case 1:
 		return;
 	case 0:
@@ -194,7 +167,7 @@ answer_health_check(struct session *s, size_t len, long long deadline)
 			r = socks5_parse_greeting(s->head, len, &g, &why);
 		else if (len > 0)
 			r = socks4_parse(s->head, len, &s->req, &why);
-		if (r == 0 && read_more(s, &len, SOCKS4_REQUEST_MAX,
+		if (r == 0 && read_some(s, &len, SOCKS4_REQUEST_MAX,
 		    deadline) != 1)
 			finish(s, END_HEALTH_CHECK);
 	}

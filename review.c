@@ -34,6 +34,17 @@ file_id_from(const struct stat *st, struct file_id *id)
 	    .size = st->st_size, .mtime = st->st_mtim, .ctime = st->st_ctim };
 }
 
+/* Field by field: a struct's padding, if it has any, is not compared. */
+static int
+file_id_same(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
 /*
  * Keep watching the version of a file that fd is, about to be read.  The
  * copy without close-on-exec, as conf_open()'s: socks4d runs nothing, and
@@ -68,7 +79,7 @@ new_version(const char *path, struct watched *w, struct text *why)
 	memset(&now, 0, sizeof now);
 	if (seen || hidden)
 		file_id_from(&st, &now);
-	if (memcmp(&now, &w->id, sizeof now) == 0)
+	if (file_id_same(&now, &w->id))
 		return UNCHANGED;
 	if (hidden) {
 		lseek(w->fd, 0, SEEK_SET);

@@ -163,10 +163,11 @@ PHASE void	read_proxy_header(struct session *);
 
 /* handshake.c: the request, and SOCKS5's greeting and login before it */
 PHASE void	read_request(struct session *);
+int	read_some(struct session *, size_t *, size_t, long long);
 
 /* login.c: the users file and RFC 1929 logins */
 void	users_open(const struct options *, struct users_file *);
-int	users_describe(const struct users_file *, struct text *);
+void	users_describe(const struct users_file *, struct text *);
 void	users_why(const struct users_file *, struct text *);
 void	check_login(struct session *, struct socks5_login *);
 int	login_current(struct session *, int, struct text *);
