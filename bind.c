@@ -73,7 +73,8 @@ expected_peers(struct session *s, struct sockaddr_storage *addrs)
 
 	n = resolve(s, addrs, now_ms() + s->opt->connect_timeout * 1000LL);
 	for (i = 0; i < n; i++)
-		if (rules_permit(s, SOCKS_BIND, &addrs[i], &why))
+		if (rules_permit(s, SOCKS_BIND, &addrs[i], s->req.host,
+		    &why))
 			addrs[kept++] = addrs[i];
 	if (kept == 0)
 		reject(s, SOCKS5_NOT_ALLOWED, rule, NULL);
@@ -156,7 +157,7 @@ do_bind(struct session *s)
 		reject_no_peer(s);
 	if (named && !is_expected(&s->peer, expected, n_expected))
 		reject_unexpected_peer(s, n_expected);
-	if (!named && !rules_permit(s, SOCKS_BIND, &s->peer, &why))
+	if (!named && !rules_permit(s, SOCKS_BIND, &s->peer, NULL, &why))
 		reject(s, SOCKS5_NOT_ALLOWED, rule, NULL);
 	ipv4_of(&s->peer, ip);
 	reply_grant(s, port_of(&s->peer), ip, &s->peer);

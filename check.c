@@ -25,16 +25,6 @@
 
 #define ERRORS_SHOWN	64	/* malformed lines named, at most */
 
-/* socks4d -t ... c|b|u ADDRESS: the addresses the question is about. */
-static int
-check_addresses(const char *host, uint16_t port, struct sockaddr_storage *out,
-    int max)
-{
-	if (address_of(host, port, out) == 0)
-		return 1;
-	return lookup(host, port, out, max);
-}
-
 static void
 print_verdict(int permit, const char *why)
 {
@@ -43,13 +33,11 @@ print_verdict(int permit, const char *why)
 
 /* One answer of socks4d -t: "permit (why)" or "reject (why)". */
 static int
-check_one(const struct ruleset *rules, int cmd,
-    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
-    const char *user)
+check_one(const struct ruleset *rules, const struct query *q)
 {
 	char buf[REASON_MAX];
 	struct text t = TEXT(buf);
-	int permit = conf_decide(rules, cmd, dst, src, user, &t);
+	int permit = conf_decide(rules, q, &t);
 
 	print_verdict(permit, buf);
 	return permit;
@@ -70,13 +58,12 @@ print_ports(unsigned first, unsigned last)
  * line for each range of ports the rules treat alike.
  */
 static int
-check_ports(const struct ruleset *rules, int cmd,
-    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
-    const char *user)
+check_ports(const struct ruleset *rules, const struct query *q)
 {
 	static uint16_t bound[2 * RULES_MAX + 1];
 	static char why[2][REASON_MAX];
-	struct sockaddr_storage d = *dst;
+	struct sockaddr_storage d = *q->dst;
+	struct query at = *q;
 	struct text t;
 	int n = conf_port_bounds(rules, bound, 2 * RULES_MAX + 1);
 	int i, first = 0, any = 0, verdict[2];
@@ -85,8 +72,8 @@ check_ports(const struct ruleset *rules, int cmd,
 		if (i < n) {
 			set_port(&d, bound[i]);
 			t = (struct text)TEXT(why[i % 2]);
-			verdict[i % 2] = conf_decide(rules, cmd, &d, src,
-			    user, &t);
+			at.dst = &d;
+			verdict[i % 2] = conf_decide(rules, &at, &t);
 			if (i == 0 || (verdict[i % 2] == verdict[(i - 1) % 2] &&
 			    strcmp(why[0], why[1]) == 0))
 				continue;
@@ -296,9 +283,35 @@ check_question(int argc, char *argv[], int *cmd, long *port,
 }
 
 /*
+ * The question's addresses: ADDRESS itself, or what the name resolves to
+ * (q->name set then).  0 if there are none; then a name the rules deny
+ * before its lookup, as a live request's would be, has had its verdict.
+ */
+static int
+check_addresses(const struct ruleset *rules, struct query *q,
+    const char *host, long port, struct sockaddr_storage *out)
+{
+	char buf[REASON_MAX];
+	struct text t = TEXT(buf);
+	int n;
+
+	if (address_of(host, (uint16_t)port, out) == 0)
+		return 1;
+	q->name = host;
+	if (port > 0 && !conf_may_name(rules, q, (uint16_t)port, &t)) {
+		print_verdict(0, buf);
+		return 0;
+	}
+	if ((n = lookup(host, (uint16_t)port, out, ADDRS_MAX)) == 0)
+		fprintf(stderr, "socks4d: cannot resolve %s\n", host);
+	return n;
+}
+
+/*
  * socks4d -t [c|b|u ADDRESS [PORT [SOURCE [USER]]]]: 0 if the files are
  * good (and the request is permitted), 1 if not, -1 for a usage error
- * (why says what is wrong).
+ * (why says what is wrong).  A name is asked as a request by name: name
+ * rules, then each address it resolves to.
  */
 int
 check_config(const struct options *opt, int argc, char *argv[],
@@ -308,13 +321,13 @@ check_config(const struct options *opt, int argc, char *argv[],
 	struct sockaddr_storage dst[ADDRS_MAX], src = { 0 };
 	char buf[INET6_ADDRSTRLEN + 8];
 	struct text t = TEXT(buf);
-	const char *user = argc > 4 ? argv[4] : NULL;
+	struct query q = { .src = &src, .user = argc > 4 ? argv[4] : NULL };
 	long port = 0;
-	int n, cmd = 0, permitted = 0;
+	int n, permitted = 0;
 
 	/* Its verdicts and warnings in the order they are made. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 0 && check_question(argc, argv, &cmd, &port, &src,
+	if (argc > 0 && check_question(argc, argv, &q.cmd, &port, &src,
 	    why) == -1)
 		return -1;
 	if (check_rules(opt->conf_path, &rules) == -1)
@@ -324,22 +337,18 @@ check_config(const struct options *opt, int argc, char *argv[],
 		    rules.n == 1 ? "" : "s");
 		return check_users(opt, &rules);
 	}
-	if ((n = check_addresses(argv[1], (uint16_t)port, dst,
-	    ADDRS_MAX)) == 0) {
-		fprintf(stderr, "socks4d: cannot resolve %s\n", argv[1]);
-		return 1;
-	}
 	if (argc < 4 && conf_has_sources(&rules))
 		fprintf(stderr, "socks4d: no source given: rules with 'from' "
 		    "do not match\n");
+	n = check_addresses(&rules, &q, argv[1], argc < 3 ? 0 : port, dst);
 	for (int i = 0; i < n; i++) {
 		t.len = 0;
 		add_addr(&t, &dst[i]);
 		if (n > 1)
 			printf("%s: ", buf);
-		permitted |= argc < 3 ?
-		    check_ports(&rules, cmd, &dst[i], &src, user) :
-		    check_one(&rules, cmd, &dst[i], &src, user);
+		q.dst = &dst[i];
+		permitted |= argc < 3 ? check_ports(&rules, &q) :
+		    check_one(&rules, &q);
 	}
 	return permitted ? 0 : 1;
 }

@@ -160,7 +160,7 @@ next_permitted(struct session *s, struct race *r, struct text *why)
 			reject(s, SOCKS5_NOT_ALLOWED,
 			    "destination is socks4d itself", NULL);
 		}
-		if (rules_permit(s, SOCKS_CONNECT, a, why))
+		if (rules_permit(s, SOCKS_CONNECT, a, s->req.host, why))
 			return (int)(a - r->addrs);
 	}
 	return -1;

@@ -1,8 +1,9 @@
 /*
  * socks.conf: "permit|deny CMDS ADDRESS [port N[-M]] [from SOURCE]
- * [user NAME[,NAME...]]", one rule a line, '#' comments.  First match
- * wins, no match denies, and any malformed line denies everything (fail
- * closed).
+ * [user NAME[,NAME...]]", one rule a line, '#' comments.  ADDRESS is an
+ * address pattern or a host name (".example.com": it and every name under
+ * it).  First match wins, no match denies, and any malformed line denies
+ * everything (fail closed).
  * SPDX-License-Identifier: ISC
  */
 #include <sys/types.h>
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -22,6 +24,15 @@
 
 #define FIELDS_MAX	9	/* permit c ADDR port N from SRC user NAMES */
 #define FIELD_SHOWN	64	/* bytes of a bad field quoted in a message */
+#define HOST_MAX	253	/* a host name's bytes, RFC 1035 */
+#define LABEL_MAX	63
+
+#define PATTERNS	" (a.b.c.d with * octets, ADDR, ADDR/BITS, or *)"
+#define NOT_DESTINATION	"is not an address pattern or host name" \
+			" (a.b.c.d with * octets, ADDR, ADDR/BITS, *, NAME," \
+			" or .DOMAIN: it and every name under it)"
+#define RULE_FORM	" (permit|deny c|b|u ADDRESS [port N[-M]] " \
+			"[from SOURCE] [user NAME[,NAME...]])"
 
 /*
  * Opened before privileges are dropped, so it may be root's; nonblocking,
@@ -175,6 +186,90 @@ pattern_matches(const struct pattern *p, const struct sockaddr_storage *ss)
 }
 
 static int
+is_label_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/*
+ * A host name pattern, at off in the text: "www.example.com" (that name)
+ * or ".example.com" (it and every name under it), a trailing dot ignored;
+ * labels of letters, digits, '-' and '_'.  A last label of digits alone
+ * is an address mistyped (140.113.1), not a name.  NULL, or why not.
+ */
+static const char *
+parse_name(const char *tok, size_t off, struct rule *r)
+{
+	size_t len = strlen(tok), label = 0, i;
+	int suffix = tok[0] == '.', digits = 1;
+
+	if (len > 0 && tok[len - 1] == '.')
+		len--;
+	if (len <= (size_t)suffix)
+		return NOT_DESTINATION;
+	if (tok[0] == '*' && tok[1] == '.')
+		return "is not a pattern: a name and every name under it are "
+		    "written .example.com";
+	for (i = (size_t)suffix; i <= len; i++) {
+		if (i < len && tok[i] != '.') {
+			if (!is_label_byte(tok[i]))
+				return NOT_DESTINATION;
+			digits &= tok[i] >= '0' && tok[i] <= '9';
+			if (++label > LABEL_MAX)
+				return "has a label longer than "
+				    XSTR(LABEL_MAX) " bytes";
+			continue;
+		}
+		if (label == 0 || (i == len && digits))
+			return NOT_DESTINATION;
+		label = 0;
+		digits = 1;
+	}
+	if (len - (size_t)suffix > HOST_MAX)
+		return "is a name longer than " XSTR(HOST_MAX) " bytes";
+	r->dst.family = PATTERN_NAME;
+	r->name_suffix = (uint8_t)suffix;
+	r->name_off = (uint32_t)(off + (size_t)suffix);
+	r->name_len = (uint8_t)(len - (size_t)suffix);
+	return NULL;
+}
+
+/*
+ * Whether a name pattern matches the name a request gave (NULL: it gave
+ * an address, which no name pattern matches): the same name, or for a
+ * suffix one under it, case aside, a trailing dot ignored.
+ */
+static int
+name_matches(const struct ruleset *rs, const struct rule *r, const char *name)
+{
+	const char *p = rs->text + r->name_off;
+	size_t n, len = r->name_len;
+
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	n = strlen(name);
+	if (name[n - 1] == '.')
+		n--;
+	if (n == len)
+		return strncasecmp(name, p, len) == 0;
+	return r->name_suffix && n > len && name[n - len - 1] == '.' &&
+	    strncasecmp(name + n - len, p, len) == 0;
+}
+
+/* ADDRESS, at off in the text: an address pattern or a host name. */
+static const char *
+parse_destination(char *tok, size_t off, struct rule *r)
+{
+	/* No name has a '/', and parse_pattern cuts the field there. */
+	int slash = strchr(tok, '/') != NULL;
+
+	if (parse_pattern(tok, &r->dst) == 0)
+		return NULL;
+	return slash ? NOT_DESTINATION : parse_name(tok, off, r);
+}
+
+static int
 is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
@@ -261,10 +356,6 @@ parse_users(const char *s, size_t off, struct rule *r)
 	return NULL;
 }
 
-#define PATTERNS	" (a.b.c.d with * octets, ADDR, ADDR/BITS, or *)"
-#define RULE_FORM	" (permit|deny c|b|u ADDRESS [port N[-M]] " \
-			"[from SOURCE] [user NAME[,NAME...]])"
-
 /* 'p', 'f' or 'u' for "port", "from" or "user"; 0 for anything else. */
 static int
 keyword(const char *s)
@@ -349,8 +440,8 @@ parse_rule(char *line, size_t off, struct rule *r, const char **why,
 	if (n < 3)
 		return -1;
 	*bad = tok[2];
-	*why = "is not an address pattern" PATTERNS;
-	if (parse_pattern(tok[2], &r->dst) == -1)
+	if ((*why = parse_destination(tok[2], off + (size_t)(tok[2] - line),
+	    r)) != NULL)
 		return -1;
 	if ((*why = parse_options(tok, n, line, off, r, bad)) != NULL)
 		return -1;
@@ -434,9 +525,13 @@ conf_users_line(const struct ruleset *rs)
 	return 0;
 }
 
+/* A query's user that every user list names: "would some login do?" */
+const char conf_any_login[] = "";
+
 /*
- * Whether a rule's user list names user, the name a SOCKS5 client logged
- * in as (NULL: none; a SOCKS4 USERID is a claim, not a login).
+ * Whether a rule's user list names user, the name a SOCKS5 or HTTP client
+ * logged in as (NULL: none; a SOCKS4 USERID is a claim, not a login), or
+ * is conf_any_login.
  */
 static int
 user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
@@ -445,7 +540,7 @@ user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
 	const char *comma;
 	size_t len;
 
-	if (r->users_len == 0)
+	if (r->users_len == 0 || user == conf_any_login)
 		return 1;
 	if (user == NULL)
 		return 0;
@@ -459,28 +554,70 @@ user_matches(const struct ruleset *rs, const struct rule *r, const char *user)
 	return 0;
 }
 
+/* Whether rule r is about q's command, client and port. */
+static int
+applies(const struct ruleset *rs, const struct rule *r, const struct query *q,
+    uint16_t port)
+{
+	return (r->cmds & 1 << q->cmd) && pattern_matches(&r->src, q->src) &&
+	    port >= r->port_lo && port <= r->port_hi &&
+	    user_matches(rs, r, q->user);
+}
+
+/* Whether r's ADDRESS is q's: a name rule by q's name, any other by address. */
+static int
+destination_matches(const struct ruleset *rs, const struct rule *r,
+    const struct query *q)
+{
+	return r->dst.family == PATTERN_NAME ? name_matches(rs, r, q->name) :
+	    pattern_matches(&r->dst, q->dst);
+}
+
 /*
- * The first rule that matches decides; no match denies.  A CONNECT to
+ * The first rule that names addresses (neither * nor a name) and matches
+ * q's address, if it denies: a name permit never reaches an address the
+ * file shuts by address, since whoever runs a name's DNS, not this file,
+ * says what it resolves to.  * stays the catch-all: "permit c
+ * .example.com" then "deny c *" does what it says.
+ */
+static const struct rule *
+address_denial(const struct ruleset *rs, const struct query *q, uint16_t port)
+{
+	for (const struct rule *r = rs->rule; r < rs->rule + rs->n; r++)
+		if (r->dst.family != 0 && r->dst.family != PATTERN_NAME &&
+		    applies(rs, r, q, port) && pattern_matches(&r->dst, q->dst))
+			return r->permit ? NULL : r;
+	return NULL;
+}
+
+/*
+ * The first rule that matches decides (a name rule by the request's name,
+ * any other by the address); no match denies.  A name permit still gives
+ * way to an address rule that denies (address_denial).  A CONNECT to
  * 0.0.0.0/8, :: or port 0 is never made, whatever the rules say.  1
  * permit, 0 deny; why says which line decided.
  */
 int
-conf_decide(const struct ruleset *rs, int cmd,
-    const struct sockaddr_storage *dst, const struct sockaddr_storage *src,
-    const char *user, struct text *why)
+conf_decide(const struct ruleset *rs, const struct query *q, struct text *why)
 {
-	const struct rule *r;
-	uint16_t port = port_of(dst);
+	const struct rule *r, *d;
+	uint16_t port = port_of(q->dst);
 
-	if (cmd == SOCKS_CONNECT && (port == 0 || is_unspecified(dst))) {
+	if (q->cmd == SOCKS_CONNECT && (port == 0 || is_unspecified(q->dst))) {
 		add(why, "destination 0.0.0.0 or port 0");
 		return 0;
 	}
 	for (r = rs->rule; r < rs->rule + rs->n; r++) {
-		if (!(r->cmds & 1 << cmd) || !pattern_matches(&r->dst, dst) ||
-		    !pattern_matches(&r->src, src) || port < r->port_lo ||
-		    port > r->port_hi || !user_matches(rs, r, user))
+		if (!applies(rs, r, q, port) || !destination_matches(rs, r, q))
 			continue;
+		if (r->dst.family == PATTERN_NAME && r->permit &&
+		    (d = address_denial(rs, q, port)) != NULL) {
+			add_file_line(why, rs->path, (unsigned)d->line);
+			add(why, " denies the address (");
+			add_file_line(why, rs->path, (unsigned)r->line);
+			add(why, " permits the name)");
+			return 0;
+		}
 		add_file_line(why, rs->path, (unsigned)r->line);
 		add(why, r->permit ? " permits" : " denies");
 		return r->permit;
@@ -493,21 +630,21 @@ conf_decide(const struct ruleset *rs, int cmd,
 
 /*
  * Whether some rule could permit this client (source, and user if logged
- * in) cmd to some destination: a rule for it that permits, before a rule
- * for it that denies every destination and port (*line: that rule's line,
- * else 0).  Asked before anything is done for the client: a listener, a
- * name lookup.
+ * in) q's command to some destination: a rule for it that permits, before
+ * a rule for it that denies every destination and port (*line: that
+ * rule's line, else 0).  Asked before anything is done for the client: a
+ * listener, a name lookup.
  */
 int
-conf_may(const struct ruleset *rs, int cmd, const struct sockaddr_storage *src,
-    const char *user, int *line)
+conf_may(const struct ruleset *rs, const struct query *q, int *line)
 {
 	const struct rule *r;
 
 	*line = 0;
 	for (r = rs->rule; r < rs->rule + rs->n; r++) {
-		if (!(r->cmds & 1 << cmd) || !pattern_matches(&r->src, src) ||
-		    !user_matches(rs, r, user))
+		if (!(r->cmds & 1 << q->cmd) ||
+		    !pattern_matches(&r->src, q->src) ||
+		    !user_matches(rs, r, q->user))
 			continue;
 		if (r->permit)
 			return 1;
@@ -517,6 +654,41 @@ conf_may(const struct ruleset *rs, int cmd, const struct sockaddr_storage *src,
 			return 0;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Before q's name is looked up: whether any address it may resolve to
+ * could be permitted at port.  0 (why names the line) when a rule denies
+ * the name, or all addresses, before any rule could permit one: then the
+ * name is never looked up.
+ */
+int
+conf_may_name(const struct ruleset *rs, const struct query *q, uint16_t port,
+    struct text *why)
+{
+	const struct rule *r;
+
+	if (q->cmd == SOCKS_CONNECT && port == 0) {
+		add(why, "destination 0.0.0.0 or port 0");
+		return 0;
+	}
+	for (r = rs->rule; r < rs->rule + rs->n; r++) {
+		if (!applies(rs, r, q, port) ||
+		    (r->dst.family == PATTERN_NAME &&
+		    !name_matches(rs, r, q->name)))
+			continue;
+		if (r->permit)
+			return 1;
+		if (r->dst.family == PATTERN_NAME || r->dst.family == 0) {
+			add_file_line(why, rs->path, (unsigned)r->line);
+			add(why, " denies");
+			return 0;
+		}
+	}
+	add(why, "no rule in ");
+	add(why, rs->path);
+	add(why, " matches");
 	return 0;
 }
 

@@ -17,7 +17,11 @@
 #define CONF_LINE_MAX	511	/* bytes of a line, without its newline */
 #define RULES_MAX	(CONF_MAX / 8)	/* more than CONF_MAX bytes hold */
 
-/* One address pattern: family 0 matches anything. */
+/*
+ * One address pattern: family 0 matches any destination, PATTERN_NAME
+ * only a request that names a host (the rule says which names).
+ */
+#define PATTERN_NAME	(-1)
 struct pattern {
 	int		 family;
 	uint8_t		 addr[16], mask[16];
@@ -31,6 +35,9 @@ struct rule {
 	struct pattern	 dst, src;
 	uint32_t	 users_off;	/* "user NAME,...": where in the text */
 	uint16_t	 users_len;	/* 0: any client, logged in or not */
+	uint8_t		 name_len;	/* a name pattern, without its dots */
+	uint8_t		 name_suffix;	/* ".example.com": names under it too */
+	uint32_t	 name_off;	/* where in the text */
 };
 
 struct ruleset {
@@ -50,6 +57,20 @@ struct conf_space {
 			      RULES_MAX];
 };
 
+/*
+ * What the rules are asked: a command by a client (its address, and its
+ * login if it logged in) to a destination, by address or by name.
+ */
+struct query {
+	int		 cmd;
+	const struct sockaddr_storage *dst;	/* port too */
+	const char	*name;		/* the host the request named, or
+					   NULL */
+	const struct sockaddr_storage *src;
+	const char	*user;		/* a SOCKS5 or HTTP login, NULL,
+					   or conf_any_login */
+};
+
 /* A malformed line: where, and why. */
 struct conf_error {
 	int		 line;
@@ -66,11 +87,13 @@ int	conf_parse(const char *, size_t, struct ruleset *, struct conf_error *,
 	    int);
 void	conf_error_text(const struct ruleset *, const struct conf_error *,
 	    struct text *);
-int	conf_decide(const struct ruleset *, int,
-	    const struct sockaddr_storage *, const struct sockaddr_storage *,
-	    const char *, struct text *);
-int	conf_may(const struct ruleset *, int, const struct sockaddr_storage *,
-	    const char *, int *);
+extern const char conf_any_login[];
+
+int	conf_decide(const struct ruleset *, const struct query *,
+	    struct text *);
+int	conf_may(const struct ruleset *, const struct query *, int *);
+int	conf_may_name(const struct ruleset *, const struct query *, uint16_t,
+	    struct text *);
 int	conf_has_sources(const struct ruleset *);
 int	conf_users_line(const struct ruleset *);
 int	conf_port_bounds(const struct ruleset *, uint16_t *, int);

@@ -101,10 +101,11 @@ ask_again(struct session *s, struct text *why)
 	int named = s->req.host[0] != '\0' || !is_unspecified(&s->req.addr);
 
 	if (s->req.cmd == SOCKS_CONNECT)
-		return rules_permit(s, SOCKS_CONNECT, &s->dst, why);
+		return rules_permit(s, SOCKS_CONNECT, &s->dst, s->req.host,
+		    why);
 	if (s->req.cmd == SOCKS_BIND)
 		return rules_permit(s, SOCKS_BIND, named ? &s->dst : &s->peer,
-		    why);
+		    named ? s->req.host : NULL, why);
 	/* UDP: each datagram is asked as it comes; here, the client. */
 	return rules_may(s, SOCKS_UDP_ASSOCIATE, why);
 }

@@ -72,13 +72,20 @@ rules_reload(struct session *s, int fd, struct text *why)
 	return bad == 0 ? 0 : -1;
 }
 
-/* Whether socks.conf permits this client cmd to dst; why names the rule. */
+/*
+ * Whether socks.conf permits this client cmd to dst, an address of name
+ * (NULL: the request gave the address); why names the rule.
+ */
 int
 rules_permit(const struct session *s, int cmd,
-    const struct sockaddr_storage *dst, struct text *why)
+    const struct sockaddr_storage *dst, const char *name, struct text *why)
 {
+	struct query q = { .cmd = cmd, .dst = dst, .src = &s->src,
+	    .user = s->login, .name = name != NULL && name[0] != '\0' ?
+	    name : NULL };
+
 	why->len = 0;
-	return conf_decide(&s->rules, cmd, dst, &s->src, s->login, why);
+	return conf_decide(&s->rules, &q, why);
 }
 
 /*
@@ -92,9 +99,10 @@ rules_may(const struct session *s, int cmd, struct text *why)
 	static const char *const names[] = {
 		[SOCKS_CONNECT] = "CONNECT", [SOCKS_BIND] = "BIND",
 		[SOCKS_UDP_ASSOCIATE] = "UDP ASSOCIATE" };
+	struct query q = { .cmd = cmd, .src = &s->src, .user = s->login };
 	int line;
 
-	if (conf_may(&s->rules, cmd, &s->src, s->login, &line))
+	if (conf_may(&s->rules, &q, &line))
 		return 1;
 	if (line != 0) {
 		add_file_line(why, s->rules.path, (unsigned)line);
@@ -110,9 +118,47 @@ rules_may(const struct session *s, int cmd, struct text *why)
 }
 
 /*
- * Nothing in socks.conf could permit this client cmd: turn it down before
- * anything is done for it (a listener, a relay socket, a name lookup),
- * with the same reply whatever it asked.
+ * Before name is looked up: whether some address of it could be permitted
+ * to this client cmd at port; if none could, why names the rule.
+ */
+int
+rules_may_name(const struct session *s, int cmd, const char *name,
+    uint16_t port, struct text *why)
+{
+	struct query q = { .cmd = cmd, .name = name, .src = &s->src,
+	    .user = s->login };
+
+	return conf_may_name(&s->rules, &q, port, why);
+}
+
+/*
+ * Whether a login would change the answer to this client's request, which
+ * it made without one and socks.conf denied: HTTP then asks for one (407).
+ */
+int
+rules_want_login(const struct session *s)
+{
+	char buf[REASON_MAX];
+	struct text t = TEXT(buf);
+	struct query q = { .cmd = s->req.cmd, .src = &s->src,
+	    .user = conf_any_login };
+
+	if (s->rules.rule == NULL || s->req.cmd == 0)
+		return 0;
+	if (s->req.host[0] == '\0') {
+		q.dst = &s->req.addr;
+		return conf_decide(&s->rules, &q, &t);
+	}
+	q.name = s->req.host;
+	return rules_may_name(s, s->req.cmd, s->req.host, s->req.port, &t) ==
+	    0 && conf_may_name(&s->rules, &q, s->req.port, &t);
+}
+
+/*
+ * Nothing in socks.conf could permit this client cmd (to the name its
+ * request gave, if it gave one): turn it down before anything is done for
+ * it (a listener, a relay socket, a name lookup), with the same reply
+ * whatever it asked.
  */
 void
 require_rule_for(struct session *s, int cmd)
@@ -120,7 +166,9 @@ require_rule_for(struct session *s, int cmd)
 	char why[REASON_MAX];
 	struct text t = TEXT(why);
 
-	if (!rules_may(s, cmd, &t))
+	if (!rules_may(s, cmd, &t) || (cmd != SOCKS_UDP_ASSOCIATE &&
+	    s->req.host[0] != '\0' &&
+	    !rules_may_name(s, cmd, s->req.host, s->req.port, &t)))
 		reject(s, SOCKS5_NOT_ALLOWED, why, NULL);
 }
 

@@ -100,7 +100,8 @@ struct users_file {
  */
 enum phase {
 	PHASE_HELLO,		/* SOCKS5 greeting: a refusal is 05 FF */
-	PHASE_LOGIN,		/* SOCKS5 login: a refusal is 01 01 */
+	PHASE_LOGIN,		/* SOCKS5 login: a refusal is 01 01
+				   (HTTP's: 407) */
 	PHASE_REQUEST,		/* the request: its protocol's failure reply */
 	PHASE_GRANTED,		/* the last reply said yes: relaying */
 	PHASE_HELD,		/* and the record waits until record_due */
@@ -127,9 +128,11 @@ struct session {
 	const struct options *opt;
 	int		 in, out;		/* the client: 0 and 1, or 3 */
 	enum phase	 phase;
-	int		 protocol;		/* 4, 5, or 0: not SOCKS */
+	int		 protocol;		/* 4, 5, REQUEST_HTTP, or 0:
+						   not known */
 	struct request	 req;
-	const char	*login;			/* SOCKS5: req.user logged in */
+	const char	*login;			/* SOCKS5 or HTTP: req.user
+						   logged in */
 	size_t		 head_len;
 	struct sockaddr_storage src, local, dst, peer;
 	struct sockaddr_storage via;		/* the balancer whose PROXY
@@ -177,9 +180,12 @@ int	rules_read(const char *, int, struct ruleset *, struct conf_error *,
 	    int, struct text *);
 PHASE void	load_rules(struct session *, int, const char *);
 int	rules_permit(const struct session *, int,
-	    const struct sockaddr_storage *, struct text *);
+	    const struct sockaddr_storage *, const char *, struct text *);
 int	rules_may(const struct session *, int, struct text *);
+int	rules_may_name(const struct session *, int, const char *, uint16_t,
+	    struct text *);
 void	require_rule_for(struct session *, int);
+int	rules_want_login(const struct session *);
 int	rules_reload(struct session *, int, struct text *);
 void	forget_rules(struct session *);
 void	give_back(void *, size_t);

@@ -1,13 +1,14 @@
 /*
  * libFuzzer target for the socks.conf parser and matcher: the input's
- * first 35 bytes are a request (command, destination, source), the rest
- * is the file.
+ * first 35 bytes are a request (command, destination, source), the next
+ * up to a NUL, if the request is by name, its name; the rest is the file.
  * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../addr.h"
 #include "../firewall.h"
 #include "../socks.h"
 
@@ -38,17 +39,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf_error errs[4];
 	char why[CONF_LINE_MAX + 128];
 	struct text t = TEXT(why);
+	char name[256] = "";
 	struct sockaddr_storage dst, src;
-	int bad, r, cmd, line;
+	struct query q = { .dst = &dst, .src = &src };
+	const uint8_t *nul;
+	size_t skip = 35;
+	int bad, r, line;
 
 	if (size < 35)
 		return 0;
 	address_from(data + 1, &dst);
 	address_from(data + 18, &src);
-	size -= 35;
+	if (data[0] & 8 && (nul = memchr(data + 35, '\0', size - 35)) != NULL &&
+	    nul - (data + 35) < (long)sizeof name) {
+		memcpy(name, data + 35, (size_t)(nul - (data + 35)) + 1);
+		skip += (size_t)(nul - (data + 35)) + 1;
+		q.name = name;
+	}
+	size -= skip;
 	if (size > CONF_MAX)
 		size = CONF_MAX;
-	memcpy(text, data + 35, size);
+	memcpy(text, data + skip, size);
 	text[size] = '\0';
 	/* Rules behind the text, as socks4d lays them: ASan sees overlaps. */
 	conf_rules_after(&space, size, &rules);
@@ -66,15 +77,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	t.len = 0;
-	cmd = data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
+	q.cmd = data[0] & 4 ? SOCKS_UDP_ASSOCIATE : data[0] & 1 ? SOCKS_BIND :
 	    SOCKS_CONNECT;
-	r = conf_decide(&rules, cmd, &dst, &src, data[0] & 2 ? "alice" : NULL,
-	    &t);
+	q.user = data[0] & 2 ? "alice" : NULL;
+	r = conf_decide(&rules, &q, &t);
 	if (r < 0 || r > 1 || t.len >= sizeof why || why[t.len] != '\0')
 		abort();
-	/* The early check never turns down a client a rule would permit. */
-	if (r == 1 && !conf_may(&rules, cmd, &src,
-	    data[0] & 2 ? "alice" : NULL, &line))
+	/*
+	 * The early checks never turn down a client, or a name before its
+	 * lookup, that a rule would permit.
+	 */
+	if (r == 1 && !conf_may(&rules, &q, &line))
 		abort();
+	t.len = 0;
+	if (r == 1 && q.name != NULL && !conf_may_name(&rules, &q,
+	    port_of(&dst), &t))
+		abort();
+	/* No name rule matches a request by address. */
+	if (q.name == NULL) {
+		for (int i = 0; i < rules.n; i++)
+			if (rules.rule[i].dst.family == PATTERN_NAME)
+				rules.rule[i].cmds = 0;
+		t.len = 0;
+		if (conf_decide(&rules, &q, &t) != r)
+			abort();
+	}
 	return 0;
 }

@@ -321,7 +321,9 @@ assert_rejected_untouched() {
 		'permit c 1.2.*' \
 		'permit c 140.113.*.*/16' 'permit c 10.0.0.0/33' \
 		'permit c ::1/129' \
-		'permit c 10.0.0.0/x' 'permit c example.org' \
+		'permit c 10.0.0.0/x' 'permit c *.example.org' \
+		'permit c exa!mple.org' 'permit c example..org' \
+		'permit c example.org/8' 'permit c .' 'permit c 10.1' \
 		'permit c 1.2.3.4 port' \
 		'permit c 1.2.3.4 port 90-80' 'permit c 1.2.3.4 port 65536' \
 		'permit c 1.2.3.4 port http' 'permit c 1.2.3.4 from' \
@@ -451,6 +453,9 @@ ROWS
 # table: the line | the field quoted, and what belongs there
 @test "socks.conf errors quote the field and say what belongs there" {
 	local line want pat='(a.b.c.d with * octets, ADDR, ADDR/BITS, or *)'
+	local dst='is not an address pattern or host name (a.b.c.d with *'
+	dst+=' octets, ADDR, ADDR/BITS, *, NAME, or .DOMAIN: it and every name'
+	dst+=' under it)'
 	local form='(permit|deny c|b|u ADDRESS [port N[-M]] [from SOURCE]'
 	form+=' [user NAME[,NAME...]])'
 	local comma='follows a user list: names are comma-separated'
@@ -470,7 +475,10 @@ permit                        | 'permit' needs commands and an address \
 after it $form
 permit c                      | 'c' needs an address after it $form
 permit cx *                   | 'cx' is not commands: letters of c, b and u
-permit c x.y.z                | 'x.y.z' is not an address pattern $pat
+permit c x.y.1                | 'x.y.1' $dst
+permit c *.example.com        | '*.example.com' is not a pattern: a name \
+and every name under it are written .example.com
+permit c a..example.com       | 'a..example.com' $dst
 permit c * from 10.0.0.0/33   | '10.0.0.0/33' is not a source pattern $pat
 permit c * port 90-80         | '90-80' $ports
 permit c * port               | 'port' needs a port or range
@@ -485,10 +493,10 @@ ROWS
 	# a long field is cut short, outside bytes escaped
 	run -1 fwcheck "permit c $(printf 'x%.0s' {1..100})"$'\x01' --
 	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: '$(printf 'x%.0s' \
-		{1..64})...' is not an address pattern $pat" ] || die "$output"
+		{1..64})...' has a label longer than 63 bytes" ] || die "$output"
 	run -1 fwcheck $'permit c \x01' --
-	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: '\x01' is not an \
-address pattern $pat" ] || die "$output"
+	[ "${lines[0]}" = "$BATS_TEST_TMPDIR/check.conf:1: '\x01' $dst" ] ||
+		die "$output"
 }
 
 @test "socks4d -t says when there is no users file, and warns of 'user' rules" {
