@@ -203,12 +203,29 @@ matters_until(const struct failing *f, const struct listener_options *o)
 }
 
 /*
+ * Whether entry e is a better one to clear than f: a source under penalty
+ * goes last (else a guesser failing from 256 other sources, other /64s of
+ * one /48, would clear its own ban), then the one that would matter for
+ * the shortest time.
+ */
+static int
+clears_before(const struct failing *e, const struct failing *f,
+    const struct listener_options *o, long long now)
+{
+	int e_banned = e->until > now, f_banned = f->until > now;
+
+	if (e_banned != f_banned)
+		return f_banned;
+	return matters_until(e, o) < matters_until(f, o);
+}
+
+/*
  * The entry of a source that failed: its own, or a free one, or else the
- * one that would matter for the shortest time, cleared.
+ * one clears_before() picks, cleared.
  */
 static struct failing *
 failing_entry(struct caps *c, const struct listener_options *o,
-    const struct source *from)
+    const struct source *from, long long now)
 {
 	struct failing *f = failing_of(c, from), *e;
 
@@ -221,7 +238,7 @@ failing_entry(struct caps *c, const struct listener_options *o,
 			f = e;
 			break;
 		}
-		if (matters_until(e, o) < matters_until(f, o))
+		if (clears_before(e, f, o, now))
 			f = e;
 	}
 	memset(f, 0, sizeof *f);
@@ -245,7 +262,7 @@ caps_login_failed(struct caps *c, const struct listener_options *o,
 
 	if (o->fails == 0)
 		return;
-	f = failing_entry(c, o, from);
+	f = failing_entry(c, o, from, now);
 	f->last = now;
 	f->at[f->next] = now;
 	f->next = (f->next + 1) % o->fails;

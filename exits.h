@@ -7,7 +7,8 @@
 				   was a balancer's health check */
 #define EXIT_REJECTED	1	/* request malformed, denied or failed */
 #define EXIT_USAGE	2	/* a bad option or argument */
-#define EXIT_LOGIN_FAILED 3	/* a SOCKS5 login failed: the listener
+#define EXIT_LOGIN_FAILED 3	/* a SOCKS5 or HTTP login failed (not
+				   from behind a balancer): the listener
 				   counts these for its penalties */
 #define EXIT_SYSTEM	111	/* could not listen, or stop being root */
 

@@ -85,7 +85,9 @@ close_gracefully(struct session *s)
  * The one way a session ends: a granted one with its end line (and its
  * record, if that is not out yet); one turned down with its record, after
  * a drain of what the client still sends; a balancer's health check with
- * the drain alone, and as a success.
+ * the drain alone, and as a success.  A failed login from behind a
+ * balancer exits as any refusal: the listener would count it against
+ * the balancer, and a penalty would shut out all its clients.
  */
 void
 finish(struct session *s, enum end end)
@@ -98,5 +100,6 @@ finish(struct session *s, enum end end)
 		close_gracefully(s);
 	}
 	_exit(end == END_CLOSED || end == END_HEALTH_CHECK ? EXIT_RELAYED :
-	    end == END_LOGIN_FAILED ? EXIT_LOGIN_FAILED : EXIT_REJECTED);
+	    end == END_LOGIN_FAILED && s->via.ss_family == AF_UNSPEC ?
+	    EXIT_LOGIN_FAILED : EXIT_REJECTED);
 }
