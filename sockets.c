@@ -57,29 +57,50 @@ walk_start(unsigned n)
 }
 
 /*
- * Bind fd to bound's address: any port, or one of -U's.  The range is
- * walked once from a random port, each port tried once: a port taken
- * (EADDRINUSE) moves on to the next, any other error ends the walk.
+ * A socket of type bound to bound and, a stream, listening: the socket,
+ * or -1 with errno.  reuse: a port a finished BIND left in TIME_WAIT is
+ * free to listen on (-U's few ports are used again soon).
  */
 static int
-bind_near(const struct options *o, int fd, int type,
+socket_on(int type, const struct sockaddr_storage *bound, int reuse)
+{
+	int fd, err, on = 1;
+
+	if ((fd = socket(bound->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if ((!reuse || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof on) == 0) &&
+	    bind(fd, (const struct sockaddr *)bound, addr_len(bound)) == 0 &&
+	    (type != SOCK_STREAM || listen(fd, 1) == 0))
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * socket_on() at bound's address: any port, or one of -U's.  The range is
+ * walked once from a random port, each port tried once: a port taken
+ * (EADDRINUSE, at bind() or, when another session bound it first, at
+ * listen()) moves on to the next, any other error ends the walk.
+ */
+static int
+socket_on_near(const struct options *o, int type,
     struct sockaddr_storage *bound, struct text *why)
 {
 	unsigned n, start, i;
-	int on = 1;
+	int fd;
 
 	if (o->ports_low == 0)
-		return bind(fd, (struct sockaddr *)bound, addr_len(bound));
-	/* a port a finished BIND left in TIME_WAIT is free to listen on */
-	if (type == SOCK_STREAM &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
-		return -1;
+		return socket_on(type, bound, 0);
 	n = (unsigned)o->ports_high - o->ports_low + 1;
 	start = walk_start(n);
 	for (i = 0; i < n; i++) {
 		set_port(bound, (uint16_t)(o->ports_low + (start + i) % n));
-		if (bind(fd, (struct sockaddr *)bound, addr_len(bound)) == 0)
-			return 0;
+		if ((fd = socket_on(type, bound, type == SOCK_STREAM)) != -1)
+			return fd;
 		if (errno != EADDRINUSE)
 			return -1;
 	}
@@ -104,17 +125,12 @@ socket_near(const struct session *s, int type, struct sockaddr_storage *bound,
 
 	*bound = s->local;
 	set_port(bound, 0);
-	if ((fd = socket(bound->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		add(why, strerror(errno));
-		return -1;
-	}
-	if (bind_near(s->opt, fd, type, bound, why) == -1 ||
-	    (type == SOCK_STREAM && listen(fd, 1) == -1) ||
+	if ((fd = socket_on_near(s->opt, type, bound, why)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)bound, &len) == -1) {
 		if (why->len == 0)
 			add(why, strerror(errno));
-		close(fd);
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	return fd;
