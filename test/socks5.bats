@@ -225,6 +225,78 @@ teardown() {
 	wait "$SOCKS_PID" || true
 }
 
+# udp5_burst PORT ECHO TRAP: an association whose relay is stopped (SIGSTOP)
+# while 8 rounds of 7 datagrams queue, so that they come in batches that mix
+# them: one to ECHO, an empty one to ECHO (a run sent as one message must
+# not swallow it), one to TRAP (denied), a malformed one, a fragment, a
+# stranger's, and a 3000-byte one to ECHO (bigger than a batch's slot).
+# Prints "answers N intact M" once the echoes are in (or 10 s went by).
+udp5_burst() {
+	"$PYTHON" - "$@" <<'PY'
+import os, re, signal, socket, subprocess, sys
+port, echo, trap = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+exec(os.environ["S5_GREETED"])
+c.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+reply = read(c, 10)
+assert len(reply) == 10 and reply[1] == 0, reply
+relay = ("127.0.0.1", int.from_bytes(reply[8:10], "big"))
+ss = subprocess.run(["ss", "-Hunap", "sport = :%d" % relay[1]],
+                    capture_output=True, text=True).stdout
+pid = int(re.search(r"pid=(\d+)", ss).group(1))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+u.settimeout(10)
+stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+stranger.bind(("127.0.0.5", u.getsockname()[1]))
+def to(p):
+    return b"\x00\x00\x00\x01" + socket.inet_aton("127.0.0.2") \
+        + p.to_bytes(2, "big")
+def big(i):
+    return bytes((i + j) % 251 for j in range(3000))
+os.kill(pid, signal.SIGSTOP)
+for i in range(8):
+    u.sendto(to(echo) + b"small-%d" % i, relay)
+    u.sendto(to(echo), relay)
+    u.sendto(to(trap) + b"denied", relay)
+    u.sendto(b"\x01" + to(echo)[1:] + b"malformed", relay)
+    u.sendto(b"\x00\x00\x01" + to(echo)[3:] + b"fragment", relay)
+    stranger.sendto(to(echo) + b"stranger", relay)
+    u.sendto(to(echo) + big(i), relay)
+os.kill(pid, signal.SIGCONT)
+want = {to(echo) + b"small-%d" % i for i in range(8)} | \
+    {to(echo) + big(i) for i in range(8)} | {to(echo)}
+answers = intact = 0
+try:
+    while answers < 24:
+        answers += 1
+        intact += u.recv(65535) in want
+except socket.timeout:
+    answers -= 1
+print("answers", answers, "intact", intact)
+c.close()
+PY
+}
+
+# Batches: each datagram of a burst judged on its own, relayed or dropped
+# and counted; a big one relayed whole
+@test "UDP ASSOCIATE: a burst of mixed datagrams, each judged and counted" {
+	local d=$BATS_TEST_TMPDIR
+	: > "$d/utrap.log"
+	start_peer UECHO udp-echo 127.0.0.2
+	start_peer UTRAP udp-echo 127.0.0.2 --accept-log "$d/utrap.log"
+	printf 'permit u 127.0.0.2 port %s\n' "$UECHO_PORT" > "$d/burst.conf"
+	SOCKS_LOG=$d/burst.log
+	start_socks4d "$d/burst.conf"
+	run -0 udp5_burst "$SOCKS_PORT" "$UECHO_PORT" "$UTRAP_PORT"
+	[ "$output" = "answers 24 intact 24" ] || die "$output"
+	wait_for_log "$SOCKS_LOG" \
+		'datagrams: 24 to client, 24 from client, 32 dropped'
+	[ ! -s "$d/utrap.log" ] ||
+		die "a denied datagram went out: $(cat "$d/utrap.log")"
+	kill "$SOCKS_PID"
+	wait "$SOCKS_PID" || true
+}
+
 # chromium5 PORT URL OUT: chromium_via socks5://127.0.0.1:PORT.
 chromium5() { chromium_via "socks5://127.0.0.1:$1" "$2" "$3"; }
 
