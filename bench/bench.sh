@@ -30,10 +30,12 @@
 #   BENCH_SLICES=5          the seconds of each repetition, in turns
 #   BENCH_IDLE=500          idle sessions held for the memory figures
 #   BENCH_STARTUP=200       samples of the start-up latency (connect() to reply)
-#   BENCH_FIGURES="one multi rate idle startup s5one s5rate s5auth udp"
-#                           which figures to run; the last four are SOCKS5:
-#                           one stream, sessions/s without and with a login,
-#                           UDP ASSOCIATE datagrams/s and loss
+#   BENCH_FIGURES="one multi rate hrate idle startup s5one s5rate s5auth udp"
+#                           which figures to run; hrate is sessions/s of HTTP
+#                           CONNECT (socks4d alone), taken in turns with
+#                           rate's; the last four are SOCKS5: one stream,
+#                           sessions/s without and with a login, UDP
+#                           ASSOCIATE datagrams/s and loss
 #   BENCH_SOCKS5=0          skip the SOCKS5 figures
 #   BENCH_ONE5=2G           bytes of the SOCKS5 one-stream test
 #   BENCH_SECS5=3 BENCH_SLICES5=3   SOCKS5 session-rate seconds, in slices
@@ -67,7 +69,7 @@ SECS=${BENCH_SECS:-10}
 SLICES=${BENCH_SLICES:-5}
 IDLE=${BENCH_IDLE:-500}
 STARTUP=${BENCH_STARTUP:-200}
-FIGURES=${BENCH_FIGURES:-one multi rate idle startup s5one s5rate s5auth udp}
+FIGURES=${BENCH_FIGURES:-one multi rate hrate idle startup s5one s5rate s5auth udp}
 [ "${BENCH_SOCKS5:-1}" = 0 ] && FIGURES=$(tr ' ' '\n' <<<"$FIGURES" |
     grep -vxE 's5one|s5rate|s5auth|udp' | tr '\n' ' ')
 ONE5=${BENCH_ONE5:-2G}
@@ -290,11 +292,12 @@ start() {
 }
 
 # wanted NAME: NAME is among BENCH_CONFIGS (or that is empty).  NAME+5 is
-# NAME's SOCKS5 twin (its own instance, so that the SOCKS4 figures stay as
-# they were), wanted with NAME.
+# NAME's SOCKS5 twin, NAME+h its HTTP CONNECT twin (each its own instance,
+# so that the SOCKS4 figures stay as they were), wanted with NAME; a twin's
+# figures are NAME's (${cfg%+[5h]}).
 wanted() {
 	[ -z "$ONLY" ] ||
-	    case " $ONLY " in *" ${1%+5} "*) return 0;; *) return 1;; esac
+	    case " $ONLY " in *" ${1%+[5h]} "*) return 0;; *) return 1;; esac
 }
 
 # The two super-servers, listening on $port.
@@ -389,6 +392,16 @@ if has s5one || has s5rate || has s5auth || has udp; then
 	start danted+5 danted danted -f "$W/danted5.conf" -N 2 \
 	    -p "$W/danted5.pid"
 fi
+# The HTTP CONNECT twins: socks4d as above, whose port takes HTTP CONNECT
+# too (a first byte that is a capital letter), under the same rules.
+# Neither danted nor HAProxy serves HTTP CONNECT on a SOCKS port.
+if has hrate; then
+	port=$("$LT" freeport)
+	ssa socks4d/ssa+h "$W/socks4d" -c "$CONF"
+	port=$("$LT" freeport)
+	start socks4d/listener+h listener "$W/socks4d" -c "$CONF" \
+	    -l "127.0.0.1:$port" -m 2048 -s 2048
+fi
 
 # systemd's own Accept=yes, with the shipped units: this machine's systemd,
 # or where PID 1 is not systemd, a private one (test/private_systemd.sh).
@@ -474,6 +487,7 @@ mapfile -t BULK < <(only_started "${BULK[@]}")
 mapfile -t RATE < <(only_started "${RATE[@]}")
 mapfile -t MEM < <(only_started "${MEM[@]}")
 mapfile -t S5 < <(only_started socks4d/ssa+5 socks4d/listener+5 danted+5)
+mapfile -t HT < <(only_started socks4d/ssa+h socks4d/listener+h)
 for c in $ONLY; do
 	[ -n "${PORT[$c]:-}" ] || NOTES+=("BENCH_CONFIGS: $c not started"\
 " (not a configuration, or see the notes above)")
@@ -488,13 +502,14 @@ elif [ -n "$SD" ]; then
 fi
 
 # loadtool's way there: a SOCKS4 CONNECT through a proxy (SOCKS5 through a
-# twin, logged in while S5_LOGIN is set), or straight to the sink or to the
-# relay in front of it.
+# +5 twin, logged in while S5_LOGIN is set; HTTP CONNECT through a +h twin),
+# or straight to the sink or to the relay in front of it.
 route() {
 	case ${KIND[$1]}:$1 in
 	direct:*|relay:*) echo "-d 127.0.0.1:${PORT[$1]}" ;;
 	*+5) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" \
 	    "${S5_LOGIN:--5}" ;;
+	*+h) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK -H" ;;
 	*) echo "-x 127.0.0.1:${PORT[$1]} -d 127.0.0.1:$SINK" ;;
 	esac
 }
@@ -540,10 +555,10 @@ stream() {
 	if ! line=$("$LT" stream $(route "$cfg") -n "$n" -b "$bytes" \
 	    -t 600 2>>"$W/errors"); then
 		say "bench: $fig $cfg: not every byte verified: $line"
-		fail "$fig:${cfg%+5}"
+		fail "$fig:${cfg%+[5h]}"
 		return
 	fi
-	add "$fig:${cfg%+5}" "$(kv "$line" gbps)"
+	add "$fig:${cfg%+[5h]}" "$(kv "$line" gbps)"
 	quiesce "$cfg"
 	[ "${KIND[$cfg]}" = direct ] || after=$(kv "$(proc_line "$cfg")" ticks)
 	gib=$(awk -v b="$(kv "$line" bytes_each)" -v n="$n" \
@@ -632,12 +647,13 @@ rate_slice() {
 }
 
 # rate_turns FIGURE SLICE SLICES CONFIG...: sessions/s of each CONFIG as
-# FIGURE.  Each repetition gives every CONFIG SLICES slices of SLICE
-# seconds, taken in turn, so that a change in the machine's speed during
-# the run falls on all of them alike rather than on whichever ran then.
-# The SOCKS4 figure (rate) adds the server's CPU per session.
+# FIGURE (an HTTP CONNECT twin's as hrate).  Each repetition gives every
+# CONFIG SLICES slices of SLICE seconds, taken in turn, so that a change in
+# the machine's speed during the run falls on all of them alike rather
+# than on whichever ran then.  The SOCKS4 figure (rate) adds the server's
+# CPU per session.
 rate_turns() {
-	local fig=$1 slice=$2 slices=$3 r cfg n l f secs ticks
+	local turn_fig=$1 slice=$2 slices=$3 r cfg n l f secs ticks fig
 	shift 3
 	for r in $(seq "$REPS"); do
 		declare -A SUM=()
@@ -648,11 +664,13 @@ rate_turns() {
 			done
 		done
 		for cfg; do
+			fig=$turn_fig
+			[ "${cfg%+h}" = "$cfg" ] || fig=hrate
 			read -r n l f secs ticks <<<"$(awk '
 	{for (i = 1; i <= NF; i++) t[(i - 1) % 5] += $i}
 	END {printf "%d %d %d %.3f %d\n", t[0], t[1], t[2], t[3], t[4]}' \
 			    <<<"${SUM[$cfg]}")"
-			add "$fig:${cfg%+5}" "$(awk -v n="$n" -v s="$secs" \
+			add "$fig:${cfg%+[5h]}" "$(awk -v n="$n" -v s="$secs" \
 			    'BEGIN {if (s > 0) printf "%.1f\n", n / s}')"
 			# CPU per session: less disturbed by other load than the
 			# rate
@@ -663,31 +681,37 @@ rate_turns() {
 			    'BEGIN {if (n > 0)
 				printf "%.2f\n", a * 1000 / t / n}')"
 			[ "$f" = 0 ] ||
-			    NOTES+=("$fig ${cfg%+5}, repetition $r:"\
+			    NOTES+=("$fig ${cfg%+[5h]}, repetition $r:"\
 " $f sessions failed (not counted)")
 		done
 	done
 }
 
-if has rate; then
+# SOCKS4's sessions/s, and HTTP CONNECT's in the same turns: its ratio to
+# SOCKS4 on the same server is then free of the machine's drift.
+if has rate || has hrate; then
 	# loadtool counts whole seconds (-t 0.6 would be its default, 10)
 	slice=$(( SECS / SLICES > 0 ? SECS / SLICES : 1 ))
 	section "session rate, $CLIENTS clients, $((slice * SLICES)) s in"\
 " $SLICES slices"
-	# warm up: page cache, danted's children
-	for cfg in "${RATE[@]}"; do
-		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
-	done
+	turns=()
 	# Accept=yes's units alone and last: PID 1 goes on starting units for
 	# the connections still queued when a slice ends, into the next slice.
-	turns=()
-	for cfg in "${RATE[@]}"; do
-		[ "$cfg" = socks4d/systemd ] || turns+=("$cfg")
+	if has rate; then
+		for cfg in "${RATE[@]}"; do
+			[ "$cfg" = socks4d/systemd ] || turns+=("$cfg")
+		done
+	fi
+	has hrate && turns+=("${HT[@]}")
+	# warm up: page cache, danted's children
+	for cfg in "${turns[@]}"; do
+		"$LT" rate $(route "$cfg") -c "$CLIENTS" -t 1 >/dev/null 2>&1
 	done
 	rate_turns rate "$slice" "$SLICES" "${turns[@]}"
-	[ ${#turns[@]} = ${#RATE[@]} ] ||
+	! has rate || ! printf '%s\n' "${RATE[@]}" | grep -qx socks4d/systemd ||
 	    rate_turns rate "$slice" "$SLICES" socks4d/systemd
 fi
+
 
 if has idle; then
 	section "memory of $IDLE idle relayed sessions"
@@ -823,11 +847,11 @@ udp_run() {
 	if ! line=$("$LT" udp $to -t "$UDP_SECS" -s "$UDP_SIZE" -w "$3" \
 	    2>>"$W/errors"); then
 		say "bench: $fig $cfg: $line"
-		fail "$fig:${cfg%+5}"
+		fail "$fig:${cfg%+[5h]}"
 		return
 	fi
-	add "$fig:${cfg%+5}" "$(kv "$line" dgps)"
-	add "${fig}_loss:${cfg%+5}" "$(kv "$line" loss_pct)"
+	add "$fig:${cfg%+[5h]}" "$(kv "$line" dgps)"
+	add "${fig}_loss:${cfg%+[5h]}" "$(kv "$line" loss_pct)"
 }
 
 if has udp; then
@@ -856,14 +880,15 @@ COLS=(direct socks4d/ssa socks4d/tcpserver socks4d/systemd socks4d/listener
 for vn in "${VNAMES[@]}"; do COLS+=("$vn/ssa" "$vn/tcpserver"); done
 FIGS=(one multi rate cpu_session startup idle idle_whole cpu_one cpu_multi
 	cpu_path idle_server idle_kernel idle_avail
-	s5one s5rate s5auth udp udp_loss udpflood udpflood_loss)
+	s5one s5rate s5auth hrate udp udp_loss udpflood udpflood_loss)
 declare -A UNIT=([one]=GB/s [multi]=GB/s [rate]=sessions/s [idle]="KiB/session"
 	[idle_whole]="KiB/session" [idle_kernel]="KiB/session"
 	[idle_avail]="KiB/session"
 	[cpu_one]="CPU s/GiB" [cpu_multi]="CPU s/GiB" [startup]=us
 	[idle_server]=KiB
 	[cpu_session]="CPU ms/session" [cpu_path]="CPU s/GiB"
-	[s5one]=GB/s [s5rate]=sessions/s [s5auth]=sessions/s [udp]=datagrams/s
+	[s5one]=GB/s [s5rate]=sessions/s [s5auth]=sessions/s [hrate]=sessions/s
+	[udp]=datagrams/s
 	[udp_loss]=%
 	[udpflood]=datagrams/s [udpflood_loss]=%)
 declare -A LABEL=([one]="one stream ($ONE)"
@@ -881,6 +906,7 @@ declare -A LABEL=([one]="one stream ($ONE)"
 	[s5one]="SOCKS5 one stream ($ONE5)"
 	[s5rate]="SOCKS5 sessions/s, no auth"
 	[s5auth]="SOCKS5 sessions/s, password"
+	[hrate]="HTTP CONNECT sessions/s (socks4d)"
 	[udp]="UDP dgram/s, $UDP_WINDOW in flight"
 	[udp_loss]="UDP loss %, $UDP_WINDOW in flight"
 	[udpflood]="UDP dgram/s echoed, flat out"
@@ -926,8 +952,8 @@ check() {	# NAME VALUE OP LIMIT
 	for c in "${COLS[@]}"; do printf ' %17s' "$c"; done
 	echo
 	for f in "${FIGS[@]}"; do
-		# SOCKS5 rows when run
-		case $f in s5*|udp*) measured "$f" || continue ;; esac
+		# SOCKS5 and HTTP CONNECT rows when run
+		case $f in s5*|hrate|udp*) measured "$f" || continue ;; esac
 		# in the line on memory below the table (and the CSV)
 		case $f in idle_kernel|idle_avail) continue ;; esac
 		printf '%-34s' "${LABEL[$f]}"
@@ -1002,6 +1028,12 @@ check() {	# NAME VALUE OP LIMIT
 	    "UDP through the listener against danted:" \
 	    "$(ratio "${MED[udp:socks4d/listener]}" \
 		"${MED[udp:danted]}")x paced"
+	has hrate && echo "HTTP CONNECT against SOCKS4, sessions/s on the same" \
+	    "server in this run (no target; danted and HAProxy serve no HTTP" \
+	    "CONNECT on a SOCKS port): ssa $(ratio "${MED[hrate:socks4d/ssa]}" \
+		"${MED[rate:socks4d/ssa]}")x, listener" \
+	    "$(ratio "${MED[hrate:socks4d/listener]}" \
+		"${MED[rate:socks4d/listener]}")x"
 	echo "listener against the fork floor (no target but sessions/s):" \
 	    "CPU per session $(ratio "${MED[cpu_session:socks4d/listener]}" \
 		"${MED[cpu_session:floor/fork]}")x," \

@@ -15,10 +15,15 @@
  * With -5 it is a SOCKS5 CONNECT instead (RFC 1928, ATYP 1), asking for no
  * authentication, or with -U USER:PASS (which implies -5) for method 02 and
  * logging in (RFC 1929); each message waits for the answer to the last, as
- * curl's does.  udp sends SIZE-byte datagrams to the UDP echo at DEST for
- * SECS seconds, at most W unanswered at a time (0: no limit), through a
- * SOCKS5 UDP ASSOCIATE when -x is given, and counts the echoes that come back
- * intact.  serve answers UDP too, on the port it prints as udp_port=.
+ * curl's does.  With -H it is an HTTP CONNECT (RFC 9110), "CONNECT DEST
+ * HTTP/1.1" with DEST as Host too, and the proxy's response head is read to
+ * its blank line, 1 KiB at most: a session whose head does not start
+ * "HTTP/1.1 200 " fails, and so does one with bytes behind its head (the
+ * sink speaks only when spoken to).  udp sends SIZE-byte datagrams to the
+ * UDP echo at DEST for SECS seconds, at most W unanswered at a time (0: no
+ * limit), through a SOCKS5 UDP ASSOCIATE when -x is given, and counts the
+ * echoes that come back intact.  serve answers UDP too, on the port it
+ * prints as udp_port=.
  * Each connection to the server starts with a 16-byte header: "LTv1", a mode
  * byte ('S' sink, 'R' source, 'E' echo), a flags byte (1: no checksum; 2:
  * the echo closes first, once it has sent back the byte count), two zero
@@ -67,6 +72,7 @@
 #define FLAG_CLOSE	2		/* header flag: echo, then close first */
 #define UDP_MAX		65507		/* a UDP payload over IPv4, at most */
 #define UDP_HDR5	10		/* SOCKS5 UDP header with an IPv4 address */
+#define HTTP_HEAD_MAX	1024		/* -H: the proxy's response head, at most */
 
 enum { M_SINK = 'S', M_SOURCE = 'R', M_ECHO = 'E' };
 
@@ -287,8 +293,10 @@ parse_size(const char *s)
 }
 
 static struct sockaddr_in dest, proxy;
-static int use_proxy, socks5;
+static int use_proxy, socks5, http;
 static const char *login;		/* -U USER:PASS */
+static char http_req[96];		/* -H: the CONNECT request, made once */
+static size_t http_req_len;
 
 /* A nonblocking socket with a connect() under way: to the proxy or to DEST. */
 static int
@@ -317,6 +325,22 @@ socks_request(uint8_t req[9])
 	memcpy(req + 2, &dest.sin_port, 2);
 	memcpy(req + 4, &dest.sin_addr, 4);
 	req[8] = 0;
+}
+
+/* -H: "CONNECT A.B.C.D:PORT HTTP/1.1", Host the same, into http_req. */
+static void
+http_request(void)
+{
+	char ip[INET_ADDRSTRLEN], target[INET_ADDRSTRLEN + 6];
+	int n;
+
+	inet_ntop(AF_INET, &dest.sin_addr, ip, sizeof ip);
+	snprintf(target, sizeof target, "%s:%u", ip, ntohs(dest.sin_port));
+	n = snprintf(http_req, sizeof http_req,
+	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
+	if (n < 0 || (size_t)n >= sizeof http_req)
+		die("HTTP request too long");
+	http_req_len = (size_t)n;
 }
 
 /* SOCKS5 greeting: one method offered, 02 with a login, else 00. */
@@ -380,7 +404,7 @@ make_header(uint8_t h[HDR_LEN], int mode, int flags, uint64_t count)
 /* ---- the client side: one state machine for stream, rate and idle ---- */
 
 enum {
-	C_FREE, C_CONNECTING, C_METHOD, C_AUTH, C_REPLY, C_READY,	/* handshake */
+	C_FREE, C_CONNECTING, C_METHOD, C_AUTH, C_HEAD, C_REPLY, C_READY, /* handshake */
 	C_SEND, C_REPORT, C_RECV,		/* stream */
 	C_ECHO, C_EOF,				/* rate and idle */
 	C_IDLE, C_DONE
@@ -391,7 +415,9 @@ struct conn {
 	uint32_t	 events;
 	long long	 deadline;		/* ms */
 	uint8_t		 small[MSG_LEN];	/* reply, report, echo */
-	size_t		 have, need;		/* of the proxy's answer */
+	size_t		 have, need;		/* of the proxy's answer (-H: need
+						   counts the bytes of its
+						   "\r\n\r\n" matched) */
 	uint8_t		 hdr[HDR_LEN];
 	size_t		 hdr_sent;
 	uint64_t	 sent, got;
@@ -505,10 +531,68 @@ answered(struct conn *c)
 	return 1;
 }
 
+/* The length of the status line among the first bytes of a response head. */
+static int
+status_len(const struct conn *c)
+{
+	size_t n = c->have < sizeof c->small ? c->have : sizeof c->small, i;
+
+	for (i = 0; i < n && c->small[i] != '\r' && c->small[i] != '\n'; i++)
+		;
+	return (int)i;
+}
+
+/*
+ * -H: the proxy's response head, read up to its blank line, HTTP_HEAD_MAX
+ * bytes at most, its first bytes kept in small.  Nothing may follow it yet:
+ * the sink speaks only when spoken to.  As handshake_step.
+ */
+static int
+head_step(struct conn *c)
+{
+	static const char blank[4] = "\r\n\r\n";
+	char buf[HTTP_HEAD_MAX];
+	ssize_t n = read(c->fd, buf, HTTP_HEAD_MAX - c->have), i;
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		complain("proxy closed after %zu bytes of its response head%s%s: \"%.*s\"",
+		    c->have, n ? ": " : "", n ? strerror(errno) : "", status_len(c),
+		    c->small);
+		return -1;
+	}
+	for (i = 0; i < n && c->need < sizeof blank; i++)
+		c->need = buf[i] == blank[c->need] ? c->need + 1 : buf[i] == '\r';
+	if (c->have < sizeof c->small)	/* for a complaint */
+		memcpy(c->small + c->have, buf, (size_t)n < sizeof c->small - c->have ?
+		    (size_t)n : sizeof c->small - c->have);
+	c->have += n;
+	if (c->need < sizeof blank) {
+		if (c->have < HTTP_HEAD_MAX)
+			return 0;
+		complain("response head over %d bytes: \"%.*s\"", HTTP_HEAD_MAX,
+		    status_len(c), c->small);
+		return -1;
+	}
+	if (c->have < 13 || memcmp(c->small, "HTTP/1.1 200 ", 13) != 0) {
+		complain("proxy answered \"%.*s\"", status_len(c), c->small);
+		return -1;
+	}
+	if (i < n) {
+		complain("%zd bytes behind the response head", n - i);
+		return -1;
+	}
+	c->state = C_READY;
+	c->have = 0;
+	return 1;
+}
+
 /*
  * The handshake: connected, then (through a proxy) SOCKS4's request out and
- * its 8-byte reply in, or SOCKS5's greeting, login and request, each answer
- * awaited.  1 when ready, 0 in progress, -1 failed.
+ * its 8-byte reply in, SOCKS5's greeting, login and request, each answer
+ * awaited, or HTTP's CONNECT out and its response head in.  1 when ready,
+ * 0 in progress, -1 failed.
  */
 static int
 handshake_step(struct conn *c)
@@ -527,9 +611,13 @@ handshake_step(struct conn *c)
 			return c->state = C_READY, 1;
 		if (socks5)
 			return ask(c, m, socks5_greeting(m), C_METHOD, 2);
+		if (http)
+			return ask(c, (const uint8_t *)http_req, http_req_len, C_HEAD, 0);
 		socks_request(m);
 		return ask(c, m, sizeof m, C_REPLY, 8);
 	}
+	if (c->state == C_HEAD)
+		return head_step(c);
 	/* Read no further than the answer; nothing follows it yet. */
 	n = read(c->fd, c->small + c->have, c->need - c->have);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -1547,7 +1635,8 @@ usage(void)
 "       loadtool idle [-x PROXY] -d DEST [-k K] [-t HOLD_SECS]\n"
 "       loadtool startup -x PROXY -d DEST [-m M]\n"
 "       loadtool udp [-x PROXY [-U USER:PASS]] -d DEST [-t SECS] [-s SIZE] [-w W]\n"
-"       (stream, rate, idle: -5 for SOCKS5, -U USER:PASS to log in)\n"
+"       (stream, rate, idle: -5 for SOCKS5, -U USER:PASS to log in,\n"
+"        -H for HTTP CONNECT)\n"
 "       loadtool proc PID...\n"
 "       loadtool freeport\n");
 	exit(2);
@@ -1571,12 +1660,13 @@ main(int argc, char *argv[])
 		return run_freeport();
 	optind = 2;
 	stream_bytes = 1 << 30;
-	while ((ch = getopt(argc, argv, "5b:c:d:k:Kl:m:n:rs:t:U:w:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "5b:c:d:Hk:Kl:m:n:rs:t:U:w:x:")) != -1) {
 		switch (ch) {
 		case '5': socks5 = 1; break;
 		case 'b': stream_bytes = parse_size(optarg); break;
 		case 'c': clients = atoi(optarg); break;
 		case 'd': parse_addr(optarg, &dest); break;
+		case 'H': http = 1; break;
 		case 'k': idle = atoi(optarg); break;
 		case 'K': mode_nock = 1; break;
 		case 'l': listen_addr = optarg; break;
@@ -1621,6 +1711,12 @@ main(int argc, char *argv[])
 	}
 	if (dest.sin_family != AF_INET || dest.sin_port == 0 || (use_proxy && proxy.sin_port == 0))
 		usage();
+	if (http) {		/* through a proxy, and for stream, rate and idle */
+		if (!use_proxy || socks5 || (strcmp(cmd, "stream") != 0 &&
+		    strcmp(cmd, "rate") != 0 && strcmp(cmd, "idle") != 0))
+			usage();
+		http_request();
+	}
 	if (strcmp(cmd, "stream") == 0)
 		return run_stream(n, secs > 0 ? secs : 300);
 	if (strcmp(cmd, "rate") == 0)
