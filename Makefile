@@ -24,12 +24,12 @@ SESSION	 = handshake.c login.c rules.c resolve.c sockets.c connect.c bind.c \
 	   udp.c relay.c signals.c review.c reply.c record.c finish.c \
 	   check.c wait.c proxied.c
 PURE	 = addr.c firewall.c socks4.c socks5.c text.c number.c lines.c \
-	   users.c sha512crypt.c proxy_header.c
+	   users.c sha512crypt.c proxy_header.c http_connect.c
 SRCS	 = socks4d.c $(SESSION) $(PURE) log.c listener.c caps.c turnaway.c \
 	   journal_fwd.c activation.c
 HDRS	 = session.h addr.h clock.h exits.h firewall.h log.h request.h \
 	   socks.h socks4.h socks5.h text.h number.h lines.h users.h \
-	   sha512crypt.h proxy_header.h \
+	   sha512crypt.h proxy_header.h http_connect.h \
 	   listener.h caps.h turnaway.h journal_fwd.h activation.h
 FUZZ_SRCS = $(filter-out socks4d.c,$(SRCS))
 # An exec per client is most of what a short session costs: where musl-gcc
@@ -86,13 +86,14 @@ test: all $(PROG)-san
 	SOCKS4D=$(CURDIR)/$(PROG)-san bats test/connect.bats \
 	  test/requests.bats test/hostile.bats test/hostile5.bats \
 	  test/faults.bats test/bind.bats test/listener.bats test/loops.bats \
-	  test/trust.bats test/proxy.bats test/eyeballs.bats test/nat.bats
+	  test/trust.bats test/proxy.bats test/eyeballs.bats test/nat.bats \
+	  test/names.bats test/hostile_http.bats test/http.bats
 
-# libFuzzer targets for the request, socks.conf, SOCKS5, users-file and
-# PROXY header parsers and hw4.cgi's escaper, ASan+UBSan.
+# libFuzzer targets for the request, socks.conf, SOCKS5, users-file, PROXY
+# header and HTTP CONNECT parsers and hw4.cgi's escaper, ASan+UBSan.
 FUZZ_SECONDS ?= 60
 FUZZERS = fuzz/fuzz_request fuzz/fuzz_conf fuzz/fuzz_socks5 fuzz/fuzz_users \
-	  fuzz/fuzz_escape fuzz/fuzz_proxy
+	  fuzz/fuzz_escape fuzz/fuzz_proxy fuzz/fuzz_http
 FUZZ_CC	 = clang $(CPPFLAGS) -g -O1 -std=c99 -Wall -Wextra -Werror \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
@@ -213,6 +214,8 @@ TEST_DEBS += ncat openssl
 TEST_DEBS += fail2ban python3-systemd
 # nat.bats: the router's NAT
 TEST_DEBS += nftables
+# http.bats: git clone over HTTPS through the HTTP CONNECT tunnel
+TEST_DEBS += git
 # .ci/install-debs installs what is missing (with sudo unless root) and
 # starts no service; for test-deps it also leaves none enabled at boot.
 deps:

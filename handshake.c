@@ -1,17 +1,19 @@
 /*
  * handshake.c - from the first byte to a parsed request: SOCKS4 and 4a's
- * one message, or SOCKS5's greeting, login and request.  The first byte
- * tells them apart.  Nothing is decided here but whether the messages are
- * well formed and the login passes.
+ * one message, SOCKS5's greeting, login and request, or an HTTP CONNECT
+ * and its login.  The first byte tells them apart.  Nothing is decided
+ * here but whether the messages are well formed and the login passes.
  * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
+#include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_connect.h"
 #include "proxy_header.h"
 #include "session.h"
 #include "socks.h"
@@ -144,6 +146,45 @@ negotiate5(struct session *s, size_t len, long long deadline)
 }
 
 /*
+ * An HTTP CONNECT, its head read whole (HTTP_HEAD_MAX at most), and its
+ * Proxy-Authorization checked as a SOCKS5 login is, if logins are on,
+ * before the request is taken: a failure is recorded as SOCKS5's are.
+ * Without a login, a request only a 'user' rule permits gets 407
+ * (reply.c).
+ */
+static void
+read_http(struct session *s, size_t len, long long deadline)
+{
+	struct http_connect h;
+	const char *why = NULL;
+	int rc;
+
+	s->protocol = s->req.version = REQUEST_HTTP;
+	s->phase = PHASE_REQUEST;
+	while ((rc = http_parse_connect(s->head, len, &h, &why)) == 0)
+		read_more(s, &len, HTTP_HEAD_MAX, deadline);
+	s->head_len = len;
+	if (rc == -1)
+		reject(s, h.status, why, NULL);
+	/* The credentials are read once, and leave no copy behind. */
+	memset(s->head, 0, h.len);
+	if (h.auth == HTTP_AUTH_BASIC && s->users.present) {
+		s->phase = PHASE_LOGIN;
+		check_login(s, &h.login);
+		s->phase = PHASE_REQUEST;
+	}
+	memset(&h.login, 0, sizeof h.login);
+	s->req.cmd = SOCKS_CONNECT;
+	s->req.port = h.port;
+	s->req.addr = h.addr;
+	if (h.addr.ss_family == AF_INET)
+		memcpy(s->req.ip4, &((struct sockaddr_in *)&h.addr)->sin_addr,
+		    4);
+	memcpy(s->req.host, h.host, sizeof s->req.host);
+	s->req.len = h.len;
+}
+
+/*
  * Read until the request is complete.  The request has no length field
  * and may come in any number of segments; bytes past it are the client's
  * first data and stay in the buffer for the relay.  Bytes that came
@@ -163,6 +204,10 @@ read_request(struct session *s)
 	if (s->head[0] == SOCKS5_VERSION) {
 		s->protocol = SOCKS5_VERSION;
 		negotiate5(s, len, deadline);
+		return;
+	}
+	if (http_starts(s->head, len)) {
+		read_http(s, len, deadline);
 		return;
 	}
 	while ((r = socks4_parse(s->head, len, &s->req, &why)) == 0)

@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "request.h"
 #include "socks.h"
 #include "text.h"
 
@@ -252,6 +253,14 @@ command_name(int cmd)
 	}
 }
 
+/* "4", "5", "HTTP"; "0" before a request. */
+static const char *
+version_name(int version)
+{
+	return version == REQUEST_HTTP ? "HTTP" : version == SOCKS5_VERSION ?
+	    "5" : version == SOCKS4_VERSION ? "4" : "0";
+}
+
 static const char *
 reply(const struct record *r)
 {
@@ -296,8 +305,8 @@ record_classic(const struct record *r, const struct where *w)
 		if (r->name[0] != '\0')
 			add_escaped_str(field(&t, "D_NAME"), r->name);
 		add(field(&t, "Command"), command_name(r->command));
-		if (r->version == 5)
-			add(field(&t, "Version"), "5");
+		if (r->version != SOCKS4_VERSION)
+			add(field(&t, "Version"), version_name(r->version));
 		if (r->login != NULL)
 			add_escaped_str(field(&t, "User"), r->login);
 	}
@@ -351,7 +360,7 @@ journal(int prio, const char *msg, const struct record *r,
 	add(&t, "\nSOCKS_BYTES_OUT=");
 	add_num(&t, r->sent, 1);
 	add(&t, "\nSOCKS_VERSION=");
-	add_num(&t, (unsigned)r->version, 1);
+	add(&t, version_name(r->version));
 	if (r->login != NULL) {
 		add(&t, "\nSOCKS_USER=");
 		add_escaped_str(&t, r->login);
@@ -391,6 +400,8 @@ one_line_record(const struct record *r, const struct where *w,
 	const char *cmd = command_name(r->command);
 
 	add_escaped(c, r->content, r->content_len);
+	if (r->version == REQUEST_HTTP && cmd != NULL)
+		add(t, "HTTP ");
 	add(t, cmd != NULL ? cmd : "request");
 	add(t, " ");
 	add_endpoint(t, w->src, r->src);

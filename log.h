@@ -20,7 +20,8 @@ struct record {
 	const struct sockaddr_storage *dst;	/* NULL: no request named one */
 	const char	*name;			/* a name to resolve, or "" */
 	const char	*user;			/* USERID or login, raw */
-	int		 version;		/* 4 or 5; 0 before a request */
+	int		 version;		/* 4, 5 or REQUEST_HTTP; 0
+						   before a request */
 	const char	*login;			/* SOCKS5: the user logged in,
 						   or NULL */
 	int		 command;		/* SOCKS_CONNECT...; 0: none */

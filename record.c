@@ -37,7 +37,7 @@ name_destination(struct session *s)
 		s->named = s->dst;
 		return;
 	}
-	if (s->req.version == SOCKS5_VERSION && s->req.addr.ss_family != 0) {
+	if (s->req.version != SOCKS4_VERSION && s->req.addr.ss_family != 0) {
 		s->named = s->req.addr;
 	} else {
 		memset(&s->named, 0, sizeof s->named);

@@ -3,7 +3,7 @@
  * answers to the greeting and the login, the reply that grants (and the
  * address a BIND or UDP reply gives: -A's behind NAT), and the refusal.
  * Which refusal a phase owes is decided here and only here: SOCKS4 has
- * one, 91, for every reason.
+ * one, 91, for every reason; HTTP a status, and a line of text.
  * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "http_connect.h"
 #include "session.h"
 #include "socks.h"
 #include "socks4.h"
@@ -37,10 +38,13 @@ void
 reply_grant(struct session *s, uint16_t port, const uint8_t ip[4],
     const struct sockaddr_storage *bnd)
 {
-	uint8_t reply[SOCKS5_REPLY_MAX];
+	uint8_t reply[HTTP_GRANT_LEN > SOCKS5_REPLY_MAX ? HTTP_GRANT_LEN :
+	    SOCKS5_REPLY_MAX];
 	size_t len = SOCKS4_REPLY_LEN;
 
-	if (s->protocol == SOCKS5_VERSION)
+	if (s->protocol == REQUEST_HTTP)
+		len = http_response(reply, sizeof reply, 200, NULL);
+	else if (s->protocol == SOCKS5_VERSION)
 		len = socks5_reply(reply, SOCKS5_SUCCEEDED,
 		    (const struct sockaddr *)bnd);
 	else
@@ -70,9 +74,34 @@ reply_bound(struct session *s, const struct sockaddr_storage *bound)
 }
 
 /*
+ * An HTTP client's refusal: the status for rep (a SOCKS5 REP code, or an
+ * HTTP status from the parser), and a line that says why without telling
+ * a stranger which rule of socks.conf said no.  A client that gave no
+ * login is asked for one (407) where a login would change the answer.
+ */
+static size_t
+http_refusal(struct session *s, int rep, uint8_t *out, size_t size)
+{
+	int status = rep >= 100 ? rep : rep == SOCKS5_NOT_ALLOWED ? 403 :
+	    rep == SOCKS5_TTL_EXPIRED ? 504 : 502;
+	const char *body = s->reason;
+
+	if (s->phase == PHASE_LOGIN || (status == 403 && s->login == NULL &&
+	    s->users.present && rules_want_login(s))) {
+		status = 407;
+		body = s->phase == PHASE_LOGIN ? "socks4d: login failed" :
+		    "socks4d: this request needs a login";
+	} else if (status == 403)
+		body = "socks4d: not permitted here";
+	else if (rep == SOCKS5_GENERAL_FAILURE)
+		body = "socks4d: the request failed";
+	return http_response(out, size, status, body);
+}
+
+/*
  * The refusal this phase owes, with rep (a SOCKS5 REP code) where the
- * protocol has room for a reason: a request's refusal in SOCKS5.  Written
- * once, as well as it can be: the client may be gone.
+ * protocol has room for a reason: a request's refusal in SOCKS5 or HTTP.
+ * Written once, as well as it can be: the client may be gone.
  */
 void
 reply_refusal(struct session *s, int rep)
@@ -80,13 +109,15 @@ reply_refusal(struct session *s, int rep)
 	static const uint8_t no_method[2] = {
 		SOCKS5_VERSION, SOCKS5_AUTH_NO_METHOD };
 	static const uint8_t login_failed[2] = { SOCKS5_PASSWORD_VERSION, 1 };
-	uint8_t reply[SOCKS5_REPLY_MAX];
+	uint8_t reply[HTTP_RESPONSE_MAX];
 	const uint8_t *p = reply;
 	size_t len;
 
 	if (s->phase >= PHASE_GRANTED || s->protocol == 0)
 		return;
-	if (s->protocol == SOCKS4_VERSION) {
+	if (s->protocol == REQUEST_HTTP)
+		len = http_refusal(s, rep, reply, sizeof reply);
+	else if (s->protocol == SOCKS4_VERSION) {
 		socks4_reply(reply, SOCKS4_REJECTED, s->req.port, s->req.ip4);
 		len = SOCKS4_REPLY_LEN;
 	} else if (s->phase == PHASE_HELLO) {

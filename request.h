@@ -8,9 +8,13 @@
 #include <stdint.h>
 
 #define FIELD_MAX	255	/* USERID and names, without a NUL */
+#define REQUEST_HTTP	'H'	/* the version of a request by HTTP CONNECT
+				   (SOCKS's are 4 and 5) */
 
 struct request {
-	int		 version;		/* SOCKS4_VERSION, ... */
+	int		 version;		/* SOCKS4_VERSION,
+						   SOCKS5_VERSION or
+						   REQUEST_HTTP */
 	int		 cmd;			/* SOCKS_CONNECT, ... */
 	uint16_t	 port;
 	uint8_t		 ip4[4];		/* SOCKS4: DSTIP as sent */

@@ -1,6 +1,6 @@
 /*
- * socks4d - a SOCKS4, SOCKS4a and SOCKS5 proxy that serves one client and
- * exits.
+ * socks4d - a SOCKS4, SOCKS4a, SOCKS5 and HTTP CONNECT proxy that serves
+ * one client and exits.
  *
  * A super-server (inetd, xinetd, systemd Accept=yes, tcpserver) accepts the
  * connection and runs socks4d with it on stdin/stdout, or, under systemd
@@ -51,7 +51,7 @@
 #include "text.h"
 
 #ifndef VERSION
-#define VERSION		"1.1"
+#define VERSION		"1.2"
 #endif
 #ifndef SOCKS_CONF
 #define SOCKS_CONF	"/usr/local/etc/socks.conf"
@@ -84,13 +84,14 @@ usage(FILE *f, int status)
 "               [-f count/secs/ban] [-g secs] [options above]\n"
 "       socks4d -t [-c file] [-u file] [c|b|u address [port [source [user]]]]\n"
 "       socks4d -h | -V\n"
-"socks4d serves one SOCKS4/4a or SOCKS5 client whose connection is its\n"
-"standard input and output; a super-server starts it once per connection,\n"
+"socks4d serves one SOCKS4/4a, SOCKS5 or HTTP CONNECT client whose\n"
+"connection is its standard input and output; a super-server starts it\n"
+"once per connection,\n"
 "e.g.  systemd-socket-activate -a --inetd -l 127.0.0.1:1080 socks4d\n"
 "or systemd's socks4d.socket (Accept=yes), inetd or tcpserver.\n"
 "-c names the firewall (default %s),\n"
-"-u the SOCKS5 users file (default %s;\n"
-"without one, SOCKS5 clients get no login and 'user' rules never match);\n"
+"-u the users file for SOCKS5 and HTTP logins (default %s;\n"
+"without one, clients get no login and 'user' rules never match);\n"
 "-T -C -B -I set the request, connect, BIND-accept and idle deadlines in\n"
 "seconds (10, 10, 120, none; 1..86400, -I 0..86400); -K the TCP keepalive\n"
 "idle time (120; 0: off; 0..32767); -x keeps relayed bytes out of records;\n"
@@ -100,7 +101,8 @@ usage(FILE *f, int status)
 "ASSOCIATE replies give clients, for a host behind NAT; -U the ports their\n"
 "sockets take (low-high in 1..65535; default: any);\n"
 "-t checks the firewall and the users file, or asks the firewall about one\n"
-"request, and exits; -h prints this; -V prints the version and build.\n"
+"request (address a host name, too), and exits; -h prints this; -V prints\n"
+"the version and build.\n"
 "With -l (repeatable) or listening sockets from systemd (Accept=no)\n"
 "socks4d listens itself and forks a session per client: at most -m in all\n"
 "(1024) and -s from one source (128; both 1..65536), an IPv6 source being\n"

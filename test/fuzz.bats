@@ -25,3 +25,4 @@ fuzz_one() {
 @test "fuzz: the users file parser" { fuzz_one users; }
 @test "fuzz: hw4.cgi's escaper" { fuzz_one escape; }
 @test "fuzz: the PROXY header parser" { fuzz_one proxy; }
+@test "fuzz: the HTTP CONNECT parser" { fuzz_one http; }

@@ -135,6 +135,25 @@ SH
 	run ! grep -q wonderland "$j"
 }
 
+@test "journal: an HTTP CONNECT logs SOCKS_VERSION=HTTP, 'HTTP CONNECT ...'" {
+	printf 'alice:%s\n' "$(openssl passwd -6 wonderland)" \
+		> "$BATS_TEST_TMPDIR/socks.passwd"
+	start_under_journal yes -u "$BATS_TEST_TMPDIR/socks.passwd"
+	run -0 curl -sS --max-time 30 --proxy-user alice:wonderland -p \
+		-x "http://127.0.0.1:$SA_PORT" \
+		-o "$BATS_TEST_TMPDIR/blob" "http://127.0.0.2:$HTTP_PORT/blob"
+	cmp "$BATS_TEST_TMPDIR/blob" "$BATS_FILE_TMPDIR/www/blob"
+	j=$BATS_TEST_TMPDIR/journal
+	wait_for_log "$j" '^SOCKS_END=' 20
+	grep -q '^SOCKS_VERSION=HTTP$' "$j"
+	grep -q '^SOCKS_USER=alice$' "$j"
+	grep -q '^SOCKS_COMMAND=CONNECT$' "$j"
+	grep -q "^SOCKS_DST=127.0.0.2:$HTTP_PORT\$" "$j"
+	grep -q "^MESSAGE=HTTP CONNECT 127.0.0.1:[0-9]* -> 127.0.0.2:$HTTP_PORT" \
+		"$j"
+	run ! grep -q wonderland "$j"
+}
+
 # record and end line; a longer one has its record a second after its first
 # bytes, its end line at the end
 @test "journal: a session that ends within a second is one entry" {

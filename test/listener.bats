@@ -229,7 +229,8 @@ caps() {
 # IPv6 one reaches an IPv4 DEST as ::ffff:DEST): hold (sends nothing, says
 # nothing), s4 (a SOCKS4 CONNECT), s5 (a SOCKS5 greeting, no login), junk
 # (an HTTP request) or quiet (sends nothing); each but hold prints "KIND
-# SRC REPLY END", REPLY in hex (- for none), END "open" if a session
+# SRC REPLY END", REPLY in hex (- for none; junk and quiet: all until the
+# end), END "open" if a session
 # answered (SOCKS5 method 00, SOCKS4 90), else how the connection ended:
 # eof, reset or timeout (10 s).  silent:SRC:N opens N quiet clients at once
 # and prints "silent SRC eof=E reset=R timeout=T" once each has ended.
@@ -253,11 +254,14 @@ def client(src):
     kept.append(s)
     return s
 
-def end(s):
+def end(s, kept=None):
     try:
-        while s.recv(4096):
-            pass
-        return "eof"
+        while True:
+            c = s.recv(4096)
+            if not c:
+                return "eof"
+            if kept is not None:
+                kept.extend(c)
     except ConnectionResetError:
         return "reset"
     except socket.timeout:
@@ -282,8 +286,9 @@ for step in steps:
         print(kind, src, "-", "reset", flush=True)
         continue
     served = got == b"\x05\x00" or got[:2] == b"\x00\x5a"
-    print(kind, src, got.hex() or "-", "open" if served else end(s),
-          flush=True)
+    rest = bytearray()
+    how = "open" if served else end(s, None if n else rest)
+    print(kind, src, (got + bytes(rest)).hex() or "-", how, flush=True)
 PY
 }
 
@@ -400,8 +405,8 @@ hold_slot() {
 	wait_for_log "$out" '^held$'
 }
 
-# SOCKS4 gets 91, SOCKS5 05 ff (curl says so), others a clean close, none a
-# reset; logged at most once a second, with a count
+# SOCKS4 gets 91, SOCKS5 05 ff (curl says so), HTTP 503, others a clean
+# close, none a reset; logged at most once a second, with a count
 @test "listener: over a cap, a client is refused in its protocol" {
 	netns
 	L_LISTEN=127.0.0.1:1080 start_listener -s 1 -T 60
@@ -414,7 +419,8 @@ hold_slot() {
 		die "SOCKS4: ${lines[0]}"
 	[ "${lines[1]}" = "s5 127.0.0.1 05ff eof" ] || die "SOCKS5: ${lines[1]}"
 	[ "${lines[2]}" = "quiet 127.0.0.1 - eof" ] || die "silent: ${lines[2]}"
-	[ "${lines[3]}" = "junk 127.0.0.1 - eof" ] || die "HTTP: ${lines[3]}"
+	[[ ${lines[3]} == "junk 127.0.0.1 $(hex 'HTTP/1.1 503 ')"*" eof" ]] ||
+		die "HTTP: ${lines[3]}"
 	[ "${lines[4]}" = "silent 127.0.0.1 eof=100 reset=0 timeout=0" ] ||
 		die "100 silent at once: ${lines[4]}"
 	run ! "${IN_NS[@]}" curl -sS --max-time 20 --socks4 127.0.0.1:1080 \
@@ -517,6 +523,43 @@ its clients are refused until [0-9-]* [0-9:]*$"
 	wait_cmd 30 "still refused" login5 secret
 	(( ${EPOCHREALTIME/./} - ${t0/./} >= 10000000 )) ||
 		die "served again within 10 s of the third failure"
+}
+
+# fail_from FIRST LAST: a wrong SOCKS5 login for alice from each source
+# 127.0.1.FIRST..LAST (past 255 into 127.0.2.x), one after another; prints
+# how many were refused as wrong logins (01 01).
+fail_from() {
+	"$PYTHON" - "$L_PORT" "$1" "$2" <<'PY'
+import socket, sys
+port, first, last = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+refused = 0
+for i in range(first, last + 1):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20,
+                                 source_address=("127.0.%d.%d" %
+                                                 (1 + i // 256, i % 256), 0))
+    s.sendall(b"\x05\x01\x02")
+    if s.recv(2) == b"\x05\x02":
+        s.sendall(b"\x01\x05alice\x05wrong")
+        refused += s.recv(2) == b"\x01\x01"
+    s.close()
+print(refused)
+PY
+}
+
+# The table of failing sources holds 256: sources failing from 256 other
+# addresses (one each, no penalty) fill it, and must not clear the penalty
+# of the one that earned it
+@test "listener: -f: a penalty outlives a full table of other failing sources" {
+	alice
+	start_listener -u "$USERS" -f 2/120/60 -s 4
+	run -97 login5 wrong
+	run -97 login5 wrong
+	wait_for_log "$L_LOG" "penalty: 127.0.0.1 failed 2 logins"
+	run -0 fail_from 1 257
+	[ "$output" = 257 ] || die "$output of 257 wrong logins refused"
+	run -97 login5 secret
+	[[ $output == *"No authentication method was acceptable"* ]] ||
+		die "the penalty was cleared: $output"
 }
 
 @test "listener: -f 0: no penalty, however many logins fail" {

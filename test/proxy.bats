@@ -40,6 +40,7 @@ teardown_file() {
 teardown() {
 	[ -z "${L_PID:-}" ] || kill_pids "$L_PID"
 	[ -z "${MAPPED_PID:-}" ] || kill_pids "$MAPPED_PID"
+	[ -z "${LOGIN_PID:-}" ] || kill_pids "$LOGIN_PID"
 	no_sanitizer_reports "$SOCKS_LOG"
 	no_crash "$SOCKS_LOG"
 }
@@ -225,6 +226,24 @@ PY
 		'end: .*datagrams: 1 to client, 1 from client, 1 dropped'
 }
 
+# the listener would count an exit 3 against the balancer: one stranger's
+# wrong passwords would bring all its clients a penalty
+@test "a failed login from behind the balancer exits 1, not 3 (no penalty)" {
+	local log=$BATS_TEST_TMPDIR/login.log login
+	users_file "$FILES/users" alice secret
+	login=01$(printf '%02x' 5)$(hex alice)$(printf '%02x' 5)$(hex wrong)
+	LOGIN_LOG=$log start_socks4d_as LOGIN "$CONF" \
+		-P 127.0.0.0/31 -u "$FILES/users"
+	PORT=$LOGIN_PORT run -0 proxied v1 198.51.100.7 40999 "050102$login"
+	[[ "$output" == *"reply 05020101"* ]] || die "$output"
+	run -0 exit_code "$(conn_pid "$(from_port)" "$log")" "$log"
+	[ "$output" = 1 ] || die "exit $output"
+	# the same login straight from a client (not the balancer): 3
+	FROM=127.0.0.3 PORT=$LOGIN_PORT run -0 proxied none - 0 "050102$login"
+	[[ "$output" == *"reply 05020101"* ]] || die "$output"
+	wait_for_log "$log" 'died with code 3'
+}
+
 # HAProxy's check-send-proxy: a LOCAL header, then nothing or a request
 @test "health checks (v2 LOCAL, v1 UNKNOWN): refused, exit 0, no record" {
 	local off pid
@@ -278,8 +297,8 @@ PY
 		"$(s4 "$ECHO_PORT")"
 	[ -z "$(replied)" ]
 	[ "$(record_of "$(from_port)" | field Reason)" = "$why" ]
-	# what is not a header is as malformed as ever
-	FROM=127.0.0.3 run -0 proxied hex:505258 - 0 ''
+	# what is not a header (nor SOCKS, nor HTTP) is as malformed as ever
+	FROM=127.0.0.3 run -0 proxied hex:707278 - 0 ''
 	[ "$(record_of "$(from_port)" | field Reason)" = "version is not 4" ]
 }
 

@@ -372,7 +372,7 @@ users_file() {
 # says (the build's sysconfdir).
 default_users() {
 	"$SOCKS4D" -h |
-		sed -n 's/^-u the SOCKS5 users file (default \(.*\);$/\1/p'
+		sed -n 's/^-u the users file .* (default \(.*\);$/\1/p'
 }
 
 # no_default_users CMD...: CMD in a mount namespace where the default users
@@ -749,10 +749,11 @@ start_lighttpd() {
 	WEB=http://127.0.0.1:$port
 }
 
-# chromium_via PROXY URL OUT: headless Chromium through PROXY (e.g.
-# socks4://127.0.0.1:PORT), loopback too; the DOM goes to OUT, Chromium's
-# messages to OUT.err.  Chromium exits 0 even when the page fails to load:
-# callers look at OUT.
+# chromium_via PROXY URL OUT [FLAG...]: headless Chromium through PROXY
+# (e.g. socks4://127.0.0.1:PORT or http://127.0.0.1:PORT), loopback too,
+# with any further FLAGs (--ignore-certificate-errors); the DOM goes to
+# OUT, Chromium's messages to OUT.err.  Chromium exits 0 even when the
+# page fails to load: callers look at OUT.
 chromium_via() {
 	local profile
 	profile=$(mktemp -d "$BATS_TEST_TMPDIR/chromium.XXXXXX")
@@ -760,7 +761,7 @@ chromium_via() {
 		--disable-quic --no-first-run --disable-background-networking \
 		--disable-component-update --disable-sync \
 		--user-data-dir="$profile" --proxy-server="$1" \
-		--proxy-bypass-list='<-loopback>' \
+		--proxy-bypass-list='<-loopback>' "${@:4}" \
 		--dump-dom "$2" </dev/null >"$3" 2>"$3.err" 3>&-
 	rm -rf "$profile"
 }
