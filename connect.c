@@ -156,6 +156,7 @@ next_permitted(struct session *s, struct race *r, struct text *why)
 		const struct sockaddr_storage *a = &r->addrs[r->next++];
 
 		if (is_socks4d_itself(s, a)) {
+			s->dst = *a;
 			give_up(r, 0);
 			reject(s, SOCKS5_NOT_ALLOWED,
 			    "destination is socks4d itself", NULL);
@@ -263,8 +264,8 @@ race(struct session *s, struct race *r, struct text *why)
 /*
  * CONNECT: the addresses the firewall permits raced (race() above) within
  * what the lookup left of the deadline.  A denied address is never
- * touched; the record names the address that connected, or the one whose
- * failure the refusal gives.
+ * touched; the record names the address that connected, the one whose
+ * failure the refusal gives, or, none permitted, the first.
  */
 int
 do_connect(struct session *s)
@@ -283,9 +284,9 @@ do_connect(struct session *s)
 	r.n = resolve(s, addrs, r.deadline);
 	interleave(addrs, r.n);
 	fd = race(s, &r, &why);
+	s->dst = addrs[r.named];
 	if (r.tried == 0)
 		reject(s, SOCKS5_NOT_ALLOWED, rule, NULL);
-	s->dst = addrs[r.named];
 	if (fd == -1)
 		reject_connect_error(s, r.err);
 	grant_connect(s, fd);

@@ -16,6 +16,7 @@
 #include "http_connect.h"
 #include "proxy_header.h"
 #include "session.h"
+#include "sha512crypt.h"
 #include "socks.h"
 #include "socks4.h"
 #include "socks5.h"
@@ -173,7 +174,7 @@ read_http(struct session *s, size_t len, long long deadline)
 		check_login(s, &h.login);
 		s->phase = PHASE_REQUEST;
 	}
-	memset(&h.login, 0, sizeof h.login);
+	crypt_wipe(&h.login, sizeof h.login);	/* not a dead store */
 	s->req.cmd = SOCKS_CONNECT;
 	s->req.port = h.port;
 	s->req.addr = h.addr;

@@ -52,18 +52,7 @@ lower(uint8_t b)
 	return b >= 'A' && b <= 'Z' ? (uint8_t)(b - 'A' + 'a') : b;
 }
 
-/* Whether p (n bytes) is s, ASCII case aside: no locale's rules. */
-static int
-same(const uint8_t *p, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n && s[i] != '\0'; i++)
-		if (lower(p[i]) != lower((uint8_t)s[i]))
-			return 0;
-	return i == n && s[i] == '\0';
-}
-
+/* Whether a and b are the same bytes, ASCII case aside: no locale's rules. */
 static int
 same_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
@@ -73,6 +62,13 @@ same_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 		if (lower(a[i]) != lower(b[i]))
 			return 0;
 	return 1;
+}
+
+/* Whether p (n bytes) is the text s, case aside. */
+static int
+same(const uint8_t *p, size_t n, const char *s)
+{
+	return same_bytes(p, n, (const uint8_t *)s, strlen(s));
 }
 
 /* Whether the bytes so far can begin an HTTP request: a method's first
@@ -428,12 +424,10 @@ static const char *
 reason_phrase(int status)
 {
 	switch (status) {
-	case 200: return "Connection established";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 405: return "Method Not Allowed";
 	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
@@ -457,6 +451,10 @@ http_response(uint8_t *out, size_t size, int status, const char *body)
 	struct text t = TEXT(buf);
 	size_t body_len = 0;
 
+	if (status == 200 && size >= HTTP_GRANT_LEN) {
+		memcpy(out, HTTP_GRANT, HTTP_GRANT_LEN);
+		return HTTP_GRANT_LEN;
+	}
 	if (status < 100 || status > 599)
 		status = 500;
 	add(&t, "HTTP/1.1 ");

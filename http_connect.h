@@ -17,12 +17,12 @@
 #define HTTP_HEAD_MAX	8192	/* request line and headers, in all */
 #define HTTP_BODY_MAX	200	/* a response's reason, cut to this */
 #define HTTP_RESPONSE_MAX 512	/* any response, its body cut */
-#define HTTP_GRANT_LEN	39	/* "HTTP/1.1 200 Connection established"
-				   and the empty line */
+#define HTTP_GRANT	"HTTP/1.1 200 Connection established\r\n\r\n"
+#define HTTP_GRANT_LEN	(sizeof HTTP_GRANT - 1)
 
 #define HTTP_AUTH_NONE	0
 #define HTTP_AUTH_BASIC	1
-#define HTTP_AUTH_OTHER	2	/* a scheme not Basic: answered 407 */
+#define HTTP_AUTH_OTHER	2	/* a scheme not Basic: no login */
 
 struct http_connect {
 	int		 status;	/* malformed: the status to answer

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "firewall.h"
 #include "lines.h"
@@ -134,6 +135,8 @@ rules_may_name(const struct session *s, int cmd, const char *name,
 /*
  * Whether a login would change the answer to this client's request, which
  * it made without one and socks.conf denied: HTTP then asks for one (407).
+ * Asked of the address it was denied (s->dst, for a name its first), or
+ * for a name refused before its lookup, of the name.
  */
 int
 rules_want_login(const struct session *s)
@@ -141,17 +144,16 @@ rules_want_login(const struct session *s)
 	char buf[REASON_MAX];
 	struct text t = TEXT(buf);
 	struct query q = { .cmd = s->req.cmd, .src = &s->src,
-	    .user = conf_any_login };
+	    .user = conf_any_login,
+	    .name = s->req.host[0] != '\0' ? s->req.host : NULL,
+	    .dst = s->req.host[0] != '\0' ? &s->dst : &s->req.addr };
 
-	if (s->rules.rule == NULL || s->req.cmd == 0)
+	if (s->rules.rule == NULL || s->req.cmd == 0 ||
+	    (q.dst->ss_family != AF_UNSPEC && is_socks4d_itself(s, q.dst)))
 		return 0;
-	if (s->req.host[0] == '\0') {
-		q.dst = &s->req.addr;
-		return conf_decide(&s->rules, &q, &t);
-	}
-	q.name = s->req.host;
-	return rules_may_name(s, s->req.cmd, s->req.host, s->req.port, &t) ==
-	    0 && conf_may_name(&s->rules, &q, s->req.port, &t);
+	if (q.dst->ss_family == AF_UNSPEC)
+		return conf_may_name(&s->rules, &q, s->req.port, &t);
+	return conf_decide(&s->rules, &q, &t);
 }
 
 /*

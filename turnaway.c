@@ -2,10 +2,10 @@
  * turnaway.c - clients the listener will not serve (over a cap, under a
  * penalty, or when fork() fails).  A reset tells a client nothing, so each
  * is refused in its protocol: a SOCKS4 client (first byte 4) gets reply
- * 91, a SOCKS5 one (5) "no acceptable method" (05 ff), an HTTP one (a
- * capital letter) 503, anything else nothing.  Then the write side is
- * shut and what the client sends is read until it closes: closed with
- * bytes unread, the socket would be reset.
+ * 91, a SOCKS5 one (5) "no acceptable method" (05 ff), an HTTP CONNECT
+ * (C) 503, anything else nothing.  Then the write side is shut and what
+ * the client sends is read until it closes: closed with bytes unread, the
+ * socket would be reset.
  * All of it without blocking: what a client has sent when it is accepted
  * is answered at once, the rest from the listener's poll(), TURNAWAY_MS
  * for each step.  Of TURNAWAY_MAX clients at once, one only being read
@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "http_connect.h"
 #include "log.h"
 #include "text.h"
 #include "turnaway.h"
@@ -64,16 +65,15 @@ answer(int fd, unsigned char first)
 {
 	static const unsigned char socks4[8] = { 0, 91 }, socks5[2] = {
 		5, 0xff };
-	static const char http[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 35\r\n"
-	    "Connection: close\r\n\r\nsocks4d: too busy, try again later\n";
+	uint8_t http[HTTP_RESPONSE_MAX];
 
 	if (first == 4)
 		send(fd, socks4, sizeof socks4, MSG_NOSIGNAL);
 	else if (first == 5)
 		send(fd, socks5, sizeof socks5, MSG_NOSIGNAL);
-	else if (first >= 'A' && first <= 'Z')	/* an HTTP method */
-		send(fd, http, sizeof http - 1, MSG_NOSIGNAL);
+	else if (first == 'C')	/* CONNECT; not a balancer's "PROXY " */
+		send(fd, http, http_response(http, sizeof http, 503,
+		    "socks4d: too busy, try again later"), MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 }
 

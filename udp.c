@@ -206,14 +206,16 @@ static int kernel_cuts_runs;
 /*
  * The batch's pages to the kernel, when the association has gone quiet:
  * a burst once relayed need not stay with it for hours (a full batch of
- * small datagrams is 64 KiB of slots and 20 KiB of the rest).
+ * small datagrams is 64 KiB of slots and 20 KiB of the rest).  Only the
+ * pages each one fills whole: give_back() rounds up, and the rest of a
+ * last page may hold whatever the linker put there.
  */
 static void
 batch_give_back(void)
 {
-	give_back(slots, sizeof slots);
-	give_back(spill, sizeof spill);
-	give_back(&b, sizeof b);
+	give_back(slots, sizeof slots / 4096 * 4096);
+	give_back(spill, sizeof spill / 4096 * 4096);
+	give_back(&b, sizeof b / 4096 * 4096);
 }
 
 /* Take what FD holds, up to BATCH datagrams: how many (0 when none). */

@@ -69,7 +69,8 @@ SECS=${BENCH_SECS:-10}
 SLICES=${BENCH_SLICES:-5}
 IDLE=${BENCH_IDLE:-500}
 STARTUP=${BENCH_STARTUP:-200}
-FIGURES=${BENCH_FIGURES:-one multi rate hrate idle startup s5one s5rate s5auth udp}
+FIGURES=${BENCH_FIGURES:-one multi rate hrate idle startup s5one s5rate s5auth \
+udp}
 [ "${BENCH_SOCKS5:-1}" = 0 ] && FIGURES=$(tr ' ' '\n' <<<"$FIGURES" |
     grep -vxE 's5one|s5rate|s5auth|udp' | tr '\n' ' ')
 ONE5=${BENCH_ONE5:-2G}
@@ -1028,9 +1029,9 @@ check() {	# NAME VALUE OP LIMIT
 	    "UDP through the listener against danted:" \
 	    "$(ratio "${MED[udp:socks4d/listener]}" \
 		"${MED[udp:danted]}")x paced"
-	has hrate && echo "HTTP CONNECT against SOCKS4, sessions/s on the same" \
-	    "server in this run (no target; danted and HAProxy serve no HTTP" \
-	    "CONNECT on a SOCKS port): ssa $(ratio "${MED[hrate:socks4d/ssa]}" \
+	has hrate && echo "HTTP CONNECT against SOCKS4, sessions/s on the" \
+	    "same server in this run (no target; danted and HAProxy serve no" \
+	    "HTTP CONNECT on a SOCKS port): ssa $(ratio "${MED[hrate:socks4d/ssa]}" \
 		"${MED[rate:socks4d/ssa]}")x, listener" \
 	    "$(ratio "${MED[hrate:socks4d/listener]}" \
 		"${MED[rate:socks4d/listener]}")x"

@@ -227,11 +227,11 @@ caps() {
 # knock DEST PORT STEP...: clients of the listener, one after another, each
 # kept open to the end.  A STEP is KIND:SRC, a client from address SRC (an
 # IPv6 one reaches an IPv4 DEST as ::ffff:DEST): hold (sends nothing, says
-# nothing), s4 (a SOCKS4 CONNECT), s5 (a SOCKS5 greeting, no login), junk
-# (an HTTP request) or quiet (sends nothing); each but hold prints "KIND
-# SRC REPLY END", REPLY in hex (- for none; junk and quiet: all until the
-# end), END "open" if a session
-# answered (SOCKS5 method 00, SOCKS4 90), else how the connection ended:
+# nothing), s4 (a SOCKS4 CONNECT), s5 (a SOCKS5 greeting, no login), http
+# (an HTTP CONNECT), junk (an HTTP GET) or quiet (sends nothing); each but
+# hold prints "KIND SRC REPLY END", REPLY in hex (- for none; for s4 and
+# s5 the reply's bytes, for the others all until the end), END "open" if a
+# session answered (SOCKS5 method 00, SOCKS4 90), else how it ended:
 # eof, reset or timeout (10 s).  silent:SRC:N opens N quiet clients at once
 # and prints "silent SRC eof=E reset=R timeout=T" once each has ended.
 # In the namespace of netns, if there is one.
@@ -241,6 +241,7 @@ import socket, sys
 dest, port, steps = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 SEND = {"s4": b"\x04\x01\x00\x09\x7f\x00\x00\x01knock\x00",
         "s5": b"\x05\x01\x00", "junk": b"GET / HTTP/1.0\r\n\r\n",
+        "http": b"CONNECT 127.0.0.1:9 HTTP/1.1\r\n\r\n",
         "quiet": b""}
 kept = []
 
@@ -405,24 +406,26 @@ hold_slot() {
 	wait_for_log "$out" '^held$'
 }
 
-# SOCKS4 gets 91, SOCKS5 05 ff (curl says so), HTTP 503, others a clean
-# close, none a reset; logged at most once a second, with a count
+# SOCKS4 gets 91, SOCKS5 05 ff (curl says so), HTTP CONNECT 503, others a
+# clean close, none a reset; logged at most once a second, with a count
 @test "listener: over a cap, a client is refused in its protocol" {
 	netns
 	L_LISTEN=127.0.0.1:1080 start_listener -s 1 -T 60
 	local t0=$EPOCHREALTIME
 	hold_slot
 	run -0 knock 127.0.0.1 1080 s4:127.0.0.1 s5:127.0.0.1 \
-		quiet:127.0.0.1 junk:127.0.0.1 silent:127.0.0.1:100
+		quiet:127.0.0.1 junk:127.0.0.1 http:127.0.0.1 \
+		silent:127.0.0.1:100
 	echo "$output"
 	[ "${lines[0]}" = "s4 127.0.0.1 005b000000000000 eof" ] ||
 		die "SOCKS4: ${lines[0]}"
 	[ "${lines[1]}" = "s5 127.0.0.1 05ff eof" ] || die "SOCKS5: ${lines[1]}"
 	[ "${lines[2]}" = "quiet 127.0.0.1 - eof" ] || die "silent: ${lines[2]}"
-	[[ ${lines[3]} == "junk 127.0.0.1 $(hex 'HTTP/1.1 503 ')"*" eof" ]] ||
-		die "HTTP: ${lines[3]}"
-	[ "${lines[4]}" = "silent 127.0.0.1 eof=100 reset=0 timeout=0" ] ||
-		die "100 silent at once: ${lines[4]}"
+	[ "${lines[3]}" = "junk 127.0.0.1 - eof" ] || die "GET: ${lines[3]}"
+	[[ ${lines[4]} == "http 127.0.0.1 $(hex 'HTTP/1.1 503 ')"*" eof" ]] ||
+		die "CONNECT: ${lines[4]}"
+	[ "${lines[5]}" = "silent 127.0.0.1 eof=100 reset=0 timeout=0" ] ||
+		die "100 silent at once: ${lines[5]}"
 	run ! "${IN_NS[@]}" curl -sS --max-time 20 --socks4 127.0.0.1:1080 \
 		http://127.0.0.1:9/
 	[[ $output == *"request rejected"* ]] || die "curl --socks4: $output"
@@ -430,8 +433,8 @@ hold_slot() {
 		http://127.0.0.1:9/
 	[[ $output == *"No authentication method was acceptable"* ]] ||
 		die "curl --socks5: $output"
-	wait_cmd 20 "not 106 refusals counted: $(refusals 'over a cap' \
-		'limit 1$')" refused_count 106 'over a cap' 'limit 1$'
+	wait_cmd 20 "not 107 refusals counted: $(refusals 'over a cap' \
+		'limit 1$')" refused_count 107 'over a cap' 'limit 1$'
 	at_most_per_second "$t0" 'over a cap' 'limit 1$'
 	no_resets
 	kill_pids "$HELD_PID" || true

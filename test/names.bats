@@ -122,7 +122,8 @@ hosts_seen() {
 	[ "$("$WRAPPED" -t -c "$conf" c example.com 80)" = \
 		"permit ($conf:1 permits)" ] || die "example.com not resolved"
 	[ "$("$WRAPPED" -t -c "$conf" c evil.example.net 80)" = \
-		"permit ($conf:1 permits)" ] || die "evil.example.net not resolved"
+		"permit ($conf:1 permits)" ] ||
+		die "evil.example.net not resolved"
 }
 
 # tcheck FILE-LINES -- ARGS...: socks4d -t, through the wrapper, on a file
@@ -269,8 +270,9 @@ relayed_s4a() {
 }
 
 @test "-t: a name rule's port and user" {
-	tcheck 'permit c .example.com port 80' 'permit c .example.com user alice' \
-		'deny c .example.com' 'permit c *' --
+	tcheck 'permit c .example.com port 80' \
+		'permit c .example.com user alice' 'deny c .example.com' \
+		'permit c *' --
 	verdict "permit ($TC:1 permits)" www.example.com 80
 	verdict "reject ($TC:3 denies)" www.example.com 81 127.0.0.1
 	verdict "permit ($TC:2 permits)" www.example.com 81 127.0.0.1 alice
@@ -369,13 +371,13 @@ relayed_s4a() {
 	conf 'permit c .example.com' 'deny c *'
 	CPORT=$(client_port)
 	run -0 s5 www.example.com "$ECHO_PORT" by-name
-	[[ ${lines[0]} == "reply 0500"* ]] && [ "${lines[1]}" = "echo by-name" ] ||
-		die "$output"
+	[[ ${lines[0]} == "reply 0500"* ]] &&
+		[ "${lines[1]}" = "echo by-name" ] || die "$output"
 	granted "$CPORT" www.example.com 127.0.0.2
 	CPORT=$(client_port)
 	run -0 s5 API.Example.COM. "$ECHO_PORT" shouted
-	[[ ${lines[0]} == "reply 0500"* ]] && [ "${lines[1]}" = "echo shouted" ] ||
-		die "$output"
+	[[ ${lines[0]} == "reply 0500"* ]] &&
+		[ "${lines[1]}" = "echo shouted" ] || die "$output"
 	granted "$CPORT" API.Example.COM. 127.0.0.2
 	# the suffix itself
 	CPORT=$(client_port)
@@ -402,7 +404,8 @@ relayed_s4a() {
 	[[ $output == *"got 127.0.0.2 $UECHO_PORT relayed"* ]] || die "$output"
 	[[ $output != *denied* && $output != *unlisted* ]] || die "$output"
 	wait_cmd 10 "no datagram count: $(log_since "$SOCKS_LOG" "$off")" \
-		counted "$off" 'datagrams: 1 to client, 1 from client, 2 dropped'
+		counted "$off" \
+		'datagrams: 1 to client, 1 from client, 2 dropped'
 	never_asked dropped.invalid
 }
 
