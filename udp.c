@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: ISC
  */
 #define _GNU_SOURCE
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -192,30 +193,50 @@ struct batch {
 	struct datagram	 d[BATCH];
 };
 
-/* Page-aligned: an idle association gives their pages back. */
-static struct slot slots[BATCH] __attribute__((aligned(4096)));
-static uint8_t spill[BATCH][DATAGRAM_MAX - SLOT_DATA]
-    __attribute__((aligned(4096)));
-static struct batch b __attribute__((aligned(4096)));
+/*
+ * All of it, mapped when an association is granted: a session that never
+ * relays a datagram has none of it in its address space, and an idle
+ * association gives back exactly its pages (give_back() rounds up to a
+ * page, which in the program's own data would reach its neighbours).
+ */
+struct buffers {
+	struct slot	 slots[BATCH];
+	uint8_t		 spill[BATCH][DATAGRAM_MAX - SLOT_DATA];
+	struct batch	 b;
+};
+static struct buffers *mapped;
+static struct slot *slots;
+static uint8_t (*spill)[DATAGRAM_MAX - SLOT_DATA];
+static struct batch *b;
 /*
  * Whether the kernel cuts runs (Linux 4.18 on): an older one ignores the
  * UDP_SEGMENT message, and would send a run as one datagram.
  */
 static int kernel_cuts_runs;
 
+/* The buffers mapped: 0, or -1 with errno. */
+static int
+buffers_map(void)
+{
+	mapped = mmap(NULL, sizeof *mapped, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mapped == MAP_FAILED)
+		return -1;
+	slots = mapped->slots;
+	spill = mapped->spill;
+	b = &mapped->b;
+	return 0;
+}
+
 /*
- * The batch's pages to the kernel, when the association has gone quiet:
+ * The buffers' pages to the kernel, when the association has gone quiet:
  * a burst once relayed need not stay with it for hours (a full batch of
- * small datagrams is 64 KiB of slots and 20 KiB of the rest).  Only the
- * pages each one fills whole: give_back() rounds up, and the rest of a
- * last page may hold whatever the linker put there.
+ * small datagrams is 64 KiB of slots and 20 KiB of the rest).
  */
 static void
 batch_give_back(void)
 {
-	give_back(slots, sizeof slots / 4096 * 4096);
-	give_back(spill, sizeof spill / 4096 * 4096);
-	give_back(&b, sizeof b / 4096 * 4096);
+	give_back(mapped, sizeof *mapped);
 }
 
 /* Take what FD holds, up to BATCH datagrams: how many (0 when none). */
@@ -225,15 +246,15 @@ batch_receive(int fd)
 	int k, n;
 
 	for (k = 0; k < BATCH; k++) {
-		b.in_iov[k][0] = (struct iovec){ slots[k].data, SLOT_DATA };
-		b.in_iov[k][1] = (struct iovec){ spill[k], sizeof spill[k] };
-		memset(&b.in[k], 0, sizeof b.in[k]);
-		b.in[k].msg_hdr.msg_name = &b.d[k].from;
-		b.in[k].msg_hdr.msg_namelen = sizeof b.d[k].from;
-		b.in[k].msg_hdr.msg_iov = b.in_iov[k];
-		b.in[k].msg_hdr.msg_iovlen = 2;
+		b->in_iov[k][0] = (struct iovec){ slots[k].data, SLOT_DATA };
+		b->in_iov[k][1] = (struct iovec){ spill[k], sizeof spill[k] };
+		memset(&b->in[k], 0, sizeof b->in[k]);
+		b->in[k].msg_hdr.msg_name = &b->d[k].from;
+		b->in[k].msg_hdr.msg_namelen = sizeof b->d[k].from;
+		b->in[k].msg_hdr.msg_iov = b->in_iov[k];
+		b->in[k].msg_hdr.msg_iovlen = 2;
 	}
-	n = recvmmsg(fd, b.in, BATCH, MSG_DONTWAIT, NULL);
+	n = recvmmsg(fd, b->in, BATCH, MSG_DONTWAIT, NULL);
 	return n > 0 ? n : 0;
 }
 
@@ -244,8 +265,8 @@ batch_receive(int fd)
 static void
 batch_address(int k, const uint8_t *start, struct sockaddr_storage *to)
 {
-	struct datagram *d = &b.d[k];
-	size_t n = b.in[k].msg_len, in_slot = n < SLOT_DATA ? n : SLOT_DATA;
+	struct datagram *d = &b->d[k];
+	size_t n = b->in[k].msg_len, in_slot = n < SLOT_DATA ? n : SLOT_DATA;
 
 	d->out_iov[0] = (struct iovec){ (void *)start,
 	    (size_t)(slots[k].data + in_slot - start) };
@@ -267,13 +288,13 @@ batch_address(int k, const uint8_t *start, struct sockaddr_storage *to)
 static int
 joins_run(int j, int k)
 {
-	const struct msghdr *run = &b.out[j].msg_hdr, *m = &b.d[k].out;
-	size_t size = b.run[j].size, last = run->msg_iov[
+	const struct msghdr *run = &b->out[j].msg_hdr, *m = &b->d[k].out;
+	size_t size = b->run[j].size, last = run->msg_iov[
 	    run->msg_iovlen - 1].iov_len, len = m->msg_iov[0].iov_len;
 
-	return kernel_cuts_runs && b.run[j].joinable && m->msg_iovlen == 1 &&
+	return kernel_cuts_runs && b->run[j].joinable && m->msg_iovlen == 1 &&
 	    len > 0 && len <= size && last == size &&
-	    b.run[j].n < RUN_MAX && b.run[j].bytes + len <= RUN_BYTES_MAX &&
+	    b->run[j].n < RUN_MAX && b->run[j].bytes + len <= RUN_BYTES_MAX &&
 	    same_host(run->msg_name, m->msg_name) &&
 	    port_of(run->msg_name) == port_of(m->msg_name);
 }
@@ -282,14 +303,14 @@ joins_run(int j, int k)
 static void
 run_start(int j, int i, int k)
 {
-	b.out[j].msg_hdr = b.d[k].out;
-	b.run[j] = (struct run){ .first = i, .n = 1,
-	    .size = b.d[k].out_iov[0].iov_len,
-	    .bytes = b.d[k].out_iov[0].iov_len };
-	b.run[j].joinable = b.d[k].out.msg_iovlen == 1 && b.run[j].size > 0;
-	if (b.run[j].joinable) {
-		b.gathered[i] = b.d[k].out_iov[0];
-		b.out[j].msg_hdr.msg_iov = &b.gathered[i];
+	b->out[j].msg_hdr = b->d[k].out;
+	b->run[j] = (struct run){ .first = i, .n = 1,
+	    .size = b->d[k].out_iov[0].iov_len,
+	    .bytes = b->d[k].out_iov[0].iov_len };
+	b->run[j].joinable = b->d[k].out.msg_iovlen == 1 && b->run[j].size > 0;
+	if (b->run[j].joinable) {
+		b->gathered[i] = b->d[k].out_iov[0];
+		b->out[j].msg_hdr.msg_iov = &b->gathered[i];
 	}
 }
 
@@ -297,20 +318,20 @@ run_start(int j, int i, int k)
 static void
 run_extend(int j, int i, int k)
 {
-	struct msghdr *m = &b.out[j].msg_hdr;
+	struct msghdr *m = &b->out[j].msg_hdr;
 	struct cmsghdr *c;
 
-	b.gathered[i] = b.d[k].out_iov[0];
-	b.run[j].bytes += b.gathered[i].iov_len;
-	b.run[j].n++;
+	b->gathered[i] = b->d[k].out_iov[0];
+	b->run[j].bytes += b->gathered[i].iov_len;
+	b->run[j].n++;
 	if (m->msg_iovlen++ == 1) {
-		m->msg_control = b.run[j].control.buf;
-		m->msg_controllen = sizeof b.run[j].control.buf;
+		m->msg_control = b->run[j].control.buf;
+		m->msg_controllen = sizeof b->run[j].control.buf;
 		c = CMSG_FIRSTHDR(m);
 		c->cmsg_level = IPPROTO_UDP;
 		c->cmsg_type = UDP_SEGMENT;
 		c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-		memcpy(CMSG_DATA(c), &(uint16_t){ (uint16_t)b.run[j].size },
+		memcpy(CMSG_DATA(c), &(uint16_t){ (uint16_t)b->run[j].size },
 		    sizeof(uint16_t));
 	}
 }
@@ -327,19 +348,19 @@ batch_send_runs(int fd, int n)
 	int j = 0, r, i;
 
 	while (j < n) {
-		if ((r = sendmmsg(fd, b.out + j, (unsigned)(n - j), 0)) < 0)
+		if ((r = sendmmsg(fd, b->out + j, (unsigned)(n - j), 0)) < 0)
 			r = 0;
 		for (; r > 0; r--, j++)
-			for (i = 0; i < b.run[j].n; i++)
-				b.d[b.order[b.run[j].first + i]].sent = 1;
+			for (i = 0; i < b->run[j].n; i++)
+				b->d[b->order[b->run[j].first + i]].sent = 1;
 		if (j == n)
 			break;
-		if (b.run[j].n == 1)
-			b.d[b.order[b.run[j].first]].sent = 0;
+		if (b->run[j].n == 1)
+			b->d[b->order[b->run[j].first]].sent = 0;
 		else
-			for (i = 0; i < b.run[j].n; i++) {
+			for (i = 0; i < b->run[j].n; i++) {
 				struct datagram *d =
-				    &b.d[b.order[b.run[j].first + i]];
+				    &b->d[b->order[b->run[j].first + i]];
 				d->sent = sendmsg(fd, &d->out, 0) != -1;
 			}
 		j++;
@@ -356,9 +377,9 @@ batch_send(int fd, int way, int n)
 	int i = 0, j = -1;
 
 	for (int k = 0; k < n; k++) {
-		if (b.d[k].way != way)
+		if (b->d[k].way != way)
 			continue;
-		b.order[i] = k;
+		b->order[i] = k;
 		if (j >= 0 && joins_run(j, k))
 			run_extend(j, i, k);
 		else
@@ -378,9 +399,9 @@ batch_send(int fd, int way, int n)
 static int
 client_datagram_way(struct session *s, struct association *a, int k)
 {
-	struct datagram *d = &b.d[k];
+	struct datagram *d = &b->d[k];
 	uint8_t *buf = slots[k].data;
-	size_t n = b.in[k].msg_len, in_slot = n < SLOT_DATA ? n : SLOT_DATA;
+	size_t n = b->in[k].msg_len, in_slot = n < SLOT_DATA ? n : SLOT_DATA;
 	struct socks5_udp u;
 	const char *malformed;
 	int *fd, r;
@@ -420,19 +441,19 @@ udp_from_client(struct session *s, struct association *a)
 	for (k = 0; k < n; k++) {
 		if ((r = client_datagram_way(s, a, k)) == -2)
 			break;
-		b.d[k].way = r;
+		b->d[k].way = r;
 	}
 	n = k;
 	for (int way = 0; way < 2; way++)
 		batch_send(a->out_fd[way], way, n);
 	for (k = 0; k < n; k++) {
-		if (b.d[k].way == -1 || !b.d[k].sent) {
+		if (b->d[k].way == -1 || !b->d[k].sent) {
 			s->datagrams_dropped++;
 			continue;
 		}
-		remember_peer(a, &b.d[k].to);
+		remember_peer(a, &b->d[k].to);
 		s->datagrams_received++;
-		s->received += b.d[k].payload;
+		s->received += b->d[k].payload;
 		relayed = 1;
 	}
 	return r == -2 ? -1 : relayed;
@@ -451,25 +472,25 @@ udp_from_peer(struct session *s, struct association *a, int fd)
 	size_t h;
 
 	for (k = 0; k < n; k++) {
-		b.d[k].way = -1;
-		if (!a->client_known || !is_peer(a, &b.d[k].from))
+		b->d[k].way = -1;
+		if (!a->client_known || !is_peer(a, &b->d[k].from))
 			continue;
 		h = socks5_udp_header(header,
-		    (struct sockaddr *)&b.d[k].from);
+		    (struct sockaddr *)&b->d[k].from);
 		data = slots[k].data;
 		memcpy(data - h, header, h);
 		batch_address(k, data - h, &a->client);
-		b.d[k].payload = b.in[k].msg_len;
-		b.d[k].way = 0;
+		b->d[k].payload = b->in[k].msg_len;
+		b->d[k].way = 0;
 	}
 	batch_send(a->client_fd, 0, n);
 	for (k = 0; k < n; k++) {
-		if (b.d[k].way == -1 || !b.d[k].sent) {
+		if (b->d[k].way == -1 || !b->d[k].sent) {
 			s->datagrams_dropped++;
 			continue;
 		}
 		s->datagrams_sent++;
-		s->sent += b.d[k].payload;
+		s->sent += b->d[k].payload;
 		relayed = 1;
 	}
 	return relayed;
@@ -484,6 +505,9 @@ grant_association(struct session *s, struct association *a)
 	struct sockaddr_storage bound;
 
 	require_rule_for(s, SOCKS_UDP_ASSOCIATE);
+	if (buffers_map() == -1)
+		reject(s, SOCKS5_GENERAL_FAILURE, "UDP buffers: ",
+		    strerror(errno));
 	if ((a->client_fd = socket_near(s, SOCK_DGRAM, &bound, &why)) == -1)
 		reject(s, SOCKS5_GENERAL_FAILURE, "UDP socket: ", err);
 	/* Off (0) as it was; refused by a kernel that knows no runs. */
@@ -528,7 +552,7 @@ do_udp(struct session *s)
 			batch_give_back();
 		if (p[0].revents) {
 			/* Read into the slots: no datagram is in them. */
-			n = read(s->in, slots, sizeof slots);
+			n = read(s->in, slots, sizeof mapped->slots);
 			if (n == 0)
 				return END_CLOSED;
 			if (n == -1 && errno != EINTR && errno != EAGAIN) {
