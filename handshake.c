@@ -150,8 +150,8 @@ negotiate5(struct session *s, size_t len, long long deadline)
  * An HTTP CONNECT, its head read whole (HTTP_HEAD_MAX at most), and its
  * Proxy-Authorization checked as a SOCKS5 login is, if logins are on,
  * before the request is taken: a failure is recorded as SOCKS5's are.
- * Without a login, a request only a 'user' rule permits gets 407
- * (reply.c).
+ * Without a login, a refused request that a login would let through gets
+ * 407 (reply.c).
  */
 static void
 read_http(struct session *s, size_t len, long long deadline)
