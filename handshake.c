@@ -156,7 +156,7 @@ negotiate5(struct session *s, size_t len, long long deadline)
 static void
 read_http(struct session *s, size_t len, long long deadline)
 {
-	struct http_connect h;
+	struct http_connect h = { .scan = { 0 } };
 	const char *why = NULL;
 	int rc;
 

@@ -87,35 +87,41 @@ http_starts(const uint8_t *buf, size_t len)
  * yet; -1 when the bytes so far are already wrong, whatever follows: a
  * NUL, a method byte that is no token's, a CR before anything but LF, or
  * no end within HTTP_HEAD_MAX.  Only the first HTTP_HEAD_MAX bytes are
- * looked at, so a longer read is judged as a shorter one was.
+ * looked at, so a longer read is judged as a shorter one was.  The look
+ * goes on from where the last one stopped (c->scan): a head dribbled a
+ * byte a read costs its length once, not its square.
  */
 static long
 head_end(const uint8_t *buf, size_t len, struct http_connect *c,
     const char **why)
 {
-	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, line = 0, i;
-	int method = 1;
+	struct http_scan *sc = &c->scan;
+	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i;
 
-	for (i = 0; i < n; i++) {
+	for (i = sc->at; i < n; i++) {
 		if (buf[i] == '\0')
 			return malformed(c, why, 400,
 			    "NUL byte in the request");
-		if (method && buf[i] == ' ')
-			method = 0;
-		else if (method && !tchar(buf[i]))
+		if (!sc->past_method && buf[i] == ' ')
+			sc->past_method = 1;
+		else if (!sc->past_method && !tchar(buf[i]))
 			return malformed(c, why, 400,
 			    "request line does not begin with METHOD SP");
 		/* RFC 9112 section 2.2: a bare LF ends a line, a bare CR
-		   does not (nor does it anything else) */
-		if (buf[i] == '\r' && i + 1 < n && buf[i + 1] != '\n')
+		   does not (nor does it anything else); a CR last is judged
+		   with the byte after it */
+		if (buf[i] == '\r' && i + 1 == n)
+			break;
+		if (buf[i] == '\r' && buf[i + 1] != '\n')
 			return malformed(c, why, 400, "CR not followed by LF");
 		if (buf[i] != '\n')
 			continue;
-		if (line > 0 && (i == line ||
-		    (i == line + 1 && buf[line] == '\r')))
+		if (sc->line > 0 && (i == sc->line ||
+		    (i == sc->line + 1 && buf[sc->line] == '\r')))
 			return (long)(i + 1);
-		line = i + 1;
+		sc->line = i + 1;
 	}
+	sc->at = i;
 	if (len >= HTTP_HEAD_MAX)
 		return malformed(c, why, 431, "request line and headers "
 		    "longer than " XSTR(HTTP_HEAD_MAX) " bytes");
@@ -401,16 +407,19 @@ parse_head(const uint8_t *buf, size_t end, struct http_connect *c,
 /*
  * The bytes so far: -1 malformed (why says how, c->status what to
  * answer), 0 need more, 1 complete (c->len bytes; what follows is the
- * tunnel's).  The login is wiped unless the request is complete.
+ * tunnel's).  The login is wiped unless the request is complete.  c->scan
+ * is zero before the first call on a head, and kept while it grows.
  */
 int
 http_parse_connect(const uint8_t *buf, size_t len, struct http_connect *c,
     const char **why)
 {
+	struct http_scan scan = c->scan;
 	long end;
 	int r;
 
 	memset(c, 0, sizeof *c);
+	c->scan = scan;
 	if ((end = head_end(buf, len, c, why)) <= 0)
 		return (int)end;
 	if ((r = parse_head(buf, (size_t)end, c, why)) == -1) {

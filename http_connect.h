@@ -24,6 +24,13 @@
 #define HTTP_AUTH_BASIC	1
 #define HTTP_AUTH_OTHER	2	/* a scheme not Basic: no login */
 
+/* How far the head has been looked at (http_parse_connect). */
+struct http_scan {
+	size_t		 at;		/* bytes looked at */
+	size_t		 line;		/* where the last line began */
+	int		 past_method;	/* the request line's first SP seen */
+};
+
 struct http_connect {
 	int		 status;	/* malformed: the status to answer
 					   (400, 405, 431, 505) */
@@ -38,6 +45,8 @@ struct http_connect {
 					   decoded, NUL-terminated */
 	size_t		 len;		/* bytes the head took, its empty
 					   line too */
+	struct http_scan scan;		/* zero before the first call on
+					   a head, kept while it grows */
 };
 
 int	http_starts(const uint8_t *, size_t);

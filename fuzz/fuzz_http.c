@@ -5,8 +5,9 @@
  * A complete head took exactly up to its empty line and names one
  * destination a session can use; a verdict, once given, holds however
  * many bytes follow; a password is in the login only when the request is
- * complete.  Then a response from the input's first bytes: within its
- * buffer, and nothing unprintable but its line ends.
+ * complete; a look that goes on from the last one's (c->scan) finds what
+ * one afresh finds.  Then a response from the input's first bytes: within
+ * its buffer, and nothing unprintable but its line ends.
  * SPDX-License-Identifier: ISC
  */
 #include <netinet/in.h>
@@ -126,8 +127,8 @@ check_response(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct http_connect c;
-	const char *why;
+	struct http_connect c, kept = { .scan = { 0 } };
+	const char *why, *kept_why;
 	uint8_t *buf;
 	size_t len, big, first_len = 0;
 	int r, first = 0;
@@ -140,9 +141,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(buf, data, len);
 		memset(&c, 0xa5, sizeof c);
+		c.scan = (struct http_scan){ 0 };
 		why = NULL;
 		r = http_parse_connect(buf, len, &c, &why);
 		check(r >= -1 && r <= 1);
+		/* Looked at afresh or going on from the last look: alike */
+		if (first == 0) {
+			kept_why = NULL;
+			check(http_parse_connect(buf, len, &kept,
+			    &kept_why) == r && kept.status == c.status &&
+			    (r != 1 || kept.len == c.len) &&
+			    (r != -1 || strcmp(kept_why, why) == 0));
+		}
 		if (r == -1)
 			check(why != NULL && why[0] != '\0' &&
 			    (c.status == 400 || c.status == 405 ||
@@ -172,6 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(buf, data, size);
 	memset(buf + size, 'a', big - size);
+	c.scan = (struct http_scan){ 0 };
 	r = http_parse_connect(buf, big, &c, &why);
 	check(r == -1 && (c.status == 400 || c.status == 431));
 	free(buf);
