@@ -64,9 +64,11 @@ class Log:
         self.seq = 0
         self.pending = None
         self.spawn = {}		# sport -> (seq of its connection line, pid)
+        # (a port may serve two cases of one table: a connection is its
+        # port and a connection line after its client began, "since")
         self.deaths = {}	# pid -> [(seq, code, time)]
         self.lines = {}		# pid -> [text]
-        self.records = {}	# sport -> record text
+        self.records = {}	# sport -> (seq, record text)
         self.rec = None
         self.sanitizer = []
         self.cv = threading.Condition()
@@ -119,22 +121,27 @@ class Log:
             if ln.startswith("<Content> :"):
                 m = re.search(r"^<S_PORT> :(\d+)$", "\n".join(self.rec), re.M)
                 if m:
-                    self.records[int(m.group(1))] = "\n".join(self.rec)
+                    self.records[int(m.group(1))] = (self.seq,
+                                                     "\n".join(self.rec))
                 self.rec = None
 
     def wait(self, pred, secs):
         with self.cv:
             return self.cv.wait_for(pred, timeout=secs)
 
-    def pid_of(self, sport, secs=10):
-        if not self.wait(lambda: sport in self.spawn, secs):
-            return None
-        return self.spawn[sport][1]
+    def _spawned(self, sport, since):
+        seq, pid = self.spawn.get(sport, (0, None))
+        return pid if seq > since else None
 
-    def death_of(self, sport, secs):
+    def pid_of(self, sport, since, secs=10):
+        if not self.wait(lambda: self._spawned(sport, since), secs):
+            return None
+        return self._spawned(sport, since)
+
+    def death_of(self, sport, since, secs):
         """(code, monotonic time) of the socks4d that served sport."""
         def find():
-            if sport not in self.spawn:
+            if self._spawned(sport, since) is None:
                 return None
             seq, pid = self.spawn[sport]
             for d in self.deaths.get(pid, []):
@@ -144,11 +151,12 @@ class Log:
         self.wait(lambda: find() is not None, secs)
         return find()
 
-    def text_of(self, sport):
+    def text_of(self, sport, since):
         with self.cv:
-            pid = self.spawn.get(sport, (0, 0))[1]
+            pid = self._spawned(sport, since)
+            seq, rec = self.records.get(sport, (0, ""))
             return "\n".join(self.lines.get(pid, [])
-                             + [self.records.get(sport, "")])
+                             + [rec if seq > since else ""])
 
 
 def parse_bytes(expr, var):
@@ -270,7 +278,10 @@ def run_case(case, args, var, log):
     lo, hi = (int(x) for x in ms.split("-"))
     problems = []
     try:
+        with log.cv:
+            since = log.seq
         c = Client("127.0.0.1", args.port)
+        c.since = since
     except OSError as e:
         return "not ok %s: connect: %s" % (label, e)
     for step in steps.split():
@@ -293,7 +304,7 @@ def run_case(case, args, var, log):
             except OSError:
                 pass
         elif kind in ("close", "rst"):
-            settled(log.pid_of(c.sport, 5))
+            settled(log.pid_of(c.sport, c.since, 5))
             c.close(kind == "rst")
         elif kind == "read":
             n, _, secs = arg.partition(":")
@@ -321,13 +332,13 @@ def run_case(case, args, var, log):
         if not lo <= took <= hi:
             problems.append("ended after %d ms, expected %d-%d"
                             % (took, lo, hi))
-    if log.pid_of(c.sport) is None:
+    if log.pid_of(c.sport, c.since) is None:
         problems.append("no socks4d spawned for client port %d" % c.sport)
     else:
-        d = log.death_of(c.sport, hi / 1000 + 10)
+        d = log.death_of(c.sport, c.since, hi / 1000 + 10)
         if d is None:
             problems.append("socks4d (PID %d) has not exited"
-                            % log.pid_of(c.sport))
+                            % log.pid_of(c.sport, c.since))
         else:
             code, when = d
             if str(code) not in exitc.split("/"):
@@ -338,12 +349,12 @@ def run_case(case, args, var, log):
                 problems.append("socks4d died %d ms after connect,"
                                 " expected %d-%d" % (took, lo, hi))
     if reason != "-":
-        text = log.text_of(c.sport)
+        text = log.text_of(c.sport, c.since)
         ok = (re.search(reason[1:], text) if reason.startswith("~")
               else reason in text)
         if not ok:
             problems.append("log lacks %r; it has: %r" % (reason, text))
-    pid = log.spawn.get(c.sport, (0, "?"))[1]
+    pid = log._spawned(c.sport, c.since) or "?"
     if problems:
         return "not ok %s (port %d, PID %s): %s" % (label, c.sport, pid,
                                                     "; ".join(problems))
