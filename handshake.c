@@ -47,26 +47,43 @@ read_some(struct session *s, size_t *len, size_t max, long long deadline)
 	}
 }
 
-/* The same; the session is abandoned when no more of the request comes. */
+/*
+ * The same, the session abandoned when no more of what (the request, a
+ * PROXY header) comes from who (the client, its balancer).
+ */
+void
+read_or_abandon(struct session *s, size_t *len, size_t max,
+    long long deadline, const char *who, const char *what)
+{
+	char why[96];
+	struct text t = TEXT(why);
+	int r = read_some(s, len, max, deadline);
+
+	if (r == 1)
+		return;
+	if (r == 0) {
+		add(&t, "no complete ");
+		add(&t, what);
+		add(&t, " within ");
+		add_num(&t, (unsigned long long)s->opt->request_timeout, 1);
+		add(&t, " s");
+	} else if (errno == 0) {
+		add(&t, who);
+		add(&t, " closed before a complete ");
+		add(&t, what);
+	} else {
+		add(&t, what);
+		add(&t, " read: ");
+		add(&t, strerror(errno));
+	}
+	abandon(s, why, NULL);
+}
+
+/* read_or_abandon() for the client's request. */
 static void
 read_more(struct session *s, size_t *len, size_t max, long long deadline)
 {
-	char secs[24];
-	struct text t = TEXT(secs);
-
-	switch (read_some(s, len, max, deadline)) {
-	case 1:
-		return;
-	case 0:
-		add_num(&t, (unsigned long long)s->opt->request_timeout, 1);
-		add(&t, " s");
-		abandon(s, "no complete request within ", secs);
-	default:
-		if (errno == 0)
-			abandon(s, "client closed before a complete request",
-			    NULL);
-		abandon(s, "request read: ", strerror(errno));
-	}
+	read_or_abandon(s, len, max, deadline, "client", "request");
 }
 
 /* SOCKS5's greeting: the method chosen is answered, or none is. */

@@ -16,7 +16,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <errno.h>
 #include <string.h>
 
 #include "addr.h"
@@ -100,26 +99,12 @@ is_balancer(const struct options *o, const struct sockaddr_storage *ss)
 	return 0;
 }
 
-/* read_some(), abandoning the session when no more of the header comes. */
+/* read_or_abandon() for the balancer's PROXY header. */
 static void
 read_header(struct session *s, size_t *len, long long deadline)
 {
-	char secs[24];
-	struct text t = TEXT(secs);
-
-	switch (read_some(s, len, PROXY_HEADER_MAX, deadline)) {
-	case 1:
-		return;
-	case 0:
-		add_num(&t, (unsigned long long)s->opt->request_timeout, 1);
-		add(&t, " s");
-		abandon(s, "no complete PROXY header within ", secs);
-	default:
-		if (errno == 0)
-			abandon(s, "balancer closed before a complete PROXY "
-			    "header", NULL);
-		abandon(s, "PROXY header read: ", strerror(errno));
-	}
+	read_or_abandon(s, len, PROXY_HEADER_MAX, deadline, "balancer",
+	    "PROXY header");
 }
 
 /*

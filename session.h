@@ -167,6 +167,8 @@ PHASE void	read_proxy_header(struct session *);
 /* handshake.c: the request, and SOCKS5's greeting and login before it */
 PHASE void	read_request(struct session *);
 int	read_some(struct session *, size_t *, size_t, long long);
+void	read_or_abandon(struct session *, size_t *, size_t, long long,
+	    const char *, const char *);
 
 /* login.c: the users file and RFC 1929 logins */
 void	users_open(const struct options *, struct users_file *);
