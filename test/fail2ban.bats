@@ -46,8 +46,8 @@ teardown_file() {
 teardown() {
 	stop_socks4d
 	kill_pids "${SIX_PID:-}" "${BAD_PID:-}" "${SYS_PID:-}" \
-		"${SYSLOG_PID:-}" "${F2B_PID:-}"
-	SIX_PID= BAD_PID= SYS_PID= SYSLOG_PID= F2B_PID=
+		"${SYSLOG_PID:-}" "${F2B_PID:-}" "${HT_PID:-}"
+	SIX_PID= BAD_PID= SYS_PID= SYSLOG_PID= F2B_PID= HT_PID=
 }
 
 # login HOSTPORT USER:PASSWORD EXIT: curl through socks4d at HOSTPORT
@@ -125,6 +125,24 @@ f2b_ips() {
 	# the default mode (lines) finds none there
 	run -0 f2b_ips "$SOCKS_LOG"
 	[ -z "$output" ]
+}
+
+# HTTP CONNECT's Proxy-Authorization is a login like SOCKS5's: its failures
+# are the same records, which the filter counts
+@test "classic records: HTTP CONNECT's failed logins counted too" {
+	local log=$BATS_FILE_TMPDIR/http.log
+	serve HT 127.0.0.1 "$log" with_port systemd-socket-activate -a \
+		--inetd -l "127.0.0.1:@PORT@" "$SOCKS4D" \
+		-c "$BATS_FILE_TMPDIR/socks.conf" -u "$USERS"
+	local u
+	for u in alice:wrong carol:x alice:secret; do
+		run curl -s -o /dev/null --max-time 20 -p \
+			-x "http://127.0.0.1:$HT_PORT" --proxy-user "$u" \
+			"http://127.0.0.1:$HTTP_PORT/"
+	done
+	run -0 wait_recs "$log" 0 '<Reply> :' 3
+	run -0 f2b_ips "$log" 'socks4d[mode=records]'
+	[ "$output" = $'127.0.0.1\n127.0.0.1' ]
 }
 
 @test "classic records of an IPv6 source" {
